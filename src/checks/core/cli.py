@@ -1,0 +1,151 @@
+"""Command-line parsing with the plugin guidelines' standard options and exit codes.
+
+argparse exits 2 on a bad argument and 0 after ``--help``; the monitoring engine would read
+2 as CRITICAL. :class:`Parser` raises instead: :class:`UsageError` becomes UNKNOWN with one
+line naming the bad value, ``--help`` and ``--version`` print and exit 3 as the C plugins do.
+Argument types validate thresholds when they are parsed, not when first compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+
+from checks import __version__
+from checks.core.ranges import Range, RangeError, parse_range
+from checks.core.units import Scale
+
+DEFAULT_TIMEOUT = 10.0
+MAX_VERBOSITY = 3
+STATE_CODES = {"ok": 0, "warning": 1, "critical": 2, "unknown": 3}
+
+
+class UsageError(Exception):
+    """A wrong command line; the message names the option and the bad value."""
+
+
+class EarlyExit(Exception):  # noqa: N818 - not an error: help or version was asked for
+    """``--help`` or ``--version`` was asked for; ``text`` is what to print."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class _Help(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        raise EarlyExit(parser.format_help())
+
+
+class _Version(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        raise EarlyExit(f"{parser.prog} v{__version__} (vigie {__version__})\n")
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser with -h -V -v -t that raises instead of exiting."""
+
+    def __init__(
+        self,
+        prog: str,
+        description: str,
+        examples: Sequence[str] = (),
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples) if examples else None
+        super().__init__(
+            prog=prog,
+            description=description,
+            epilog=epilog,
+            add_help=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        standard = self.add_argument_group("standard options")
+        standard.add_argument("-h", "--help", action=_Help, nargs=0, help="show this help and exit")
+        standard.add_argument(
+            "-V", "--version", action=_Version, nargs=0, help="show the version and exit"
+        )
+        standard.add_argument(
+            "-v",
+            "--verbose",
+            action="count",
+            default=0,
+            help="more output: -v every item, -vv what was read, -vvv raw data and tracebacks",
+        )
+        standard.add_argument(
+            "-t",
+            "--timeout",
+            type=seconds,
+            default=timeout,
+            metavar="SECONDS",
+            help="give up with UNKNOWN after this many seconds (default: %(default)g)",
+        )
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: None = None
+    ) -> argparse.Namespace:
+        """Parse ``args``; ``-v`` counts beyond three are the same as three."""
+        parsed = super().parse_args(args, namespace)
+        parsed.verbose = min(parsed.verbose, MAX_VERBOSITY)
+        return parsed
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Raise :class:`UsageError` where argparse would print usage and exit 2."""
+        raise UsageError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        """Raise where argparse would exit, so no path leaves with its exit codes."""
+        if status:
+            raise UsageError((message or "bad arguments").strip())
+        raise EarlyExit(message or "")
+
+
+def seconds(text: str) -> float:
+    """A positive number of seconds, as ``-t`` takes."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def state(text: str) -> int:
+    """A service state by name (ok, warning, critical, unknown) or code (0-3)."""
+    key = text.strip().lower()
+    if key in STATE_CODES:
+        return STATE_CODES[key]
+    if key in ("0", "1", "2", "3"):
+        return int(key)
+    raise argparse.ArgumentTypeError(f"{text!r} is not a state (ok, warning, critical, unknown)")
+
+
+def threshold(scale: Scale | None = None) -> Callable[[str], Range]:
+    """An argparse type for one range; ``scale`` lets its numbers carry units."""
+
+    def parse(text: str) -> Range:
+        try:
+            return parse_range(text, scale)
+        except RangeError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
+def thresholds(count: int, scale: Scale | None = None) -> Callable[[str], list[Range]]:
+    """An argparse type for ``count`` comma-separated ranges; one range stands for all."""
+
+    def parse(text: str) -> list[Range]:
+        parts = text.split(",")
+        if len(parts) not in (1, count):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} has {len(parts)} values; give 1 or {count}, separated by commas"
+            )
+        try:
+            ranges = [parse_range(part, scale) for part in parts]
+        except RangeError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return ranges * count if len(ranges) == 1 else ranges
+
+    return parse

@@ -1,0 +1,127 @@
+"""``vigie list`` and ``vigie run``: this machine's local checks in one process, as a table.
+
+For the on-call engineer who logs in at 3 a.m. and wants the whole picture in a second:
+every local check runs in-process (one interpreter start, not one per check) with the
+arguments listed by ``vigie list``, and the exit code is the most severe state found
+(CRITICAL above UNKNOWN above WARNING above OK), so scripts can use it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+from checks import __version__
+from checks.core.output import STATE_NAMES
+from checks.core.runtime import Outcome, Plugin
+
+#: The local suite: (name, module, arguments). Samples are short so the run stays < 1 s.
+LOCAL_CHECKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("load", "checks.system.load", ()),
+    ("cpu", "checks.system.cpu", ("--sample", "0.4")),
+    ("memory", "checks.system.memory", ()),
+    ("swap", "checks.system.swap", ("--no-swap", "ok", "--sample", "0.4")),
+    ("uptime", "checks.system.uptime", ()),
+)
+SEVERITY = (0, 1, 3, 2)  # OK < WARNING < UNKNOWN < CRITICAL
+COLOURS = ("\033[32m", "\033[33m", "\033[31m", "\033[35m")
+
+
+def most_severe(states: list[int]) -> int:
+    """The state that matters most to a person: CRITICAL, then UNKNOWN, then WARNING."""
+    return max(states, key=SEVERITY.index, default=0)
+
+
+def run_checks(names: list[str]) -> list[tuple[str, tuple[str, ...], Outcome]]:
+    """Run the named checks of the local suite in this process, in suite order."""
+    results = []
+    for name, module, arguments in LOCAL_CHECKS:
+        if name in names:
+            plugin: Plugin = importlib.import_module(module).PLUGIN
+            results.append((name, arguments, plugin.run(list(arguments))))
+    return results
+
+
+def table(results: list[tuple[str, tuple[str, ...], Outcome]], colour: bool) -> str:
+    """CHECK STATE SUMMARY, one row per check, states coloured on a terminal."""
+    width = max([len("CHECK"), *(len(name) for name, _, _ in results)])
+    lines = [f"{'CHECK':<{width}}  {'STATE':<8}  SUMMARY"]
+    for name, _, outcome in results:
+        state = f"{STATE_NAMES[outcome.state]:<8}"
+        if colour:
+            state = f"{COLOURS[outcome.state]}{state}\033[0m"
+        lines.append(f"{name:<{width}}  {state}  {outcome.summary}")
+    return "\n".join(lines) + "\n"
+
+
+def as_json(results: list[tuple[str, tuple[str, ...], Outcome]]) -> str:
+    """The results as a JSON list: check, command, state, state name, summary, output."""
+    return json.dumps(
+        [
+            {
+                "check": name,
+                "command": [f"check_{name}", *arguments],
+                "state": outcome.state,
+                "state_name": STATE_NAMES[outcome.state],
+                "summary": outcome.summary,
+                "output": outcome.text,
+            }
+            for name, arguments, outcome in results
+        ],
+        indent=2,
+    )
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Bad use exits 3 (UNKNOWN), as the checks do, never 2 (CRITICAL)."""
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"vigie: {message}\n")
+        sys.exit(3)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``vigie list`` and ``vigie run [--only …] [--json]``."""
+    parser = _Parser(prog="vigie", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-V", "--version", action="version", version=f"vigie {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("list", help="list the local checks and the arguments they run with")
+    run = commands.add_parser("run", help="run the local checks and print a table")
+    run.add_argument(
+        "--only",
+        action="append",
+        metavar="CHECK[,CHECK…]",
+        help="run only these checks (repeatable or comma-separated)",
+    )
+    run.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``vigie`` command."""
+    args = build_parser().parse_args(argv)
+    known = [name for name, _, _ in LOCAL_CHECKS]
+    if args.command == "list":
+        for name, module, arguments in LOCAL_CHECKS:
+            summary = (importlib.import_module(module).__doc__ or "").split("\n")[0]
+            print(f"{name:<8}  check_{name} {' '.join(arguments)}".rstrip())
+            print(f"{'':<8}  {summary.split(': ', 1)[-1]}")
+        return 0
+    names = known
+    if args.only:
+        names = [name.strip() for group in args.only for name in group.split(",") if name.strip()]
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            print(f"vigie: no local check named {', '.join(unknown)} (known: {', '.join(known)})",
+                  file=sys.stderr)  # fmt: skip
+            return 3
+    results = run_checks(names)
+    if args.json:
+        print(as_json(results))
+    else:
+        colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        sys.stdout.write(table(results, colour))
+    return most_severe([outcome.state for _, _, outcome in results])

@@ -1,0 +1,1 @@
+"""Checks of the local system: load, CPU, memory, swap, uptime."""

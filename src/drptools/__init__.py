@@ -1,0 +1,1 @@
+"""vigie backup and disaster-recovery tools, the ``drp`` command."""
