@@ -1,9 +1,10 @@
-"""``vigie list`` and ``vigie run``: this machine's local checks in one process, as a table.
+"""``vigie list``, ``vigie run``: this machine's local checks in one process, as a table.
 
 For the on-call engineer who logs in at 3 a.m. and wants the whole picture in a second:
 every local check runs in-process (one interpreter start, not one per check) with the
 arguments listed by ``vigie list``, and the exit code is the most severe state found
 (CRITICAL above UNKNOWN above WARNING above OK), so scripts can use it too.
+``vigie icinga-commands`` prints the Icinga 2 CheckCommands of the installed checks.
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run only these checks (repeatable or comma-separated)",
     )
     run.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    commands.add_parser(
+        "icinga-commands", help="print the Icinga 2 CheckCommands of every installed check"
+    )
     return parser
 
 
@@ -104,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     """The ``vigie`` command."""
     args = build_parser().parse_args(argv)
     known = [name for name, _, _ in LOCAL_CHECKS]
+    if args.command == "icinga-commands":
+        from checks.icinga import commands
+
+        sys.stdout.write(commands())
+        return 0
     if args.command == "list":
         for name, module, arguments in LOCAL_CHECKS:
             summary = (importlib.import_module(module).__doc__ or "").split("\n")[0]

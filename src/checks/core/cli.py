@@ -9,6 +9,7 @@ Argument types validate thresholds when they are parsed, not when first compared
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Sequence
 
 from checks import __version__
@@ -42,6 +43,22 @@ class _Version(argparse.Action):
         raise EarlyExit(f"{parser.prog} v{__version__} (vigie {__version__})\n")
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, sized without ``shutil``.
+
+    argparse builds a formatter for every option it adds and sizes it with
+    ``shutil.get_terminal_size``, whose import (with bz2 and lzma) would cost every check
+    run almost 2 ms; the width only matters for ``--help``.
+    """
+
+    def __init__(self, prog: str) -> None:
+        try:
+            width = int(os.environ.get("COLUMNS") or os.get_terminal_size(1).columns)
+        except (ValueError, OSError):
+            width = 80
+        super().__init__(prog, width=max(width - 2, 40), max_help_position=30)
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser with -h -V -v -t that raises instead of exiting."""
 
@@ -58,7 +75,7 @@ class Parser(argparse.ArgumentParser):
             description=description,
             epilog=epilog,
             add_help=False,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=_HelpFormatter,
         )
         standard = self.add_argument_group("standard options")
         standard.add_argument("-h", "--help", action=_Help, nargs=0, help="show this help and exit")

@@ -18,20 +18,19 @@ the check passes a scale from :mod:`checks.core.units`.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 
 from checks.core.units import Scale, human_number, perf_number, scaled
-
-_ATOM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)[A-Za-z%]*"
-_RANGE = re.compile(rf"(?P<inside>@)?(?:(?P<start>~|{_ATOM})?:)?(?P<end>{_ATOM})?")
-_NUMBER_AND_UNIT = re.compile(r"([-+]?(?:\d+(?:\.\d*)?|\.\d+))([A-Za-z%]*)")
 
 SYNTAX_HELP = "a range such as 10, 10:, ~:10, 10:20 or @10:20"
 
 
 class RangeError(ValueError):
     """A threshold that is not a range; the message names the text and what was expected."""
+
+
+class NotANumber(ValueError):  # noqa: N818 - reads as what it is
+    """Text where a decimal number was expected."""
 
 
 class Range:
@@ -92,31 +91,37 @@ class Range:
 def parse_range(text: str, scale: Scale | None = None) -> Range:
     """Parse ``text`` as a guidelines range; numbers may carry a unit of ``scale``.
 
-    Raises :class:`RangeError` naming ``text`` when it is not a range.
+    Raises :class:`RangeError` naming ``text`` when it is not a range. (Parsed by hand:
+    compiling a regular expression would cost every check run more than the parse.)
     """
     spec = text.strip()
-    match = _RANGE.fullmatch(spec)
-    if not match or (match["end"] is None and match["start"] is None):
+    inside = spec.startswith("@")
+    body = spec[1:] if inside else spec
+    start_text, _, end_text = body.rpartition(":") if ":" in body else ("", "", body)
+    if ":" in start_text or not (start_text or end_text):
         raise RangeError(f"{text!r} is not {SYNTAX_HELP}")
-    start_text, end_text = match["start"], match["end"]
     try:
         if start_text == "~":
             start = -math.inf
-        elif start_text is None:
-            start = 0.0
         else:
-            start = _number(start_text, scale)
-        end = math.inf if end_text is None else _number(end_text, scale)
-    except ValueError as error:
+            start = parse_number(start_text, scale) if start_text else 0.0
+        end = parse_number(end_text, scale) if end_text else math.inf
+    except NotANumber:
+        raise RangeError(f"{text!r} is not {SYNTAX_HELP}") from None
+    except ValueError as error:  # a unit problem: say which
         raise RangeError(f"{text!r}: {error}") from None
-    return Range(start, end, inside=match["inside"] is not None, text=spec)
+    return Range(start, end, inside=inside, text=spec)
 
 
-def _number(atom: str, scale: Scale | None) -> float:
-    match = _NUMBER_AND_UNIT.fullmatch(atom)
-    if match is None:  # the outer pattern only lets numbers with letters through
-        raise ValueError(f"{atom!r} is not a number")
-    number, suffix = match.groups()
+def parse_number(atom: str, scale: Scale | None = None) -> float:
+    """A decimal number (no exponent, no ``inf``), with a unit of ``scale`` if one is given."""
+    cut = len(atom)
+    while cut and (atom[cut - 1].isalpha() or atom[cut - 1] == "%"):
+        cut -= 1
+    number, suffix = atom[:cut], atom[cut:]
+    digits = number[1:] if number[:1] in "+-" else number
+    if not (digits.isascii() and digits.replace(".", "", 1).isdigit()):
+        raise NotANumber(f"{atom!r} is not a number")
     if scale is None:
         if suffix:
             raise ValueError(f"{atom!r} is not a plain number (this threshold takes no unit)")

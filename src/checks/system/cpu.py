@@ -123,12 +123,14 @@ def build_parser() -> Parser:
         )
     for name in ("user", "system", "iowait", "steal"):
         for index, level in enumerate(("warning", "critical")):
+            share_default = DEFAULTS[name][index] if name in DEFAULTS else None
+            shown = f" (default: {share_default})" if share_default else ""
             parser.add_argument(
                 f"--{level}-{name}",
                 type=threshold(),
-                default=DEFAULTS[name][index] if name in DEFAULTS else None,
+                default=share_default,
                 metavar="RANGE",
-                help=f"{level} range for {name} %% (default: %(default)s)",
+                help=f"{level} range for {name} %%{shown}",
             )
     parser.add_argument(
         "--sample",

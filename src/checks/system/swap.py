@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 
 import nagiosplugin
 
@@ -26,13 +25,12 @@ from checks.core import procfs, statefile
 from checks.core.cli import Parser, UsageError, seconds, state, threshold
 from checks.core.errors import ParseError
 from checks.core.evaluate import Perf, Summary, Threshold, Verdict, show
-from checks.core.ranges import Range
+from checks.core.ranges import Range, parse_number
 from checks.core.runtime import Plugin
-from checks.core.units import BYTES, human_number, scaled
+from checks.core.units import BYTES, human_number
 from checks.system.meminfo import KIB, parse_meminfo
 
 DEFAULT_FREE = ("50%", "25%")
-_FREE = re.compile(r"(\d+(?:\.\d+)?)\s*(%|[A-Za-z]*)")
 
 
 def parse_swaps(text: str) -> list[tuple[str, int, int]]:
@@ -70,21 +68,17 @@ def free_threshold(text: str) -> tuple[str, Range]:
     The C plugin alerts when at most N% or N bytes are free: the bound is included, which
     the guidelines write as an inside range (``@~:20``, ``@~:1000000``).
     """
-    match = _FREE.fullmatch(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a free-swap threshold (N% or a size in bytes, e.g. 20% or 512M)"
-        )
-    number, unit = match.groups()
-    if unit == "%":
-        if float(number) > 100:
-            raise argparse.ArgumentTypeError(f"{text!r}: a percentage must be at most 100")
-        return "free_percent", Range(-math.inf, float(number), inside=True, text=text)
+    spec = text.strip()
+    percent = spec.endswith("%")
     try:
-        size = scaled(number, unit, BYTES)
+        value = parse_number(spec[:-1]) if percent else parse_number(spec, BYTES)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
-    return "free", Range(-math.inf, size, inside=True, text=text)
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a free-swap threshold (N% or a size, e.g. 20% or 512M): {error}"
+        ) from None
+    if value < 0 or (percent and value > 100):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a percentage from 0 to 100 or a size")
+    return ("free_percent" if percent else "free"), Range(-math.inf, value, inside=True, text=spec)
 
 
 class Swap(nagiosplugin.Resource):

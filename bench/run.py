@@ -1,0 +1,158 @@
+"""Invocation cost of vigie's checks, beside the bare interpreter and the C plugins.
+
+A monitoring engine starts a check thousands of times an hour, so the figure that matters
+is one whole invocation: interpreter start, imports, work, exit. Each command runs
+``--runs`` times, round-robin with the others so that drift of a shared machine hits all
+alike; per command the median wall time, the median CPU time (user + system of the child,
+from wait4) and the peak RSS are reported, with CPU as a multiple of the floor
+(``python -I -c pass`` of the same interpreter, measured in the same run) against the
+budgets of ../shared/design/PERFORMANCE.md. Writes a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+C_PLUGINS = Path("/usr/lib/nagios/plugins")
+
+# (label, argv, budget: CPU multiple of the floor or None, RSS budget MiB or None, C twin)
+LOCAL = 3.5, 20
+CASES: list[tuple[str, list[str], tuple[float, float] | None, str | None]] = [
+    ("floor: python -I -c pass", [sys.executable, "-I", "-c", "pass"], None, None),
+    ("python -I -c 'import nagiosplugin'", [sys.executable, "-I", "-c", "import nagiosplugin"],
+     None, None),
+    ("C check_load -w 5,4,3 -c 10,8,6", [str(C_PLUGINS / "check_load"), "-w", "5,4,3", "-c",
+     "10,8,6"], None, None),
+    ("C check_swap -w 50% -c 25%", [str(C_PLUGINS / "check_swap"), "-w", "50%", "-c", "25%"],
+     None, None),
+    ("check_load -w 5,4,3 -c 10,8,6", [str(BIN / "check_load"), "-w", "5,4,3", "-c", "10,8,6"],
+     LOCAL, "C check_load -w 5,4,3 -c 10,8,6"),
+    ("check_load (defaults: per CPU)", [str(BIN / "check_load")], LOCAL, None),
+    ("check_cpu --sample 0.05", [str(BIN / "check_cpu"), "--sample", "0.05"], LOCAL, None),
+    ("check_memory", [str(BIN / "check_memory")], LOCAL, None),
+    ("check_swap -w 50% -c 25% --sample 0.05", [str(BIN / "check_swap"), "-w", "50%", "-c",
+     "25%", "--sample", "0.05"], LOCAL, "C check_swap -w 50% -c 25%"),
+    ("check_uptime", [str(BIN / "check_uptime")], LOCAL, None),
+]  # fmt: skip
+SUITE = ("vigie run (whole local suite, one process)", [str(BIN / "vigie"), "run"])
+
+
+def measure(argv: list[str], environment: dict[str, str]) -> tuple[float, float, float]:
+    """One run of ``argv``: wall seconds, CPU seconds, peak RSS in MiB."""
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # the child: quiet, then exec
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.execve(argv[0], argv, environment)
+    _, _, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - started
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def bench(cases: list[tuple[str, list[str]]], runs: int) -> dict[str, tuple[float, float, float]]:
+    """Median wall, median CPU, peak RSS per case, runs interleaved round-robin."""
+    environment = dict(os.environ, VIGIE_STATE_DIR=tempfile.mkdtemp(prefix="vigie-bench-"))
+    samples: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _ in cases}
+    for _, argv in cases:  # warm-up: caches, and the checks' state for their rates
+        measure(argv, environment)
+    for _ in range(runs):
+        for label, argv in cases:
+            samples[label].append(measure(argv, environment))
+    shutil.rmtree(environment["VIGIE_STATE_DIR"], ignore_errors=True)
+    return {
+        label: (
+            statistics.median(wall for wall, _, _ in values),
+            statistics.median(cpu for _, cpu, _ in values),
+            max(rss for _, _, rss in values),
+        )
+        for label, values in samples.items()
+    }
+
+
+def machine() -> str:
+    """What the figures were measured on."""
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    plugins = subprocess.run(
+        [str(C_PLUGINS / "check_load"), "-V"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return (
+        f"{time.strftime('%Y-%m-%d')}, Python {platform.python_version()} ({sys.executable}), "
+        f"Linux {platform.release()}, {os.cpu_count()} × {model}; C plugins: {plugins}"
+    )
+
+
+def report(results: dict[str, tuple[float, float, float]], runs: int) -> str:
+    """The Markdown page."""
+    floor_cpu = results[CASES[0][0]][1]
+    lines = [
+        "# vigie invocation cost",
+        "",
+        f"Measured by `make bench` (`bench/run.py`) on {machine()}.",
+        f"Each command ran {runs} times, interleaved; medians of wall and CPU time "
+        '(user + system, from wait4), the highest peak RSS. "× floor" is CPU time over that '
+        "of `python -I -c pass` measured in the same run; budgets from PERFORMANCE.md. "
+        "The checks with rates run with `--sample 0.05` and a state directory, as they do "
+        "in production when the previous run's reading is usable.",
+        "",
+        "| command | wall ms | CPU ms | × floor | × C twin | peak RSS MiB | budget | verdict |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for label, _, budget, twin in CASES:
+        if label not in results:
+            continue
+        wall, cpu, rss = results[label]
+        ratio = cpu / floor_cpu
+        twin_ratio = f"{cpu / results[twin][1]:.1f}" if twin in results else ""
+        if budget is None:
+            budget_text, verdict = "", ""
+        else:
+            budget_text = f"≤ {budget[0]}× · ≤ {budget[1]} MiB"
+            verdict = "within" if ratio <= budget[0] and rss <= budget[1] else "**over**"
+        lines.append(
+            f"| `{label}` | {wall * 1000:.1f} | {cpu * 1000:.1f} | {ratio:.2f} | {twin_ratio} "
+            f"| {rss:.1f} | {budget_text} | {verdict} |"
+        )
+    label = SUITE[0]
+    if label in results:
+        wall, cpu, rss = results[label]
+        verdict = "within" if wall <= 1.0 and rss <= 40 else "**over**"
+        lines.append(
+            f"| `{label}` | {wall * 1000:.1f} | {cpu * 1000:.1f} | {cpu / floor_cpu:.2f} | "
+            f"| {rss:.1f} | ≤ 1 s wall · ≤ 40 MiB | {verdict} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """``make bench``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--output", type=Path, help="write the Markdown here (default: stdout)")
+    args = parser.parse_args()
+    cases = [(label, argv) for label, argv, _, _ in CASES if Path(argv[0]).exists()]
+    results = bench(cases, args.runs)
+    results.update(bench([SUITE], max(args.runs // 3, 5)))
+    text = report(results, args.runs)
+    if args.output:
+        args.output.write_text(text)
+    sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()

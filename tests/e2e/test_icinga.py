@@ -1,0 +1,192 @@
+"""icinga_conf/ with Debian's Icinga 2: validated by ``icinga2 daemon -C``, then really run.
+
+The config is laid out as on a master: constants, CheckCommands and templates global,
+the apply rules and example hosts in the master zone's directory (objects with a
+command_endpoint must belong to a zone), the example agent in zones.conf.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from checks.icinga import commands
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+CONF = REPO / "icinga_conf"
+MASTER = "icinga-master.test"
+CHECKS = {"load", "cpu", "memory", "swap", "uptime"}
+
+
+def icinga2() -> str:
+    path = shutil.which("icinga2") or "/usr/sbin/icinga2"
+    if not os.path.exists(path):
+        pytest.skip("icinga2 is not installed (apt install icinga2-bin icinga2-common)")
+    return path
+
+
+def layout(
+    root: Path, plugin_dir: str = "/usr/lib/vigie/plugins", extra: str = "", zoned: bool = True
+) -> Path:
+    """A master's configuration under ``root``; returns its icinga2.conf.
+
+    ``zoned=False`` includes hosts and services without a zone: a lone daemon without an
+    API listener only schedules checks of objects outside zones.
+    """
+    for name in ("data", "cache", "log", "spool", "run"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    zone = root / "zones.d" / MASTER
+    zone.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CONF / "services.conf", zone / "services.conf")
+    shutil.copy(CONF / "hosts.conf.example", zone / "hosts.conf")
+    constants = (CONF / "constants.conf").read_text()
+    constants = constants.replace('"/usr/lib/vigie/plugins"', json.dumps(plugin_dir))
+    (root / "constants.conf").write_text(constants)
+    main = root / "icinga2.conf"
+    main.write_text(
+        f"""
+const PluginDir = "/usr/lib/nagios/plugins"
+const NodeName = "{MASTER}"
+const ZoneName = NodeName
+include <itl>
+include <plugins>
+object Endpoint NodeName {{ }}
+object Zone ZoneName {{ endpoints = [ NodeName ] }}
+template Host "generic-host" {{ check_command = "dummy" }}
+include "{CONF}/zones.conf.example"
+include "{root}/constants.conf"
+include "{CONF}/commands.conf"
+include "{root / "templates.conf"}"
+{extra}
+"""
+    )
+    with main.open("a") as file:
+        if zoned:
+            file.write(f'include_zones "vigie", "{root}/zones.d"\n')
+        else:
+            file.write(f'include "{zone}/hosts.conf"\ninclude "{zone}/services.conf"\n')
+    shutil.copy(CONF / "templates.conf", root / "templates.conf")
+    return main
+
+
+def defines(root: Path) -> list[str]:
+    paths = {"DataDir": "data", "CacheDir": "cache", "LogDir": "log", "SpoolDir": "spool",
+             "InitRunDir": "run"}  # fmt: skip
+    user = ["-DRunAsUser=root", "-DRunAsGroup=root"] if os.geteuid() == 0 else []
+    return [f"-D{name}={root / sub}" for name, sub in paths.items()] + user
+
+
+def netstrings(path: Path) -> list[dict]:
+    """Records of Icinga's state and debug files: ``<length>:<json>,`` one after another."""
+    data, records, index = path.read_bytes(), [], 0
+    while index < len(data):
+        colon = data.index(b":", index)
+        length = int(data[index:colon])
+        records.append(json.loads(data[colon + 1 : colon + 1 + length]))
+        index = colon + 2 + length
+    return records
+
+
+def test_commands_conf_is_generated_from_the_installed_checks():
+    assert (CONF / "commands.conf").read_text() == commands(), (
+        "icinga_conf/commands.conf is stale: "
+        "run `vigie icinga-commands > icinga_conf/commands.conf`"
+    )
+
+
+def test_daemon_validates_the_configuration(tmp_path):
+    main = layout(tmp_path)
+    result = subprocess.run(
+        [icinga2(), "daemon", "-C", "-c", str(main), *defines(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Instantiated 10 Services." in result.stdout
+    services = {
+        (record["properties"]["host_name"], record["name"]): record["properties"]
+        for record in netstrings(tmp_path / "cache" / "icinga2.debug")
+        if record["type"] == "Service"
+    }
+    assert {name for _, name in services} == CHECKS
+    for (host, name), properties in services.items():
+        agent = "web1.example.org" if host == "web1.example.org" else ""
+        assert properties.get("command_endpoint") == agent, (host, name)
+        assert properties["check_command"] == f"vigie-{name}"
+        assert properties["max_check_attempts"] == (1 if name == "uptime" else 3)
+
+
+def test_daemon_refuses_a_broken_configuration(tmp_path):
+    """The harness really validates: a CheckCommand without VigiePluginDir fails."""
+    main = layout(tmp_path)
+    (tmp_path / "constants.conf").write_text("// VigiePluginDir forgotten\n")
+    result = subprocess.run(
+        [icinga2(), "daemon", "-C", "-c", str(main), *defines(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "VigiePluginDir" in result.stdout
+
+
+def test_icinga_runs_the_checks_with_the_variables_of_the_host(tmp_path):
+    """A real Icinga 2 schedules every local check and gets a plugin result back."""
+    log = tmp_path / "log" / "notice.log"
+    extra = (
+        'object CheckerComponent "checker" { }\n'
+        f'object FileLogger "notice" {{ path = "{log}"; severity = "notice" }}'
+    )
+    main = layout(tmp_path, str(Path(sys.executable).parent), extra, zoned=False)
+    hosts = tmp_path / "zones.d" / MASTER / "hosts.conf"
+    # Only the master itself (no agent to reach), with overrides, checked every second.
+    hosts.write_text(
+        'object Host NodeName {\n  import "generic-host"\n  vars.vigie_local_checks = true\n'
+        '  vars.vigie_load_per_cpu = true\n  vars.vigie_load_warning = "50,40,30"\n'
+        '  vars.vigie_swap_no_swap = "ok"\n  vars.vigie_cpu_sample = "0.2"\n}\n'
+    )
+    (tmp_path / "zones.conf.example").write_text("")
+    main.write_text(main.read_text().replace(str(CONF / "zones.conf.example"),
+                                             str(tmp_path / "zones.conf.example")))  # fmt: skip
+    templates = tmp_path / "templates.conf"
+    templates.write_text(
+        templates.read_text().replace("check_interval = 1m", "check_interval = 1s")
+    )
+    daemon = subprocess.Popen(
+        [icinga2(), "daemon", "-c", str(main), *defines(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=dict(os.environ, VIGIE_STATE_DIR=str(tmp_path / "state")),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            ran = log.read_text() if log.exists() else ""
+            if all(re.search(rf"/check_{name}'[^)]*\) terminated", ran) for name in CHECKS):
+                break
+            time.sleep(0.5)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=30)
+    results = {
+        record["name"].split("!")[1]: record["update"].get("last_check_result")
+        for record in netstrings(tmp_path / "data" / "icinga2.state")
+        if record["type"] == "Service"
+    }
+    assert set(results) == CHECKS
+    for name, result in results.items():
+        assert result, f"Icinga never ran {name}"
+        assert result["exit_status"] in (0, 1, 2), result
+        assert result["output"].startswith(f"{name.upper()} "), result
+        assert "Traceback" not in result["output"]
+    # Icinga orders arguments by key; each variable became its option.
+    assert results["load"]["command"][1:] == ["--per-cpu", "--warning", "50,40,30"]
+    assert results["swap"]["command"][1:] == ["--no-swap", "ok"]
+    assert results["cpu"]["command"][1:] == ["--sample", "0.2"]
