@@ -15,6 +15,9 @@ import pytest
 
 from checks.core.runtime import Outcome, Plugin
 
+# Fixtures of real servers (tests/servers/): one module per server.
+pytest_plugins = ["tests.servers.sshd"]
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PROC_SAMPLES = FIXTURES / "proc"
