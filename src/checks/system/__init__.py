@@ -1,1 +1,1 @@
-"""Checks of the local system: load, CPU, memory, swap, uptime."""
+"""Checks of the local system: load, CPU, memory, swap, uptime, clock, processes."""

@@ -1,0 +1,1 @@
+"""Reachability checks: ICMP ping and the SSH service."""

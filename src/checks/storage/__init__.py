@@ -1,0 +1,1 @@
+"""Checks of disks and filesystems: SMART health, free space, inodes, quotas."""
