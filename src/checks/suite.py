@@ -4,7 +4,8 @@ For the on-call engineer who logs in at 3 a.m. and wants the whole picture in a 
 every local check runs in-process (one interpreter start, not one per check) with the
 arguments listed by ``vigie list``, and the exit code is the most severe state found
 (CRITICAL above UNKNOWN above WARNING above OK), so scripts can use it too.
-``vigie icinga-commands`` prints the Icinga 2 CheckCommands of the installed checks.
+``vigie icinga-commands`` and ``vigie nagios-commands`` print the command definitions of
+the installed checks for Icinga 2 and Nagios.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "icinga-commands", help="print the Icinga 2 CheckCommands of every installed check"
     )
+    commands.add_parser("nagios-commands", help="print the Nagios commands of every check")
     return parser
 
 
@@ -108,10 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     """The ``vigie`` command."""
     args = build_parser().parse_args(argv)
     known = [name for name, _, _ in LOCAL_CHECKS]
-    if args.command == "icinga-commands":
-        from checks.icinga import commands
+    if args.command in ("icinga-commands", "nagios-commands"):
+        from checks import icinga
 
-        sys.stdout.write(commands())
+        sys.stdout.write(icinga.commands() if args.command == "icinga-commands" else
+                         icinga.nagios_commands())  # fmt: skip
         return 0
     if args.command == "list":
         for name, module, arguments in LOCAL_CHECKS:
