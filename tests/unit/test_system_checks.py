@@ -307,3 +307,14 @@ def test_unwritable_state_only_costs_a_sample(monkeypatch, tmp_path):
     monkeypatch.setattr(statefile, "state_dir", lambda: None)
     outcome = cpu.PLUGIN.run(["--sample", "0.1"])
     assert outcome.state in (0, 1, 2)
+
+
+def test_process_cpu_from_its_stat_line():
+    stat_dir = PROC_SAMPLES / "pid-stat"
+    name, percent = load.parse_process_cpu((stat_dir / "init").read_text(), 100, 1000.24)
+    assert name == "process_api"
+    assert percent == pytest.approx(100 * 4.39 / 1000.0)  # utime 103 + stime 336 ticks
+    name, _ = load.parse_process_cpu(
+        (stat_dir / "name-with-spaces-and-parens").read_text(), 100, 1e6
+    )
+    assert name == "a) b (c"
