@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from pathlib import Path
 
 import nagiosplugin
 import pytest
@@ -15,7 +16,7 @@ from checks.core.errors import CannotCheck
 from checks.core.runtime import Plugin
 
 
-def tool(directory, name: str, body: str) -> str:
+def tool(directory: Path, name: str, body: str) -> str:
     path = directory / name
     path.write_text(f"#!/bin/sh\n{body}\n")
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
