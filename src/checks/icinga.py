@@ -45,9 +45,8 @@ def _quote(text: str) -> str:
 
 
 def _describe(parser: argparse.ArgumentParser, action: argparse.Action) -> str:
-    text = action.help or ""
-    if "%(" in text:
-        text = text % dict(vars(action), prog=parser.prog)
+    # argparse always %-formats help (so "%%" is a literal percent sign); do the same.
+    text = (action.help or "") % dict(vars(action), prog=parser.prog)
     return " ".join(text.split())
 
 
