@@ -16,7 +16,10 @@ import pytest
 from checks.core.runtime import Outcome, Plugin
 
 # Fixtures of real servers (tests/servers/): one module per server.
-pytest_plugins = ["tests.servers.sshd"]
+pytest_plugins = [
+    "tests.servers.sshd",
+    "tests.servers.loopfs",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

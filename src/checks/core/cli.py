@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re  # loaded by argparse already: free
 from collections.abc import Callable, Sequence
 
 from checks import __version__
@@ -164,5 +165,19 @@ def thresholds(count: int, scale: Scale | None = None) -> Callable[[str], list[R
         except RangeError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
         return ranges * count if len(ranges) == 1 else ranges
+
+    return parse
+
+
+def regex(ignore_case: bool = False) -> Callable[[str], re.Pattern[str]]:
+    """An argparse type for a regular expression, compiled (and so checked) when parsed."""
+
+    def parse(text: str) -> re.Pattern[str]:
+        try:
+            return re.compile(text, re.IGNORECASE if ignore_case else 0)
+        except re.error as error:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a regular expression: {error}"
+            ) from None
 
     return parse
