@@ -27,6 +27,7 @@ C_PLUGINS = Path("/usr/lib/nagios/plugins")
 
 # (label, argv, budget: CPU multiple of the floor or None, RSS budget MiB or None, C twin)
 LOCAL = 3.5, 20
+TOOL = 6.0, 30  # checks that run a tool or talk to a server
 CASES: list[tuple[str, list[str], tuple[float, float] | None, str | None]] = [
     ("floor: python -I -c pass", [sys.executable, "-I", "-c", "pass"], None, None),
     ("python -I -c 'import nagiosplugin'", [sys.executable, "-I", "-c", "import nagiosplugin"],
@@ -43,6 +44,17 @@ CASES: list[tuple[str, list[str], tuple[float, float] | None, str | None]] = [
     ("check_swap -w 50% -c 25% --sample 0.05", [str(BIN / "check_swap"), "-w", "50%", "-c",
      "25%", "--sample", "0.05"], LOCAL, "C check_swap -w 50% -c 25%"),
     ("check_uptime", [str(BIN / "check_uptime")], LOCAL, None),
+    ("C check_disk -w 10% -c 5% -p /", [str(C_PLUGINS / "check_disk"), "-w", "10%", "-c", "5%",
+     "-p", "/"], None, None),
+    ("C check_disk -W 10% -K 5% -p /", [str(C_PLUGINS / "check_disk"), "-W", "10%", "-K", "5%",
+     "-p", "/"], None, None),
+    ("check_partitions -w 10% -c 5% -p /", [str(BIN / "check_partitions"), "-w", "10%", "-c",
+     "5%", "-p", "/"], LOCAL, "C check_disk -w 10% -c 5% -p /"),
+    ("check_partitions (defaults: every real mount)", [str(BIN / "check_partitions")], LOCAL,
+     None),
+    ("check_inodes -w 10% -c 5% -p /", [str(BIN / "check_inodes"), "-w", "10%", "-c", "5%",
+     "-p", "/"], LOCAL, "C check_disk -W 10% -K 5% -p /"),
+    ("check_quota (runs repquota -a)", [str(BIN / "check_quota")], TOOL, None),
 ]  # fmt: skip
 SUITE = ("vigie run (whole local suite, one process)", [str(BIN / "vigie"), "run"])
 

@@ -27,6 +27,8 @@ LOCAL_CHECKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("memory", "checks.system.memory", ()),
     ("swap", "checks.system.swap", ("--no-swap", "ok", "--sample", "0.4")),
     ("uptime", "checks.system.uptime", ()),
+    ("partitions", "checks.storage.partitions", ()),
+    ("inodes", "checks.storage.inodes", ()),
 )
 SEVERITY = (0, 1, 3, 2)  # OK < WARNING < UNKNOWN < CRITICAL
 COLOURS = ("\033[32m", "\033[33m", "\033[31m", "\033[35m")

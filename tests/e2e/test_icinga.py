@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 CONF = REPO / "icinga_conf"
 MASTER = "icinga-master.test"
-CHECKS = {"load", "cpu", "memory", "swap", "uptime"}
+CHECKS = {"load", "cpu", "memory", "swap", "uptime", "partitions", "inodes"}
 
 
 def icinga2() -> str:
@@ -112,7 +112,7 @@ def test_daemon_validates_the_configuration(tmp_path):
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Instantiated 10 Services." in result.stdout
+    assert f"Instantiated {2 * len(CHECKS)} Services." in result.stdout
     services = {
         (record["properties"]["host_name"], record["name"]): record["properties"]
         for record in netstrings(tmp_path / "cache" / "icinga2.debug")
