@@ -24,6 +24,17 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 C_PLUGINS = Path("/usr/lib/nagios/plugins")
+SMART_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "smartctl"
+STUBS = Path(tempfile.mkdtemp(prefix="vigie-bench-stubs-"))
+
+
+def stub_smartctl(fixture: str) -> str:
+    """A smartctl that prints a recorded output: no SMART disk on the bench machine."""
+    path = STUBS / f"smartctl-{fixture}"
+    path.write_text(f"#!/bin/sh\ncat '{SMART_FIXTURES / fixture}'\n")
+    path.chmod(0o755)
+    return str(path)
+
 
 # (label, argv, budget: CPU multiple of the floor or None, RSS budget MiB or None, C twin)
 LOCAL = 3.5, 20
@@ -55,6 +66,10 @@ CASES: list[tuple[str, list[str], tuple[float, float] | None, str | None]] = [
     ("check_inodes -w 10% -c 5% -p /", [str(BIN / "check_inodes"), "-w", "10%", "-c", "5%",
      "-p", "/"], LOCAL, "C check_disk -W 10% -K 5% -p /"),
     ("check_quota (runs repquota -a)", [str(BIN / "check_quota")], TOOL, None),
+    ("check_smart -d /dev/sda (SATA, stub smartctl)", [str(BIN / "check_smart"), "--smartctl",
+     stub_smartctl("text_sata_hdd_reallocated_304.txt"), "-d", "/dev/sda"], TOOL, None),
+    ("check_smart -d /dev/nvme0 (NVMe, stub smartctl)", [str(BIN / "check_smart"), "--smartctl",
+     stub_smartctl("text_nvme_passed_75pct_used.txt"), "-d", "/dev/nvme0"], TOOL, None),
 ]  # fmt: skip
 SUITE = ("vigie run (whole local suite, one process)", [str(BIN / "vigie"), "run"])
 
@@ -158,8 +173,11 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="write the Markdown here (default: stdout)")
     args = parser.parse_args()
     cases = [(label, argv) for label, argv, _, _ in CASES if Path(argv[0]).exists()]
-    results = bench(cases, args.runs)
-    results.update(bench([SUITE], max(args.runs // 3, 5)))
+    try:
+        results = bench(cases, args.runs)
+        results.update(bench([SUITE], max(args.runs // 3, 5)))
+    finally:
+        shutil.rmtree(STUBS, ignore_errors=True)
     text = report(results, args.runs)
     if args.output:
         args.output.write_text(text)

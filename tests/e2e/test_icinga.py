@@ -112,18 +112,20 @@ def test_daemon_validates_the_configuration(tmp_path):
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Instantiated {2 * len(CHECKS)} Services." in result.stdout
+    # Both hosts get the local checks; web1, a physical machine, also its SMART disks.
+    assert f"Instantiated {2 * len(CHECKS) + 1} Services." in result.stdout
     services = {
         (record["properties"]["host_name"], record["name"]): record["properties"]
         for record in netstrings(tmp_path / "cache" / "icinga2.debug")
         if record["type"] == "Service"
     }
-    assert {name for _, name in services} == CHECKS
+    assert {name for _, name in services} == CHECKS | {"smart"}
     for (host, name), properties in services.items():
         agent = "web1.example.org" if host == "web1.example.org" else ""
         assert properties.get("command_endpoint") == agent, (host, name)
         assert properties["check_command"] == f"vigie-{name}"
         assert properties["max_check_attempts"] == (1 if name == "uptime" else 3)
+        assert properties["check_interval"] == (900 if name == "smart" else 60)
 
 
 def test_daemon_refuses_a_broken_configuration(tmp_path):
