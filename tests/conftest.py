@@ -19,6 +19,7 @@ from checks.core.runtime import Outcome, Plugin
 pytest_plugins = [
     "tests.servers.sshd",
     "tests.servers.loopfs",
+    "tests.servers.netns",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

@@ -87,8 +87,13 @@ class Threshold(nagiosplugin.Context):
         uom = metric.uom or ""
         for state, limit in ((Critical, self.critical), (Warn, self.warning)):
             if limit is not None and limit.alerts(metric.value):
-                return Verdict(state, limit.violation(metric.value, lambda v: show(v, uom)), metric)
+                hint = limit.violation(metric.value, lambda v: self.shown(v, uom))
+                return Verdict(state, hint, metric)
         return Verdict(Ok, None, metric)
+
+    def shown(self, value: float, uom: str) -> str:
+        """A bound as the hint words it; checks measuring in finer units override this."""
+        return show(value, uom)
 
     def performance(self, metric: nagiosplugin.Metric, resource: object) -> Perf:
         """Perfdata with this context's ranges and the metric's min and max."""
