@@ -15,10 +15,12 @@ import argparse
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +28,24 @@ BIN = Path(sys.executable).parent
 C_PLUGINS = Path("/usr/lib/nagios/plugins")
 SMART_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "smartctl"
 STUBS = Path(tempfile.mkdtemp(prefix="vigie-bench-stubs-"))
+
+
+def ssh_banner_server() -> int:
+    """A loopback TCP server that greets like OpenSSH, for check_ssh; returns its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            connection, _ = listener.accept()
+            with connection:
+                connection.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+                connection.recv(256)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return int(listener.getsockname()[1])
+
+
+SSH_PORT = str(ssh_banner_server())
 
 
 def stub_smartctl(fixture: str) -> str:
@@ -66,6 +86,17 @@ CASES: list[tuple[str, list[str], tuple[float, float] | None, str | None]] = [
     ("check_inodes -w 10% -c 5% -p /", [str(BIN / "check_inodes"), "-w", "10%", "-c", "5%",
      "-p", "/"], LOCAL, "C check_disk -W 10% -K 5% -p /"),
     ("check_quota (runs repquota -a)", [str(BIN / "check_quota")], TOOL, None),
+    ("C check_ping -H 127.0.0.1 -w 100,20% -c 500,60% -p 1", [str(C_PLUGINS / "check_ping"),
+     "-H", "127.0.0.1", "-w", "100,20%", "-c", "500,60%", "-p", "1"], None, None),
+    ("check_ping -H 127.0.0.1 -w 100,20% -c 500,60% -p 1", [str(BIN / "check_ping"), "-H",
+     "127.0.0.1", "-w", "100,20%", "-c", "500,60%", "-p", "1"], TOOL,
+     "C check_ping -H 127.0.0.1 -w 100,20% -c 500,60% -p 1"),
+    ("check_ping --method ping -H 127.0.0.1 -p 1 (via iputils ping)", [str(BIN / "check_ping"),
+     "--method", "ping", "-H", "127.0.0.1", "-p", "1"], TOOL, None),
+    ("C check_ssh -H 127.0.0.1 -p PORT", [str(C_PLUGINS / "check_ssh"), "-H", "127.0.0.1", "-p",
+     SSH_PORT], None, None),
+    ("check_ssh -H 127.0.0.1 -p PORT", [str(BIN / "check_ssh"), "-H", "127.0.0.1", "-p",
+     SSH_PORT], TOOL, "C check_ssh -H 127.0.0.1 -p PORT"),
     ("check_smart -d /dev/sda (SATA, stub smartctl)", [str(BIN / "check_smart"), "--smartctl",
      stub_smartctl("text_sata_hdd_reallocated_304.txt"), "-d", "/dev/sda"], TOOL, None),
     ("check_smart -d /dev/nvme0 (NVMe, stub smartctl)", [str(BIN / "check_smart"), "--smartctl",

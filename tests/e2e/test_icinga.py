@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 CONF = REPO / "icinga_conf"
 MASTER = "icinga-master.test"
 CHECKS = {"load", "cpu", "memory", "swap", "uptime", "partitions", "inodes"}
+REMOTE = {"ping4", "ssh"}  # checked from the master, towards the host's address
 
 
 def icinga2() -> str:
@@ -112,18 +113,18 @@ def test_daemon_validates_the_configuration(tmp_path):
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    # Both hosts get the local checks; web1, a physical machine, also its SMART disks.
-    assert f"Instantiated {2 * len(CHECKS) + 1} Services." in result.stdout
+    # Both hosts get the local checks, ping4 and ssh; web1, a physical machine, also SMART.
+    assert f"Instantiated {2 * len(CHECKS) + 2 * len(REMOTE) + 1} Services." in result.stdout
     services = {
         (record["properties"]["host_name"], record["name"]): record["properties"]
         for record in netstrings(tmp_path / "cache" / "icinga2.debug")
         if record["type"] == "Service"
     }
-    assert {name for _, name in services} == CHECKS | {"smart"}
+    assert {name for _, name in services} == CHECKS | REMOTE | {"smart"}
     for (host, name), properties in services.items():
-        agent = "web1.example.org" if host == "web1.example.org" else ""
+        agent = "web1.example.org" if host == "web1.example.org" and name not in REMOTE else ""
         assert properties.get("command_endpoint") == agent, (host, name)
-        assert properties["check_command"] == f"vigie-{name}"
+        assert properties["check_command"] == f"vigie-{name.removesuffix('4')}"
         assert properties["max_check_attempts"] == (1 if name == "uptime" else 3)
         assert properties["check_interval"] == (900 if name == "smart" else 60)
 

@@ -32,7 +32,7 @@ def configuration(root: Path, files: list[Path]) -> Path:
     """A nagios.cfg under ``root`` reading ``files``, a host in vigie-local, and the samples."""
     (root / "hosts.cfg").write_text(
         "define host {\n    use linux-server\n    host_name web1\n    address 127.0.0.1\n"
-        "    check_command vigie-uptime\n    hostgroups vigie-local\n}\n"
+        "    check_command vigie-uptime\n    hostgroups vigie-local,vigie-reach\n}\n"
     )
     samples = [
         SAMPLES / name
@@ -69,7 +69,7 @@ def test_nagios_validates_the_definitions(tmp_path):
     result = verify(configuration(tmp_path, files))
     assert result.returncode == 0, result.stdout
     assert "Total Errors:   0" in result.stdout
-    assert "Checked 7 services." in result.stdout
+    assert "Checked 9 services." in result.stdout
 
 
 def test_nagios_refuses_services_without_their_commands(tmp_path):
