@@ -69,6 +69,14 @@ def test_summary_names_every_problem_worst_first():
     assert outcome.summary == "b 12 > 10, a 7 > 5"
 
 
+def test_negative_ranges_are_values_not_options():
+    outcome = plugin(metrics(-7, 3)).run(["-w", "-5:5", "--critical", "-10:10"])
+    assert outcome.state == 1
+    assert outcome.summary == "a -7 < -5"
+    refused = plugin(metrics(0, 0)).run(["-w", "-1"])  # a value, and not a range: 0 > -1
+    assert "'-1': start 0 is greater than end -1" in refused.summary
+
+
 def test_no_threshold_means_no_alert_even_for_negative_values():
     outcome = plugin(metrics(-5, -1e9)).run([])
     assert outcome.state == 0

@@ -78,6 +78,9 @@ class Parser(argparse.ArgumentParser):
             add_help=False,
             formatter_class=_HelpFormatter,
         )
+        # argparse takes "-1:2" for an option, so "-w -1:2" would lack its value: let
+        # anything that starts like a negative number be a value (ranges, offsets).
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)(:.*)?$")
         standard = self.add_argument_group("standard options")
         standard.add_argument("-h", "--help", action=_Help, nargs=0, help="show this help and exit")
         standard.add_argument(
