@@ -20,6 +20,8 @@ pytest_plugins = [
     "tests.servers.sshd",
     "tests.servers.loopfs",
     "tests.servers.netns",
+    "tests.servers.chrony",
+    "tests.servers.ntp_fake",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
