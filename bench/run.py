@@ -12,6 +12,7 @@ budgets of ../shared/design/PERFORMANCE.md. Writes a Markdown table.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import platform
 import shutil
@@ -46,6 +47,31 @@ def ssh_banner_server() -> int:
 
 
 SSH_PORT = str(ssh_banner_server())
+
+
+def chronyd() -> str:
+    """A real chronyd serving NTP on loopback for check_clock (as root); returns its port."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = str(probe.getsockname()[1])
+    probe.close()
+    if os.geteuid() != 0 or not Path("/usr/sbin/chronyd").exists():
+        return port  # nothing answers: the check_clock cases then measure a timeout
+    (STUBS / "chrony.conf").write_text(
+        f"local stratum 8\nport {port}\nbindaddress 127.0.0.1\nallow 127.0.0.1\ncmdport 0\n"
+        f"pidfile {STUBS / 'chronyd.pid'}\ndriftfile {STUBS / 'drift'}\n"
+    )
+    server = subprocess.Popen(
+        ["/usr/sbin/chronyd", "-x", "-d", "-u", "root", "-f", str(STUBS / "chrony.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    atexit.register(server.terminate)
+    time.sleep(1)
+    return port
+
+
+NTP_PORT = chronyd()
 
 
 def stub_smartctl(fixture: str) -> str:
@@ -97,6 +123,17 @@ CASES: list[tuple[str, list[str], tuple[float, float] | None, str | None]] = [
      SSH_PORT], None, None),
     ("check_ssh -H 127.0.0.1 -p PORT", [str(BIN / "check_ssh"), "-H", "127.0.0.1", "-p",
      SSH_PORT], TOOL, "C check_ssh -H 127.0.0.1 -p PORT"),
+    ("C check_procs -w 500 -c 1000", [str(C_PLUGINS / "check_procs"), "-w", "500", "-c",
+     "1000"], None, None),
+    ("check_procs -w 500 -c 1000", [str(BIN / "check_procs"), "-w", "500", "-c", "1000"], LOCAL,
+     "C check_procs -w 500 -c 1000"),
+    ("check_procs -u root --warning-rss 1G", [str(BIN / "check_procs"), "-u", "root",
+     "--warning-rss", "1G"], LOCAL, None),
+    ("C check_ntp_time -H 127.0.0.1 -p PORT", [str(C_PLUGINS / "check_ntp_time"), "-H",
+     "127.0.0.1", "-p", NTP_PORT, "-w", "0.5", "-c", "1"], None, None),
+    ("check_clock -H 127.0.0.1 -p PORT --local off", [str(BIN / "check_clock"), "-H",
+     "127.0.0.1", "-p", NTP_PORT, "-w", "0.5", "-c", "1", "--local", "off"], TOOL,
+     "C check_ntp_time -H 127.0.0.1 -p PORT"),
     ("check_smart -d /dev/sda (SATA, stub smartctl)", [str(BIN / "check_smart"), "--smartctl",
      stub_smartctl("text_sata_hdd_reallocated_304.txt"), "-d", "/dev/sda"], TOOL, None),
     ("check_smart -d /dev/nvme0 (NVMe, stub smartctl)", [str(BIN / "check_smart"), "--smartctl",

@@ -29,6 +29,8 @@ LOCAL_CHECKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("uptime", "checks.system.uptime", ()),
     ("partitions", "checks.storage.partitions", ()),
     ("inodes", "checks.storage.inodes", ()),
+    ("clock", "checks.system.clock", ()),
+    ("zombies", "checks.system.procs", ("--warning-zombies", "5", "--critical-zombies", "50")),
 )
 SEVERITY = (0, 1, 3, 2)  # OK < WARNING < UNKNOWN < CRITICAL
 COLOURS = ("\033[32m", "\033[33m", "\033[31m", "\033[35m")

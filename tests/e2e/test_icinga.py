@@ -26,8 +26,24 @@ pytestmark = pytest.mark.integration
 
 CONF = REPO / "icinga_conf"
 MASTER = "icinga-master.test"
-CHECKS = {"load", "cpu", "memory", "swap", "uptime", "partitions", "inodes"}
+CHECKS = {"load", "cpu", "memory", "swap", "uptime", "partitions", "inodes", "clock", "zombies"}
 REMOTE = {"ping4", "ssh"}  # checked from the master, towards the host's address
+COMMANDS_OF_ONE_SERVICE = (
+    "load",
+    "cpu",
+    "memory",
+    "swap",
+    "uptime",
+    "partitions",
+    "inodes",
+    "clock",
+)
+# How each service's command line starts, as Icinga logs it once the plugin has run.
+RUNS = [
+    *(f"check_{name}'" for name in COMMANDS_OF_ONE_SERVICE),
+    "check_procs' '--critical-zombies'",
+    "check_procs' '--argument-array'",
+]
 
 
 def icinga2() -> str:
@@ -113,18 +129,21 @@ def test_daemon_validates_the_configuration(tmp_path):
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    # Both hosts get the local checks, ping4 and ssh; web1, a physical machine, also SMART.
-    assert f"Instantiated {2 * len(CHECKS) + 2 * len(REMOTE) + 1} Services." in result.stdout
+    # Both hosts get the local checks, ping4 and ssh; web1, a physical machine, also SMART
+    # and its two processes.
+    assert f"Instantiated {2 * len(CHECKS) + 2 * len(REMOTE) + 3} Services." in result.stdout
     services = {
         (record["properties"]["host_name"], record["name"]): record["properties"]
         for record in netstrings(tmp_path / "cache" / "icinga2.debug")
         if record["type"] == "Service"
     }
-    assert {name for _, name in services} == CHECKS | REMOTE | {"smart"}
+    assert {name for _, name in services} == CHECKS | REMOTE | {
+        "smart", "process nginx", "process php-fpm"}  # fmt: skip
     for (host, name), properties in services.items():
         agent = "web1.example.org" if host == "web1.example.org" and name not in REMOTE else ""
         assert properties.get("command_endpoint") == agent, (host, name)
-        assert properties["check_command"] == f"vigie-{name.removesuffix('4')}"
+        command = "procs" if name.startswith("process") or name == "zombies" else name
+        assert properties["check_command"] == f"vigie-{command.removesuffix('4')}"
         assert properties["max_check_attempts"] == (1 if name == "uptime" else 3)
         assert properties["check_interval"] == (900 if name == "smart" else 60)
 
@@ -141,7 +160,7 @@ def test_daemon_refuses_a_broken_configuration(tmp_path):
     assert "VigiePluginDir" in result.stdout
 
 
-def test_icinga_runs_the_checks_with_the_variables_of_the_host(tmp_path):
+def test_icinga_runs_the_checks_with_the_variables_of_the_host(tmp_path, chronyd):
     """A real Icinga 2 schedules every local check and gets a plugin result back."""
     log = tmp_path / "log" / "notice.log"
     extra = (
@@ -154,7 +173,9 @@ def test_icinga_runs_the_checks_with_the_variables_of_the_host(tmp_path):
     hosts.write_text(
         'object Host NodeName {\n  import "generic-host"\n  vars.vigie_local_checks = true\n'
         '  vars.vigie_load_per_cpu = true\n  vars.vigie_load_warning = "50,40,30"\n'
-        '  vars.vigie_swap_no_swap = "ok"\n  vars.vigie_cpu_sample = "0.2"\n}\n'
+        '  vars.vigie_swap_no_swap = "ok"\n  vars.vigie_cpu_sample = "0.2"\n'
+        f'  vars.ntp_servers = [ "{chronyd.host}" ]\n  vars.vigie_clock_port = "{chronyd.port}"\n'
+        '  vars.vigie_processes["init"] = { argument = "1", count = "0:" }\n}\n'
     )
     (tmp_path / "zones.conf.example").write_text("")
     main.write_text(main.read_text().replace(str(CONF / "zones.conf.example"),
@@ -172,7 +193,7 @@ def test_icinga_runs_the_checks_with_the_variables_of_the_host(tmp_path):
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
             ran = log.read_text() if log.exists() else ""
-            if all(re.search(rf"/check_{name}'[^)]*\) terminated", ran) for name in CHECKS):
+            if all(re.search(rf"/{start}[^)]*\) terminated", ran) for start in RUNS):
                 break
             time.sleep(0.5)
     finally:
@@ -183,13 +204,23 @@ def test_icinga_runs_the_checks_with_the_variables_of_the_host(tmp_path):
         for record in netstrings(tmp_path / "data" / "icinga2.state")
         if record["type"] == "Service"
     }
-    assert set(results) == CHECKS
+    assert set(results) == CHECKS | {"process init"}
     for name, result in results.items():
         assert result, f"Icinga never ran {name}"
         assert result["exit_status"] in (0, 1, 2), result
-        assert result["output"].startswith(f"{name.upper()} "), result
+        plugin = "procs" if name.startswith("process") or name == "zombies" else name
+        assert result["output"].startswith(f"{plugin.upper()} "), result
         assert "Traceback" not in result["output"]
     # Icinga orders arguments by key; each variable became its option.
     assert results["load"]["command"][1:] == ["--per-cpu", "--warning", "50,40,30"]
     assert results["swap"]["command"][1:] == ["--no-swap", "ok"]
     assert results["cpu"]["command"][1:] == ["--sample", "0.2"]
+    assert results["zombies"]["command"][1:] == [
+        "--critical-zombies", "50", "--warning-zombies", "5"]  # fmt: skip
+    assert results["clock"]["command"][1:] == [
+        "--hostname",
+        chronyd.host,
+        "--port",
+        str(chronyd.port),
+    ]
+    assert results["process init"]["command"][1:] == ["--argument-array", "1", "--critical", "0:"]
