@@ -22,6 +22,8 @@ pytest_plugins = [
     "tests.servers.netns",
     "tests.servers.chrony",
     "tests.servers.ntp_fake",
+    "tests.servers.mariadb",
+    "tests.servers.postgresql",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,0 +1,358 @@
+"""check_backup: are the backups the site's policy promises there, complete and fresh?
+
+The policy: every environment is backed up daily, alternating between two servers (A on
+even days, B on odd days), and every database every 2 hours (at most 2 hours of data
+lost). So, per environment of ``drp.toml``:
+
+- the newest complete file snapshot on either target (``-w``/``-c``, default critical
+  above 26 h: a day was missed);
+- the newest complete snapshot on each target (``--target-*``, default critical above
+  50 h: the alternation broke and one server only gets every other backup, or none);
+- the newest complete dump of each database on any of its targets, against the RPO
+  (``--db-*``, default warning above 2 h 15 min, critical above 3 h);
+- the latest run of each backup failed or died (``--failed-run``, default warning);
+- leftovers of interrupted runs and snapshots without ``COMPLETE`` (``--incomplete``).
+
+Ages are those of the data: from the backup's start (its stamp), not its end. The check
+reads what ``drp`` writes and is cheap: the status records in the state directory, and,
+for local targets, the target directories themselves (so a snapshot deleted or never
+completed counts whatever the record says). Remote (ssh) targets are judged from the
+status records alone: the check opens no ssh connection, which would need the backup
+account's key on the monitoring side and could hang; ``drp snapshots`` and ``drp verify``
+look at the remote side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import nagiosplugin
+
+from checks.core.cli import Parser, state, threshold
+from checks.core.errors import CannotCheck
+from checks.core.evaluate import Perf, Summary, Threshold, Verdict, show
+from checks.core.output import STATE_NAMES
+from checks.core.runtime import Plugin, doing
+from checks.core.units import SECONDS
+from drptools import layout, status
+from drptools.config import DEFAULT_PATH, ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from drptools.config import Config, Environment
+
+STATES = (nagiosplugin.Ok, nagiosplugin.Warn, nagiosplugin.Critical, nagiosplugin.Unknown)
+
+
+def _locked(path: str) -> bool:
+    """True when a drp run holds the flock ``path`` (tested with a shared, non-waiting lock)."""
+    import fcntl
+
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False
+
+
+def snapshot_states(directory: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """(name, state) of the snapshots in a local files directory, oldest first."""
+    directory = os.fspath(directory)
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    entries = set(names)
+    for name in names:
+        if not name.endswith(layout.PARTIAL) and os.path.exists(
+            os.path.join(directory, name, layout.MARKER)
+        ):
+            entries.add(f"{name}/{layout.MARKER}")
+    running = _locked(os.path.join(directory, layout.LOCK))
+    return [(s.name, s.state) for s in layout.classify_snapshots(entries, running)]
+
+
+def dump_states(directory: str) -> list[tuple[str, str]]:
+    """(stamp, state) of the dump sets in a local database directory, oldest first."""
+    try:
+        names = set(os.listdir(directory))
+    except FileNotFoundError:
+        return []
+    running = _locked(os.path.join(directory, layout.LOCK))
+    return [(s.stamp, s.state) for s in layout.classify_dumps(names, running)]
+
+
+def newest(states: list[tuple[str, str]]) -> float | None:
+    """The data time of the newest complete one."""
+    times = [layout.parse_stamp(name) for name, state in states if state == layout.COMPLETE]
+    return max((t for t in times if t is not None), default=None)
+
+
+class Backups(nagiosplugin.Resource):
+    """Ages of the newest complete backups, and findings about runs and leftovers."""
+
+    def __init__(self, config: Config, environments: list[Environment], now: float) -> None:
+        self.config = config
+        self.environments = environments
+        self.now = now
+
+    def probe(self) -> list[nagiosplugin.Metric]:
+        """Per environment: file ages (overall, per target), database ages, findings."""
+        metrics: list[nagiosplugin.Metric] = []
+        for environment in self.environments:
+            metrics += self._files(environment)
+            for database in environment.databases:
+                metrics += self._database(environment.name, database.key, database.targets)
+        return metrics
+
+    def _target_newest(
+        self, kind: str, environment: str, target: str, database: str | None
+    ) -> tuple[float | None, list[nagiosplugin.Metric]]:
+        """Newest complete backup on one target, and findings about it."""
+        findings = []
+        place = self.config.targets[target]
+        record = status.read(status.record_name(kind, environment, target, database))
+        what = f"{environment} {'files' if database is None else 'db ' + database} on {target}"
+        if record is not None:
+            findings += self._run_findings(what, record)
+        if place.location.is_remote:
+            return status.newest_ok([record] if record else []), findings
+        root = place.location.path
+        if database is None:
+            directory = layout.files_dir(root, environment)
+            states = snapshot_states(directory)
+        else:
+            directory = layout.dumps_dir(root, environment, database)
+            states = dump_states(directory)
+        for name, condition in states:
+            if condition in (layout.INTERRUPTED, layout.UNMARKED):
+                why = (
+                    "left by an interrupted run"
+                    if condition == layout.INTERRUPTED
+                    else "no COMPLETE"
+                )
+                findings.append(_finding(f"{what}: {name} is {condition} ({why})", "incomplete"))
+        return newest(states), findings
+
+    def _run_findings(self, what: str, record: dict[str, object]) -> list[nagiosplugin.Metric]:
+        result = record.get("result")
+        started = record.get("started")
+        ago = f" {show(self.now - started, 's')} ago" if isinstance(started, int | float) else ""
+        if result == status.FAILED:
+            return [_finding(f"{what}: last run failed{ago}: {record.get('error')}", "failed_run")]
+        if result == status.RUNNING and not status.pid_alive(record.get("pid")):
+            return [_finding(f"{what}: the run started{ago} died unfinished", "failed_run")]
+        return []
+
+    def _files(self, environment: Environment) -> list[nagiosplugin.Metric]:
+        metrics, times = [], []
+        for target in self.config.targets:
+            with doing(f"reading the file backups of {environment.name} on {target}"):
+                latest, findings = self._target_newest("files", environment.name, target, None)
+            metrics += findings
+            label = f"{environment.name}/files/{target}"
+            if latest is None:
+                metrics.append(_finding(f"{environment.name}: no complete file backup on {target}",
+                                        "missing"))  # fmt: skip
+            else:
+                times.append(latest)
+                metrics.append(nagiosplugin.Metric(label, round(self.now - latest), "s",
+                                                   context="target"))  # fmt: skip
+        if times:
+            age = round(self.now - max(times))
+            metrics.append(
+                nagiosplugin.Metric(f"{environment.name}/files", age, "s", context="files")
+            )
+        return metrics
+
+    def _database(
+        self, environment: str, database: str, targets: tuple[str, ...]
+    ) -> list[nagiosplugin.Metric]:
+        metrics, times = [], []
+        for target in targets:
+            with doing(f"reading the dumps of {environment}/{database} on {target}"):
+                latest, findings = self._target_newest("db", environment, target, database)
+            metrics += findings
+            if latest is not None:
+                times.append(latest)
+        label = f"{environment}/db/{database}"
+        if times:
+            age = round(self.now - max(times))
+            metrics.append(nagiosplugin.Metric(label, age, "s", context="db"))
+        else:
+            metrics.append(_finding(f"{environment}: no complete dump of {database}", "missing"))
+        return metrics
+
+
+def _finding(text: str, kind: str) -> nagiosplugin.Metric:
+    return nagiosplugin.Metric(text, 0, context=kind)
+
+
+class Finding(nagiosplugin.Context):
+    """A fact with a fixed state (``--failed-run``, ``--incomplete``; missing: CRITICAL)."""
+
+    def __init__(self, name: str, code: int) -> None:
+        super().__init__(name, result_cls=Verdict)
+        self.code = code
+
+    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Verdict:
+        """The configured state, worded by the finding itself."""
+        return Verdict(STATES[self.code], None, metric)
+
+    def performance(self, metric: nagiosplugin.Metric, resource: object) -> Perf | None:
+        """Findings are not measurements."""
+        return None
+
+    def describe(self, metric: nagiosplugin.Metric) -> str:
+        """The finding's text."""
+        return str(metric.name)
+
+
+def describe(metric: nagiosplugin.Metric) -> str:
+    """``www files 5 h 2 min old``, ``www files on B 29 h old``, ``www db shop 1 h old``."""
+    parts = str(metric.name).split("/")
+    age = show(metric.value, "s") + " old"
+    if metric.value < 0:  # the clock went back, or a stamp from elsewhere
+        age = f"dated {show(-metric.value, 's')} in the future"
+    if parts[1] == "files" and len(parts) == 3:
+        return f"{parts[0]} files on {parts[2]} {age}"
+    if parts[1] == "db":
+        return f"{parts[0]} db {parts[2]} {age}"
+    return f"{parts[0]} files {age}"
+
+
+class BackupSummary(Summary):
+    """``www: files 5 h old (A 5 h, B 1 d 5 h), db shop 1 h 10 min`` per environment."""
+
+    def ok(self, results: nagiosplugin.Results) -> str:
+        """Each environment's ages."""
+        by_environment: dict[str, dict[str, str]] = {}
+        for result in results:
+            metric = result.metric
+            if metric is None or metric.context not in ("files", "target", "db"):
+                continue
+            parts = str(metric.name).split("/")
+            key = "/".join(parts[1:])
+            by_environment.setdefault(parts[0], {})[key] = show(metric.value, "s")
+        lines = []
+        for environment, ages in by_environment.items():
+            targets = ", ".join(
+                f"{key[-1]} {age}" for key, age in ages.items() if key.startswith("files/")
+            )
+            text = f"{environment}: files {ages.get('files', '?')} old ({targets})"
+            databases = [
+                f"db {key[3:]} {age}" for key, age in ages.items() if key.startswith("db/")
+            ]
+            lines.append(", ".join([text, *databases]))
+        return "; ".join(lines)
+
+    def verbose(self, results: nagiosplugin.Results) -> list[str]:
+        """One line per result with its state."""
+        return [f"{STATE_NAMES[result.state.code]}: {result}" for result in results.results]
+
+
+def build_parser() -> Parser:
+    """check_backup's options: age ranges with duration units, states for findings."""
+    parser = Parser(
+        "check_backup",
+        __doc__.split("\n\n")[0],
+        examples=(
+            "check_backup                          the policy's defaults, every environment",
+            "check_backup -e shop --db-critical 150m   one environment, a stricter RPO",
+            "check_backup -w 25h -c 30h            warn after 25 h without a file backup",
+            "check_backup --failed-run critical    a failed run is critical at once",
+        ),
+    )
+    parser.add_argument(
+        "--config",
+        default=DEFAULT_PATH,
+        metavar="FILE",
+        help="drp configuration: environments, targets, databases (default: %(default)s)",
+    )
+    parser.add_argument(
+        "-e",
+        "--environment",
+        action="append",
+        metavar="NAME",
+        help="judge only this environment (repeatable; default: all)",
+    )
+    ranges = (
+        ("files", "-w", "-c", None, "26h", "newest complete file snapshot on either target"),
+        ("target", None, None, None, "50h", "newest complete file snapshot on each target"),
+        ("db", None, None, "135m", "3h", "newest complete dump of each database (the RPO)"),
+    )
+    for name, short_warning, short_critical, warning, critical, what in ranges:
+        for level, short, default in (
+            ("warning", short_warning, warning),
+            ("critical", short_critical, critical),
+        ):
+            flags = [short] if short else []
+            shown = f" (default: {default})" if default else ""
+            parser.add_argument(
+                *flags,
+                f"--{name}-{level}",
+                type=threshold(SECONDS),
+                default=default,
+                metavar="RANGE",
+                help=f"{level} range for the age of the {what}, units s m h d w{shown}",
+            )
+    parser.add_argument(
+        "--failed-run",
+        type=state,
+        default="warning",
+        metavar="STATE",
+        help="state when the latest run of a backup failed or died (default: warning)",
+    )
+    parser.add_argument(
+        "--incomplete",
+        type=state,
+        default="warning",
+        metavar="STATE",
+        help="state for a partial left by an interrupted run or a snapshot without "
+        "COMPLETE, on local targets (default: warning)",
+    )
+    return parser
+
+
+def load(path: str, names: list[str] | None) -> tuple[Config, list[Environment]]:
+    """The configuration and the environments to judge; UNKNOWN when unusable."""
+    from drptools import config
+
+    try:
+        loaded = config.load(path)
+    except ConfigError as error:
+        raise CannotCheck(error.one_line()) from None
+    chosen = []
+    for name in names or loaded.environments:
+        if name not in loaded.environments:
+            known = ", ".join(loaded.environments)
+            raise CannotCheck(f"no environment {name!r} in {path} (configured: {known})")
+        chosen.append(loaded.environments[name])
+    return loaded, chosen
+
+
+def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
+    """The Check for parsed ``args``."""
+    with doing(f"reading {args.config}"):
+        loaded, environments = load(args.config, args.environment)
+    return nagiosplugin.Check(
+        Backups(loaded, environments, layout.now()),
+        Threshold("files", args.files_warning, args.files_critical, describe),
+        Threshold("target", args.target_warning, args.target_critical, describe),
+        Threshold("db", args.db_warning, args.db_critical, describe),
+        Finding("missing", 2),
+        Finding("failed_run", args.failed_run),
+        Finding("incomplete", args.incomplete),
+        BackupSummary(),
+    )
+
+
+PLUGIN = Plugin("backup", build_parser, make_check)
+main = PLUGIN.main

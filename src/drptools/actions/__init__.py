@@ -1,0 +1,1 @@
+"""One module per ``drp`` action; :mod:`drptools.cli` only parses arguments and dispatches."""

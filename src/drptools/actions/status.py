@@ -1,0 +1,87 @@
+"""``drp status``: the last run of every backup, from the status records.
+
+One row per record (files per environment and target, db per database and target): its
+result, when it started, how long it took, what it wrote, the last successful run when
+the latest failed, and the error. ``--json`` prints the records as stored.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from checks.core.units import human_bytes, human_duration
+from drptools import layout, status
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from drptools.config import Config
+
+
+def _when(seconds: object) -> str:
+    if not isinstance(seconds, int | float):
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
+
+
+def row(record: dict[str, object], now: float) -> list[str]:
+    """The cells of one record."""
+    what = str(record.get("what", "?"))
+    if record.get("database"):
+        what += f" {record['database']}"
+    started, finished = record.get("started"), record.get("finished")
+    took = (
+        human_duration(finished - started)
+        if isinstance(started, int | float) and isinstance(finished, int | float)
+        else "-"
+    )
+    result = str(record.get("result", "?"))
+    if result == status.RUNNING and not status.pid_alive(record.get("pid")):
+        result = "died"  # its process is gone without recording an end
+    size = record.get("bytes")
+    last_ok = record.get("last_ok")
+    last = ""
+    if result != status.OK and isinstance(last_ok, dict):
+        last_started = last_ok.get("started")
+        if isinstance(last_started, int | float):
+            last = f"last ok {human_duration(now - last_started)} ago"
+    return [
+        str(record.get("environment", "?")),
+        what,
+        str(record.get("target", "?")),
+        result,
+        _when(started),
+        took,
+        str(record.get("files", "-")) if result == status.OK else "-",
+        human_bytes(size) if isinstance(size, int) and result == status.OK else "-",
+        " ".join(part for part in (last, str(record.get("error") or "")) if part),
+    ]
+
+
+def table(rows: list[list[str]]) -> str:
+    """Aligned columns, the last one free."""
+    header = ["ENVIRONMENT", "WHAT", "TARGET", "RESULT", "STARTED", "TOOK", "FILES", "SIZE", ""]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for cells in [header, *rows]:
+        lines.append(
+            "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=False))
+            + ("  " + cells[-1] if cells[-1] else "")
+        )
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def main(config: Config, args: argparse.Namespace) -> int:
+    """Print the records; exit 0 (judging them is check_backup's job)."""
+    records = status.read_all()
+    if args.json:
+        print(json.dumps(records, indent=1, sort_keys=True))
+        return 0
+    if not records:
+        print(f"no backup has run yet (no status records in {status.state_dir()})")
+        return 0
+    now = layout.now()
+    print(table([row(record, now) for record in records]))
+    return 0

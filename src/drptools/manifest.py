@@ -1,0 +1,238 @@
+"""A snapshot's manifest: path, size, mtime and SHA-256 of every regular file in it.
+
+The manifest is what ``drp verify`` proves a snapshot against, years later, and what an
+operator can read without vigie (``MANIFEST`` is text: one line per file, tab-separated,
+``path size mtime sha256``; a ``\\`` or a line break in a path is written ``\\\\`` or
+``\\n``; bytes that are not UTF-8 stay as they are). It is built from the snapshot on the
+target, after rsync, so it describes what was stored, not what the source looked like a
+moment later.
+
+Hashing a tree of 100 000 files each day would cost more than the copy, so an entry whose
+path, size and mtime equal an entry of the previous snapshot's manifest takes that entry's
+hash: rsync's own quick check (``--link-dest``) makes the same judgement, and such a file
+is normally the very same inode, hard-linked. Only new or changed files are read.
+
+The listing comes from ``find -printf`` and the hashes from ``sha256sum -z`` on the target
+(see :mod:`drptools.targets`); the parsers here are pure functions of their output.
+"""
+
+from __future__ import annotations
+
+import os
+
+from drptools.errors import Failure
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from drptools.targets import Place
+
+HEADER = (
+    b"# vigie drp manifest 1: path<TAB>size<TAB>mtime<TAB>sha256, one line per regular file;"
+    b" in paths a backslash is written \\\\ and a line break \\n\n"
+)
+HASH_LENGTH = 64
+HEX_DIGITS = b"0123456789abcdef"
+HEX = frozenset(HEX_DIGITS)
+#: ``find`` format of one listing record: ``path<TAB>size<TAB>mtime`` then NUL.
+LISTING_FORMAT = "%P\\t%s\\t%T@\\0"
+
+
+class ManifestError(Failure):
+    """A manifest or a tool's output that does not have the expected format."""
+
+
+def escape(path: bytes) -> bytes:
+    """A raw path as the manifest writes it (backslash and newline escaped)."""
+    return path.replace(b"\\", b"\\\\").replace(b"\n", b"\\n")
+
+
+def unescape(text: bytes) -> bytes:
+    """The raw path of a manifest's path field."""
+    if b"\\" not in text:
+        return text
+    out = bytearray()
+    index = 0
+    while index < len(text):
+        byte = text[index]
+        if byte == 0x5C:  # backslash
+            follower = text[index + 1 : index + 2]
+            if follower == b"\\":
+                out += b"\\"
+            elif follower == b"n":
+                out += b"\n"
+            else:
+                raise ManifestError(f"bad escape in manifest path {text[:80]!r}")
+            index += 2
+        else:
+            out.append(byte)
+            index += 1
+    return bytes(out)
+
+
+def parse_listing(output: bytes) -> tuple[list[bytes], list[int]]:
+    """Keys (``escaped-path<TAB>size<TAB>mtime``) and sizes of a ``find -printf`` output."""
+    records = output.split(b"\0")
+    if records and records[-1] == b"":
+        records.pop()
+    elif records:
+        raise ManifestError("the file listing is cut off (no NUL after the last record)")
+    needs_escaping = b"\\" in output or b"\n" in output
+    keys, sizes = [], []
+    for record in records:
+        path, size, mtime = _split_record(record)
+        keys.append(b"\t".join((escape(path), size, mtime)) if needs_escaping else record)
+        sizes.append(int(size))
+    return keys, sizes
+
+
+def _split_record(record: bytes) -> tuple[bytes, bytes, bytes]:
+    parts = record.rsplit(b"\t", 2)
+    if len(parts) != 3 or not parts[0] or not parts[1].isdigit() or not parts[2]:
+        raise ManifestError(f"not a listing record: {record[:80]!r}")
+    return parts[0], parts[1], parts[2]
+
+
+def key_path(key: bytes) -> bytes:
+    """The raw path of a key."""
+    return unescape(key.rsplit(b"\t", 2)[0])
+
+
+def key_size(key: bytes) -> int:
+    """The size of a key's file."""
+    return int(key.rsplit(b"\t", 2)[1])
+
+
+def parse_manifest(data: bytes) -> dict[bytes, bytes]:
+    """Key → sha256 of every entry of a manifest.
+
+    Checked as a whole rather than line by line (it is read at every run, 100 000 lines):
+    every line ends with a TAB and 64 lowercase hex digits. A key that is damaged matches
+    no file of the new listing, so that file is simply hashed again.
+    """
+    if not data.startswith(b"# vigie drp manifest 1:"):
+        raise ManifestError("not a vigie drp manifest (first line)")
+    lines = data.split(b"\n")
+    if lines[-1] != b"":
+        raise ManifestError("the manifest is cut off (no line break at the end)")
+    del lines[0], lines[-1]
+    cut = -HASH_LENGTH - 1
+    if b"".join([line[cut:-HASH_LENGTH] for line in lines]) != b"\t" * len(lines):
+        bad = next(line for line in lines if line[cut:-HASH_LENGTH] != b"\t")
+        raise ManifestError(f"not a manifest line: {bad[:80]!r}")
+    entries = {line[:cut]: line[-HASH_LENGTH:] for line in lines}
+    if b"".join(entries.values()).translate(None, HEX_DIGITS) or len(entries) != len(lines):
+        raise ManifestError("a manifest line does not end with a lowercase sha256, or repeats")
+    return entries
+
+
+def render(entries: dict[bytes, bytes]) -> bytes:
+    """The manifest text of ``entries`` (key → sha256), sorted by path."""
+    lines = [key + b"\t" + digest for key, digest in sorted(entries.items())]
+    return HEADER + b"\n".join(lines) + (b"\n" if lines else b"")
+
+
+def parse_sha256sum(output: bytes) -> dict[bytes, bytes]:
+    """Raw path → sha256 from ``sha256sum -z`` output (``HASH  path`` records, NUL-ended)."""
+    hashes: dict[bytes, bytes] = {}
+    records = output.split(b"\0")
+    if records[-1] != b"":
+        raise ManifestError("sha256sum output is cut off (no NUL after the last record)")
+    for record in records[:-1]:
+        digest, separator, path = (
+            record[:HASH_LENGTH],
+            record[HASH_LENGTH : HASH_LENGTH + 2],
+            record[HASH_LENGTH + 2 :],
+        )
+        if not set(digest) <= HEX or len(digest) != HASH_LENGTH or separator not in (b"  ", b" *"):
+            raise ManifestError(f"not a sha256sum record: {record[:80]!r}")
+        hashes[path] = digest
+    return hashes
+
+
+def reuse(
+    keys: list[bytes], previous: dict[bytes, bytes]
+) -> tuple[dict[bytes, bytes], list[bytes]]:
+    """Entries whose key is in ``previous`` (hash reused), and the keys still to hash."""
+    known: dict[bytes, bytes] = {}
+    unknown: list[bytes] = []
+    for key in keys:
+        digest = previous.get(key)
+        if digest is None:
+            unknown.append(key)
+        else:
+            known[key] = digest
+    return known, unknown
+
+
+# --- on a target ------------------------------------------------------------------------
+
+
+def list_files(place: Place, directory: str) -> tuple[list[bytes], list[int]]:
+    """Listing keys and sizes of every regular file below ``directory`` on the target."""
+    result = place.run(
+        ["find", directory, "-type", "f", "-printf", LISTING_FORMAT],
+        f"listing the files of {directory} on {place}",
+    )
+    return parse_listing(result.stdout)
+
+
+def hash_files(place: Place, directory: str, paths: list[bytes]) -> dict[bytes, bytes]:
+    """Raw path → sha256 of ``paths`` (relative to ``directory``) on the target."""
+    if not paths:
+        return {}
+    result = place.run(
+        ["xargs", "-0", "-r", "sha256sum", "-z", "--"],
+        f"computing checksums of {len(paths)} file(s) in {directory} on {place}",
+        cwd=directory,
+        stdin=b"\0".join(paths) + b"\0",
+    )
+    hashes = parse_sha256sum(result.stdout)
+    missing = [path for path in paths if path not in hashes]
+    if missing:
+        shown = os.fsdecode(missing[0])
+        raise ManifestError(f"sha256sum gave no checksum for {len(missing)} file(s), {shown!r}…")
+    return hashes
+
+
+def build(
+    place: Place, directory: str, previous: dict[bytes, bytes], previous_text: bytes = b""
+) -> tuple[bytes, dict[str, int]]:
+    """The manifest of ``directory`` and its figures (files, bytes, hashed, hashed_bytes).
+
+    When every file is the previous snapshot's (the common case of a quiet night), the
+    previous manifest is the new one, byte for byte, and is reused as it is.
+    """
+    keys, sizes = list_files(place, directory)
+    entries, unknown = reuse(keys, previous)
+    hashes = hash_files(place, directory, [key_path(key) for key in unknown])
+    for key in unknown:
+        entries[key] = hashes[key_path(key)]
+    figures = {
+        "files": len(keys),
+        "bytes": sum(sizes),
+        "hashed_files": len(unknown),
+        "hashed_bytes": sum(key_size(key) for key in unknown),
+    }
+    if not unknown and len(entries) == len(previous) and previous_text:
+        return previous_text, figures
+    return render(entries), figures
+
+
+def compare(
+    manifest: dict[bytes, bytes], keys: list[bytes], hashes: dict[bytes, bytes]
+) -> list[str]:
+    """What differs between a manifest and a fresh listing with fresh hashes, one line each."""
+    problems = []
+    on_disk = {key_path(key): key for key in keys}
+    recorded = {key_path(key): (key, digest) for key, digest in manifest.items()}
+    for path, (key, digest) in sorted(recorded.items()):
+        shown = os.fsdecode(path)
+        if path not in on_disk:
+            problems.append(f"missing: {shown}")
+        elif on_disk[path] != key:
+            problems.append(f"size or mtime changed: {shown}")
+        elif hashes.get(path) != digest:
+            problems.append(f"checksum mismatch: {shown}")
+    for path in sorted(set(on_disk) - set(recorded)):
+        problems.append(f"not in the manifest: {os.fsdecode(path)}")
+    return problems

@@ -1,0 +1,70 @@
+"""The wrapper around ``mariadb-dump`` / ``mysqldump``: a consistent dump, credentials by pipe.
+
+``--single-transaction`` dumps InnoDB tables from one consistent snapshot without locking
+them; ``--routines --triggers --events`` include the stored code; ``--databases`` adds the
+``CREATE DATABASE``/``USE`` a restore into an empty server needs. The user and password
+reach the tool through an anonymous pipe named as its defaults file
+(``--defaults-extra-file=/dev/fd/N``, which must be its first option), so they are on no
+command line, in no environment and in no file on disk; the pipe is read once, by that
+process.
+"""
+
+from __future__ import annotations
+
+from drptools.databases import Artifact, read_password
+from drptools.errors import Failure
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from drptools.config import Database
+
+TOOLS = {"mariadb": "mariadb-dump", "mysql": "mysqldump"}
+
+
+def option_value(value: str) -> str:
+    """``value`` quoted for a MariaDB option file (backslash escaped, a quote it lacks)."""
+    if "\n" in value or "\r" in value:
+        raise Failure("a MariaDB option file cannot hold a line break in a value")
+    escaped = value.replace("\\", "\\\\")
+    for quote in ('"', "'"):
+        if quote not in value:
+            return f"{quote}{escaped}{quote}"
+    raise Failure("a MariaDB option file cannot hold a value with both ' and \" in it")
+
+
+def defaults_file(database: Database) -> bytes | None:
+    """The ``[client]`` section with user and password, or None when neither is set."""
+    lines = []
+    if database.user:
+        lines.append(f"user={option_value(database.user)}")
+    if database.password_file:
+        lines.append(f"password={option_value(read_password(database.password_file))}")
+    if not lines:
+        return None
+    return ("[client]\n" + "\n".join(lines) + "\n").encode()
+
+
+def connection(database: Database) -> tuple[str, ...]:
+    """Where the server is: a socket, or host and port over TCP (none: the default)."""
+    return (
+        ((f"--socket={database.socket}",) if database.socket else ())
+        + ((f"--host={database.host}", "--protocol=TCP") if database.host else ())
+        + ((f"--port={database.port}",) if database.port else ())
+    )
+
+
+def artifacts(database: Database) -> list[Artifact]:
+    """The dump set of a MariaDB/MySQL database: one compressed SQL file."""
+    secret = defaults_file(database)
+    argv = (
+        TOOLS[database.engine],
+        *connection(database),
+        "--single-transaction",
+        "--quick",
+        "--routines",
+        "--triggers",
+        "--events",
+        "--databases",
+        database.name,
+    )
+    return [Artifact(".sql.zst", argv, compress=True, secret=secret)]

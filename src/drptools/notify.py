@@ -1,0 +1,71 @@
+"""Telling people a backup failed: one plain-text mail per run that had failures.
+
+cron mails a job's stderr and systemd keeps it in the journal, but only if someone reads
+root's mail or the journal; ``[notification] mail_to`` sends each failed run's lines to
+the people on call, through the SMTP server of ``smtp_host`` (normally the local MTA, no
+authentication). A mail that cannot be sent is reported on stderr and changes nothing
+else: the backup's own exit code stays what it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from drptools.config import Notification
+
+log = logging.getLogger("drptools")
+SMTP_TIMEOUT = 30
+
+
+class Collector(logging.Handler):
+    """Keeps the error lines of this run, for the mail."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def message(notification: Notification, action: str, lines: list[str]) -> bytes:
+    """The mail: who, what failed, and where to look next."""
+    from email.message import EmailMessage
+
+    host = socket.gethostname()
+    mail = EmailMessage()
+    mail["From"] = notification.mail_from
+    mail["To"] = ", ".join(notification.mail_to)
+    mail["Subject"] = f"drp on {host}: {action} failed ({len(lines)} problem(s))"
+    body = [f"drp {action} on {host} failed:", "", *(f"  {line}" for line in lines)]
+    body += ["", "Details: drp status, drp snapshots, journalctl -u 'vigie-drp-*'."]
+    mail.set_content("\n".join(body) + "\n")
+    return bytes(mail)
+
+
+def send(notification: Notification, action: str, lines: list[str]) -> None:
+    """Mail ``lines`` to ``mail_to``; a failure to send is logged, never raised."""
+    if not notification.mail_to or not lines:
+        return
+    import smtplib
+
+    try:
+        with smtplib.SMTP(
+            notification.smtp_host, notification.smtp_port, timeout=SMTP_TIMEOUT
+        ) as smtp:
+            smtp.sendmail(
+                notification.mail_from,
+                list(notification.mail_to),
+                message(notification, action, lines),
+            )
+    except (OSError, smtplib.SMTPException) as error:
+        log.error(
+            "cannot mail the failure to %s via %s:%d: %s",
+            ", ".join(notification.mail_to),
+            notification.smtp_host,
+            notification.smtp_port,
+            error,
+        )

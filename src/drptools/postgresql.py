@@ -1,0 +1,64 @@
+"""The wrapper around ``pg_dump`` and ``pg_dumpall``: a consistent dump, and the roles.
+
+``pg_dump -Fc`` dumps one database from one snapshot in the custom format, which is
+compressed already (zlib) and which ``pg_restore`` needs as a file to restore selectively
+or in parallel (``-j``), so it is stored as it comes. ``pg_dumpall --globals-only``
+adds the roles and tablespaces a restore into a new server needs (it reads ``pg_authid``:
+the dumping role must be a superuser; ``globals = false`` leaves it out); that one is plain
+SQL and is compressed with zstd. ``-w`` makes both fail rather than wait for a password.
+
+The password is in the environment of these two processes only (``PGPASSWORD``), read
+from the configured file: never on a command line. On Linux ``/proc/PID/environ`` is
+readable only by the process's owner and root. (libpq's own password file cannot be an
+anonymous pipe: libpq ignores it unless it is a regular file.)
+"""
+
+from __future__ import annotations
+
+from drptools.databases import Artifact, read_password
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from drptools.config import Database
+
+CONNECT_TIMEOUT = "30"
+
+
+def connection(database: Database) -> tuple[str, ...]:
+    """Host (or socket directory) and port, and the role to connect as."""
+    host = database.host or database.socket
+    return (
+        ((f"--host={host}",) if host else ())
+        + ((f"--port={database.port}",) if database.port else ())
+        + ((f"--username={database.user}",) if database.user else ())
+    )
+
+
+def environment(database: Database) -> dict[str, str]:
+    """The child's extra environment: the password, and a connect timeout."""
+    env = {"PGCONNECT_TIMEOUT": CONNECT_TIMEOUT}
+    if database.password_file:
+        env["PGPASSWORD"] = read_password(database.password_file)
+    return env
+
+
+def artifacts(database: Database) -> list[Artifact]:
+    """The dump set of a PostgreSQL database: the custom-format dump, then the globals."""
+    env = environment(database)
+    dump = Artifact(
+        ".dump",
+        ("pg_dump", "--format=custom", "--no-password", *connection(database),
+         f"--dbname={database.name}"),
+        compress=False,
+        env=env,
+    )  # fmt: skip
+    if not database.globals:
+        return [dump]
+    roles = Artifact(
+        ".globals.sql.zst",
+        ("pg_dumpall", "--globals-only", "--no-password", *connection(database),
+         f"--database={database.name}"),
+        compress=True,
+        env=env,
+    )  # fmt: skip
+    return [dump, roles]

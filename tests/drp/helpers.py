@@ -1,0 +1,122 @@
+"""What the drp tests share: writing a configuration, running ``drp`` and check_backup."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from tests.conftest import executable
+
+T = TypeVar("T")
+
+#: 2026-11-25 12:00 UTC: day 20782 since 1970-01-01 (even: target A) in UTC and in
+#: Europe/Paris; the next day is odd (target B).
+EVEN_NOON = 1795608000
+DAY = 86400
+
+
+def toml_value(value: object) -> str:
+    """A Python value as TOML (strings, numbers, booleans, lists of those)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    raise TypeError(value)
+
+
+def toml(tables: dict[str, dict[str, object]], top: dict[str, object] | None = None) -> str:
+    """A TOML document: top-level keys, then ``[name]`` tables in order."""
+    lines = [f"{key} = {toml_value(value)}" for key, value in (top or {}).items()]
+    for name, table in tables.items():
+        lines.append(f"\n[{name}]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_config(
+    path: Path,
+    *,
+    a: str,
+    b: str,
+    environments: dict[str, dict[str, object]],
+    ssh_config: Path | None = None,
+    databases: dict[str, dict[str, object]] | None = None,
+    retention: dict[str, object] | None = None,
+) -> Path:
+    """A drp.toml with targets A and B (``ssh_config`` for the remote one)."""
+    tables: dict[str, dict[str, object]] = {
+        "targets.A": {"location": a, "datacenter": "dc-1"},
+        "targets.B": {"location": b, "datacenter": "dc-2"},
+    }
+    for name, target in (("A", a), ("B", b)):
+        if ssh_config is not None and not target.startswith("/"):
+            tables[f"targets.{name}"]["ssh_config"] = str(ssh_config)
+    if retention:
+        tables["retention"] = retention
+    for name, environment in environments.items():
+        tables[f"environments.{name}"] = environment
+    for name, database in (databases or {}).items():
+        tables[name] = database
+    path.write_text(toml(tables, {"datacenter": "dc-1"}))
+    return path
+
+
+def drp(
+    config: Path, *args: str, now: float | None = None, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``drp -c config ARGS`` as a process; ``now`` fixes its clock (VIGIE_DRP_NOW)."""
+    environment = dict(os.environ, TZ=os.environ.get("TZ", "Europe/Paris"), **env)
+    if now is not None:
+        environment["VIGIE_DRP_NOW"] = str(int(now))
+    return subprocess.run(
+        [executable("drp"), "-c", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+        check=False,
+    )
+
+
+def make_tree(root: Path, directories: int, files: int, size: int = 16) -> Path:
+    """``directories`` × ``files`` small files below ``root``."""
+    for d in range(directories):
+        folder = root / f"d{d:04}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for f in range(files):
+            (folder / f"f{f:04}").write_bytes(f"{d} {f} ".encode().ljust(size, b"."))
+    return root
+
+
+def wait_for(predicate: Callable[[], T | None], timeout: float = 30, what: str = "condition") -> T:
+    """Poll ``predicate`` until it returns a true value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextlib.contextmanager
+def held_lock(path: Path) -> Iterator[None]:
+    """Hold the flock(2) lock ``path`` as another run (or machine) would, then release it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)

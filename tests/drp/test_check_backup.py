@@ -1,0 +1,278 @@
+"""check_backup on what drp really wrote, and on target states made for each case."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from checks import backup
+from checks.core.runtime import Outcome
+from drptools import layout, status
+from tests.conftest import executable
+from tests.contract import assert_conforms
+from tests.drp.helpers import DAY, EVEN_NOON, drp, held_lock, make_tree, write_config
+
+HOUR = 3600
+
+
+@pytest.fixture
+def site(tmp_path):
+    """Config with local targets A and B, one environment with one database."""
+    source = make_tree(tmp_path / "src", 1, 2)
+    for name in ("A", "B"):
+        (tmp_path / name).mkdir()
+    config = write_config(
+        tmp_path / "drp.toml",
+        a=str(tmp_path / "A"),
+        b=str(tmp_path / "B"),
+        environments={"www": {"paths": [str(source)]}},
+        databases={"environments.www.databases.shop": {"engine": "mariadb"}},
+    )
+    return tmp_path, config
+
+
+def snapshot(target: Path, when: float, complete: bool = True, partial: bool = False) -> Path:
+    """A snapshot directory as drp leaves it (data time ``when``)."""
+    name = layout.stamp(when) + (layout.PARTIAL if partial else "")
+    path = target / "www" / "files" / name
+    (path / "data").mkdir(parents=True)
+    if complete:
+        (path / "COMPLETE").write_text("{}\n")
+    return path
+
+
+def dump(target: Path, when: float, complete: bool = True) -> None:
+    directory = target / "www" / "db" / "shop"
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = layout.stamp(when)
+    if complete:
+        (directory / f"{stamp}.sql.zst").write_bytes(b"x")
+        (directory / f"{stamp}.sha256").write_text(f"{'0' * 64}  {stamp}.sql.zst\n")
+    else:
+        (directory / f"{stamp}.sql.zst.partial").write_bytes(b"x")
+
+
+def check(config: Path, now: float, *args: str, monkeypatch: pytest.MonkeyPatch) -> Outcome:
+    monkeypatch.setenv(layout.NOW_VARIABLE, str(int(now)))
+    outcome = backup.PLUGIN.run(["--config", str(config), *args])
+    assert_conforms("backup", outcome.state, outcome.text)
+    return outcome
+
+
+def healthy(tmp_path: Path) -> None:
+    """Yesterday on B, today on A, dumps every 2 hours."""
+    snapshot(tmp_path / "B", EVEN_NOON - DAY)
+    snapshot(tmp_path / "A", EVEN_NOON)
+    for hours in (0, 2, 4):
+        dump(tmp_path / "A", EVEN_NOON + hours * HOUR)
+        dump(tmp_path / "B", EVEN_NOON + hours * HOUR)
+
+
+def test_all_fresh_is_ok_with_ages_in_seconds(site, monkeypatch):
+    tmp_path, config = site
+    healthy(tmp_path)
+    outcome = check(config, EVEN_NOON + 5 * HOUR, monkeypatch=monkeypatch)
+    assert outcome.state == 0
+    assert outcome.summary == "www: files 5 h old (A 5 h, B 1 d 5 h), db shop 1 h"
+    assert outcome.status_line.endswith(
+        "| www/files/A=18000s;;180000 www/files/B=104400s;;180000 www/files=18000s;;93600 "
+        "www/db/shop=3600s;8100;10800"
+    )
+
+
+@pytest.mark.parametrize(
+    ("hours", "args", "state", "summary"),
+    [(27, [], 2, "www files 1 d 3 h old > 1 d 2 h"),
+     (25, ["-w", "24h"], 1, "www files 1 d 1 h old > 1 d"),
+     (21, ["--db-warning", "1h"], 0, None)],
+)  # fmt: skip
+def test_file_age_thresholds(site, monkeypatch, hours, args, state, summary):
+    tmp_path, config = site
+    snapshot(tmp_path / "B", EVEN_NOON - DAY + 10 * HOUR)
+    snapshot(tmp_path / "A", EVEN_NOON)
+    dump(tmp_path / "A", EVEN_NOON + hours * HOUR - 1800)
+    outcome = check(config, EVEN_NOON + hours * HOUR, *args, monkeypatch=monkeypatch)
+    assert outcome.state == state, outcome.text
+    if summary:
+        assert outcome.summary.startswith(summary), outcome.summary
+
+
+def test_broken_alternation_is_critical_for_the_starved_target(site, monkeypatch):
+    tmp_path, config = site
+    snapshot(tmp_path / "B", EVEN_NOON - 3 * DAY)
+    snapshot(tmp_path / "A", EVEN_NOON - 2 * DAY)
+    snapshot(tmp_path / "A", EVEN_NOON)
+    dump(tmp_path / "A", EVEN_NOON)
+    outcome = check(config, EVEN_NOON + HOUR, monkeypatch=monkeypatch)
+    assert outcome.state == 2
+    assert outcome.summary == "www files on B 3 d 1 h old > 2 d 2 h"
+
+
+def test_a_target_that_never_got_a_backup_is_critical(site, monkeypatch):
+    tmp_path, config = site
+    snapshot(tmp_path / "A", EVEN_NOON)
+    dump(tmp_path / "A", EVEN_NOON)
+    outcome = check(config, EVEN_NOON + HOUR, monkeypatch=monkeypatch)
+    assert (outcome.state, outcome.summary) == (2, "www: no complete file backup on B")
+
+
+@pytest.mark.parametrize(
+    ("minutes", "state", "summary"),
+    [(130, 0, None), (140, 1, "www db shop 2 h 20 min old > 2 h 15 min"),
+     (190, 2, "www db shop 3 h 10 min old > 3 h")],
+)  # fmt: skip
+def test_database_rpo(site, monkeypatch, minutes, state, summary):
+    tmp_path, config = site
+    healthy(tmp_path)
+    outcome = check(config, EVEN_NOON + 4 * HOUR + minutes * 60, monkeypatch=monkeypatch)
+    assert outcome.state == state, outcome.text
+    if summary:
+        assert outcome.summary == summary
+
+
+def test_a_partial_dump_does_not_count_and_is_reported(site, monkeypatch):
+    tmp_path, config = site
+    healthy(tmp_path)
+    dump(tmp_path / "A", EVEN_NOON + 6 * HOUR, complete=False)
+    outcome = check(config, EVEN_NOON + 6 * HOUR + 1800, monkeypatch=monkeypatch)
+    assert outcome.state == 1
+    stamp = layout.stamp(EVEN_NOON + 6 * HOUR)
+    assert outcome.summary == (
+        f"www db shop on A: {stamp} is partial (left by an interrupted run), "
+        "www db shop 2 h 30 min old > 2 h 15 min"
+    )
+
+
+def test_interrupted_and_unmarked_snapshots_warn_and_never_count(site, monkeypatch):
+    tmp_path, config = site
+    healthy(tmp_path)
+    snapshot(tmp_path / "A", EVEN_NOON + 2 * HOUR, complete=True, partial=True)
+    snapshot(tmp_path / "B", EVEN_NOON + 3 * HOUR, complete=False)
+    outcome = check(config, EVEN_NOON + 4 * HOUR, monkeypatch=monkeypatch)
+    assert outcome.state == 1
+    assert outcome.summary == (
+        f"www files on A: {layout.stamp(EVEN_NOON + 2 * HOUR)}.partial is partial (left by an "
+        f"interrupted run), www files on B: {layout.stamp(EVEN_NOON + 3 * HOUR)} is incomplete "
+        "(no COMPLETE)"
+    )
+    assert "www/files=14400s" in outcome.status_line  # still the 12:00 one on A
+    assert (
+        check(config, EVEN_NOON + 4 * HOUR, "--incomplete", "ok", monkeypatch=monkeypatch).state
+        == 0
+    )
+
+
+def test_a_partial_in_progress_is_fine(site, monkeypatch):
+    tmp_path, config = site
+    healthy(tmp_path)
+    snapshot(tmp_path / "B", EVEN_NOON + 2 * HOUR, complete=False, partial=True)
+    with held_lock(tmp_path / "B" / "www" / "files" / ".lock"):
+        outcome = check(config, EVEN_NOON + 4 * HOUR, "-v", monkeypatch=monkeypatch)
+    assert outcome.state == 0, outcome.text
+
+
+def record(name: str, **fields: object) -> None:
+    status.write(name, {"what": "files", "environment": "www", **fields})
+
+
+def test_failed_and_dead_runs(site, monkeypatch):
+    tmp_path, config = site
+    healthy(tmp_path)
+    started = EVEN_NOON + 2 * HOUR
+    record("files.www.B", target="B", result="failed", started=started, error="rsync said no")
+    record("db.www.shop.A", target="A", result="running", started=started, pid=2**22 + 7)
+    outcome = check(config, EVEN_NOON + 4 * HOUR, monkeypatch=monkeypatch)
+    assert outcome.state == 1
+    assert outcome.summary == (
+        "www files on B: last run failed 2 h ago: rsync said no, "
+        "www db shop on A: the run started 2 h ago died unfinished"
+    )
+    critical = check(config, EVEN_NOON + 4 * HOUR, "--failed-run", "critical",
+                     monkeypatch=monkeypatch)  # fmt: skip
+    assert critical.state == 2
+
+
+def test_remote_targets_are_judged_from_their_status_records(tmp_path, monkeypatch):
+    (tmp_path / "A").mkdir()
+    config = write_config(
+        tmp_path / "drp.toml",
+        a=str(tmp_path / "A"),
+        b="backup-b.example.net:/srv/vigie",
+        environments={"www": {"paths": ["/srv/www"]}},
+    )
+    snapshot(tmp_path / "A", EVEN_NOON)
+    last_ok = {"snapshot": layout.stamp(EVEN_NOON - DAY), "started": EVEN_NOON - DAY}
+    record("files.www.B", target="B", result="failed", started=EVEN_NOON + DAY,
+           error="cannot reach target B", last_ok=last_ok)  # fmt: skip
+    outcome = check(config, EVEN_NOON + DAY + HOUR, monkeypatch=monkeypatch)
+    assert outcome.state == 1
+    assert outcome.summary == "www files on B: last run failed 1 h ago: cannot reach target B"
+    assert "www/files/B=176400s" in outcome.status_line
+
+
+def test_after_real_runs_and_a_killed_one(tmp_path, monkeypatch):
+    source = make_tree(tmp_path / "src", 2, 2)
+    for name in ("A", "B"):
+        (tmp_path / name).mkdir()
+    config = write_config(
+        tmp_path / "drp.toml",
+        a=str(tmp_path / "A"),
+        b=str(tmp_path / "B"),
+        environments={"www": {"paths": [str(source)]}},
+    )
+    assert drp(config, "backup", "files", now=EVEN_NOON - DAY).returncode == 0
+    assert drp(config, "backup", "files", now=EVEN_NOON).returncode == 0
+    result = subprocess.run(
+        [executable("check_backup"), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, VIGIE_DRP_NOW=str(EVEN_NOON + 2 * HOUR)),
+        check=False,
+    )
+    assert_conforms("backup", result.returncode, result.stdout, result.stderr)
+    assert result.stdout.startswith("BACKUP OK - www: files 2 h old (A 2 h, B 1 d 2 h) |")
+    # An interrupted run the next day: it leaves a partial, a failed record, and the
+    # newest complete snapshot is still yesterday's.
+    snapshot(tmp_path / "B", EVEN_NOON + DAY, complete=True, partial=True)
+    record("files.www.B", target="B", result="failed", started=EVEN_NOON + DAY,
+           error="copying www to B: killed by SIGKILL")  # fmt: skip
+    outcome = check(config, EVEN_NOON + DAY + HOUR, monkeypatch=monkeypatch)
+    assert outcome.state == 1
+    assert "killed by SIGKILL" in outcome.summary
+    assert "www/files=90000s" in outcome.status_line
+
+
+def test_unusable_configuration_is_unknown(tmp_path, monkeypatch):
+    outcome = check(tmp_path / "none.toml", EVEN_NOON, monkeypatch=monkeypatch)
+    assert (outcome.state, outcome.summary) == (
+        3,
+        f"{tmp_path}/none.toml: no such file (give another with --config FILE)",
+    )
+    path = tmp_path / "bad.toml"
+    path.write_text("datacenter = 1\n")
+    outcome = check(path, EVEN_NOON, monkeypatch=monkeypatch)
+    assert outcome.state == 3
+    assert outcome.summary.startswith(f"{path}: datacenter: expected a non-empty string")
+
+
+def test_unknown_environment_is_unknown(site, monkeypatch):
+    _, config = site
+    outcome = check(config, EVEN_NOON, "-e", "shop", monkeypatch=monkeypatch)
+    assert (outcome.state, outcome.summary) == (
+        3,
+        f"no environment 'shop' in {config} (configured: www)",
+    )
+
+
+def test_status_records_are_written_atomically_and_read_back(tmp_path):
+    status.write("files.www.A", {"result": "ok"})
+    assert status.read("files.www.A") == {"result": "ok"}
+    directory = Path(status.state_dir())
+    assert sorted(p.name for p in directory.iterdir()) == ["files.www.A.json"]
+    (directory / "db.x.y.A.json").write_text("{not json")
+    assert [r.get("result") for r in status.read_all()] == ["ok"]
+    assert json.loads((directory / "files.www.A.json").read_text()) == {"result": "ok"}

@@ -1,0 +1,217 @@
+"""The ``drp`` command as cron, systemd and a person at 3 a.m. use it."""
+
+from __future__ import annotations
+
+import os
+import socketserver
+import subprocess
+import threading
+from typing import ClassVar
+
+import pytest
+
+from checks import __version__
+from drptools.cli import HANDLERS, build_parser
+from tests.conftest import executable
+from tests.drp.helpers import EVEN_NOON, drp, make_tree, write_config
+
+ACTIONS = [
+    ["config", "check"], ["backup", "files"], ["backup", "db"], ["snapshots"],
+    ["verify", "files"], ["verify", "db"], ["prune"], ["status"],
+]  # fmt: skip
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [executable("drp"), *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **env),
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def site(tmp_path):
+    source = make_tree(tmp_path / "src", 1, 2)
+    for name in ("A", "B"):
+        (tmp_path / name).mkdir()
+    config = write_config(
+        tmp_path / "drp.toml",
+        a=str(tmp_path / "A"),
+        b=str(tmp_path / "B"),
+        environments={"www": {"paths": [str(source)]}},
+    )
+    return tmp_path, config
+
+
+def test_help_lists_every_action():
+    result = run("--help")
+    assert result.returncode == 0
+    for action in ("config", "backup", "snapshots", "verify", "prune", "status"):
+        assert f"\n    {action} " in result.stdout
+    assert "exit status: 0 ok; 1 " in result.stdout
+    assert set(HANDLERS) >= {"backup_files", "backup_db"}
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=" ".join)
+def test_each_action_has_help(action):
+    result = run(*action, "--help")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith(f"usage: drp {' '.join(action)} ")
+    assert "--config FILE" in result.stdout
+
+
+def test_version():
+    assert run("-V").stdout == f"drp (vigie {__version__})\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [([], "drp: the following arguments are required: ACTION (see drp --help)"),
+     (["backup"], "drp backup: the following arguments are required: KIND (see drp backup "
+      "--help)"),
+     (["restore"], "drp: argument ACTION: invalid choice: 'restore'"),
+     (["backup", "files", "--target", "C"], "drp backup files: argument --target: invalid "
+      "choice: 'C' (choose from 'A', 'B') (see drp backup files --help)"),
+     (["verify", "files"], "drp verify files: the following arguments are required: "
+      "ENVIRONMENT (see drp verify files --help)"),
+     (["prune", "--dryrun"], "drp: unrecognized arguments: --dryrun (see drp --help)")],
+)  # fmt: skip
+def test_bad_use_is_one_line_and_exit_2(args, message):
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(message), result.stderr
+
+
+def test_naming_what_the_configuration_lacks_is_bad_use(site):
+    _, config = site
+    for args, message in (
+        (["backup", "files", "shop"], "drp: no environment 'shop' in"),
+        (["backup", "db"], "drp: no database configured in the environment(s) chosen"),
+        (["backup", "db", "--database", "x"], "drp: environment 'www' has no database 'x'"),
+        (["verify", "db", "www", "--database", "x"], "drp: environment 'www' has no database"),
+    ):
+        result = drp(config, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert result.stderr.startswith(message), result.stderr
+
+
+def test_success_is_silent_for_cron_and_one_line_per_backup_with_v(site):
+    _, config = site
+    quiet = drp(config, "backup", "files", now=EVEN_NOON)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    told = drp(config, "-v", "backup", "files", now=EVEN_NOON + 2 * 86400)
+    assert told.returncode == 0
+    assert told.stderr.startswith("drp: backup files www to A: snapshot ")
+    assert told.stderr.count("\n") == 1
+
+
+def test_under_systemd_lines_carry_journal_priorities(site, tmp_path):
+    _, config = site
+    log = tmp_path / "journal"
+    with log.open("w") as stream:
+        status = os.fstat(stream.fileno())
+        environment = dict(
+            os.environ,
+            JOURNAL_STREAM=f"{status.st_dev}:{status.st_ino}",
+            VIGIE_DRP_NOW=str(EVEN_NOON),
+        )
+        subprocess.run(
+            [executable("drp"), "-c", str(config), "backup", "files"],
+            stderr=stream,
+            env=environment,
+            check=True,
+        )
+        (tmp_path / "src").rename(tmp_path / "gone")
+        environment["VIGIE_DRP_NOW"] = str(EVEN_NOON + 2 * 86400)
+        failed = subprocess.run(
+            [executable("drp"), "-c", str(config), "backup", "files"],
+            stderr=stream,
+            env=environment,
+            check=False,
+        )
+    assert failed.returncode == 1
+    lines = log.read_text().splitlines()
+    assert lines[0].startswith("<6>drp: backup files www to A: snapshot ")
+    assert lines[1].startswith("<3>drp: backup files www to A failed: copying www to A")
+
+
+class SmtpSink(socketserver.StreamRequestHandler):
+    """Just enough SMTP to receive one mail (the client side is the real smtplib)."""
+
+    received: ClassVar[list[tuple[str, list[str], str]]] = []
+
+    def handle(self) -> None:
+        self.wfile.write(b"220 sink ESMTP\r\n")
+        sender, recipients, lines = "", [], []
+        while line := self.rfile.readline():
+            command = line.decode().strip()
+            verb = command.split(" ", 1)[0].upper()
+            if verb in ("HELO", "EHLO"):
+                self.wfile.write(b"250 sink\r\n")
+            elif verb == "MAIL":
+                sender = command.split(":", 1)[1].strip("<> ")
+                self.wfile.write(b"250 ok\r\n")
+            elif verb == "RCPT":
+                recipients.append(command.split(":", 1)[1].strip("<> "))
+                self.wfile.write(b"250 ok\r\n")
+            elif verb == "DATA":
+                self.wfile.write(b"354 go\r\n")
+                while (data := self.rfile.readline()) not in (b".\r\n", b""):
+                    lines.append(data.decode())
+                SmtpSink.received.append((sender, recipients, "".join(lines)))
+                self.wfile.write(b"250 queued\r\n")
+            elif verb == "QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
+
+
+def test_a_failed_backup_is_mailed(site):
+    tmp_path, config = site
+    server = socketserver.TCPServer(("127.0.0.1", 0), SmtpSink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config.write_text(
+            config.read_text() + '\n[notification]\nmail_to = ["oncall@example.net"]\n'
+            'mail_from = "drp@example.net"\nsmtp_host = "127.0.0.1"\n'
+            f"smtp_port = {server.server_address[1]}\n"
+        )
+        assert drp(config, "backup", "files", now=EVEN_NOON).returncode == 0
+        assert SmtpSink.received == []  # success is not news
+        (tmp_path / "src").rename(tmp_path / "gone")
+        result = drp(config, "backup", "files", now=EVEN_NOON + 2 * 86400)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1
+    ((sender, recipients, mail),) = SmtpSink.received
+    assert (sender, recipients) == ("drp@example.net", ["oncall@example.net"])
+    assert "Subject: drp on " in mail
+    assert ": backup files failed (1 problem(s))" in mail
+    assert "backup files www to A failed: copying www to A" in mail
+
+
+def test_an_unreachable_mail_server_is_reported_and_changes_nothing_else(site):
+    tmp_path, config = site
+    config.write_text(
+        config.read_text() + '\n[notification]\nmail_to = ["oncall@example.net"]\n'
+        'mail_from = "drp@example.net"\nsmtp_host = "127.0.0.1"\nsmtp_port = 9\n'
+    )
+    (tmp_path / "src").rename(tmp_path / "gone")
+    result = drp(config, "backup", "files", now=EVEN_NOON)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2
+    assert lines[1].startswith("drp: cannot mail the failure to oncall@example.net via 127.0.0.1:9")
+
+
+def test_parser_builds_without_a_terminal():
+    assert build_parser().prog == "drp"
