@@ -23,6 +23,8 @@ lint:
 bench: system-deps $(BIN)/python
 	$(BIN)/pip install --quiet .
 	$(BIN)/python bench/run.py --output bench/RESULTS.md
+	echo >> bench/RESULTS.md
+	$(BIN)/python bench/backup_files.py | tee -a bench/RESULTS.md
 
 system-deps:
 	scripts/apt-install $(DEBIAN_TEST_PACKAGES)

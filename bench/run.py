@@ -74,6 +74,20 @@ def chronyd() -> str:
 NTP_PORT = chronyd()
 
 
+def backup_config() -> str:
+    """A drp configuration with two empty local targets, for check_backup."""
+    for name in ("A", "B"):
+        (STUBS / name).mkdir()
+    path = STUBS / "drp.toml"
+    path.write_text(
+        f'datacenter = "dc-1"\n[targets.A]\nlocation = "{STUBS / "A"}"\ndatacenter = "dc-1"\n'
+        f'[targets.B]\nlocation = "{STUBS / "B"}"\ndatacenter = "dc-2"\n'
+        '[environments.www]\npaths = ["/srv/www"]\n'
+        '[environments.www.databases.shop]\nengine = "mariadb"\n'
+    )
+    return str(path)
+
+
 def stub_smartctl(fixture: str) -> str:
     """A smartctl that prints a recorded output: no SMART disk on the bench machine."""
     path = STUBS / f"smartctl-{fixture}"
@@ -134,6 +148,8 @@ CASES: list[tuple[str, list[str], tuple[float, float] | None, str | None]] = [
     ("check_clock -H 127.0.0.1 -p PORT --local off", [str(BIN / "check_clock"), "-H",
      "127.0.0.1", "-p", NTP_PORT, "-w", "0.5", "-c", "1", "--local", "off"], TOOL,
      "C check_ntp_time -H 127.0.0.1 -p PORT"),
+    ("check_backup (two empty local targets)", [str(BIN / "check_backup"), "--config",
+     backup_config()], LOCAL, None),
     ("check_smart -d /dev/sda (SATA, stub smartctl)", [str(BIN / "check_smart"), "--smartctl",
      stub_smartctl("text_sata_hdd_reallocated_304.txt"), "-d", "/dev/sda"], TOOL, None),
     ("check_smart -d /dev/nvme0 (NVMe, stub smartctl)", [str(BIN / "check_smart"), "--smartctl",

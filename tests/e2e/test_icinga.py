@@ -129,23 +129,23 @@ def test_daemon_validates_the_configuration(tmp_path):
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    # Both hosts get the local checks, ping4 and ssh; web1, a physical machine, also SMART
-    # and its two processes.
-    assert f"Instantiated {2 * len(CHECKS) + 2 * len(REMOTE) + 3} Services." in result.stdout
+    # Both hosts get the local checks, ping4 and ssh; web1, a physical machine with
+    # backups, also SMART, backup and its two processes.
+    assert f"Instantiated {2 * len(CHECKS) + 2 * len(REMOTE) + 4} Services." in result.stdout
     services = {
         (record["properties"]["host_name"], record["name"]): record["properties"]
         for record in netstrings(tmp_path / "cache" / "icinga2.debug")
         if record["type"] == "Service"
     }
     assert {name for _, name in services} == CHECKS | REMOTE | {
-        "smart", "process nginx", "process php-fpm"}  # fmt: skip
+        "smart", "backup", "process nginx", "process php-fpm"}  # fmt: skip
     for (host, name), properties in services.items():
         agent = "web1.example.org" if host == "web1.example.org" and name not in REMOTE else ""
         assert properties.get("command_endpoint") == agent, (host, name)
         command = "procs" if name.startswith("process") or name == "zombies" else name
         assert properties["check_command"] == f"vigie-{command.removesuffix('4')}"
         assert properties["max_check_attempts"] == (1 if name == "uptime" else 3)
-        assert properties["check_interval"] == (900 if name == "smart" else 60)
+        assert properties["check_interval"] == (900 if name in ("smart", "backup") else 60)
 
 
 def test_daemon_refuses_a_broken_configuration(tmp_path):
