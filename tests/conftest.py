@@ -63,9 +63,18 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return state
 
 
+def shared_fixtures_dir() -> Path:
+    """Where the captured outputs of ``../shared/fixtures`` (or ``$VIGIE_FIXTURES``) live.
+
+    For collection (parametrising over the files): never skips; the list is just empty
+    when the directory is absent, and a test that calls :func:`shared_fixtures` says so.
+    """
+    return Path(os.environ.get("VIGIE_FIXTURES") or REPO.parent / "shared" / "fixtures")
+
+
 def shared_fixtures() -> Path:
-    """The captured outputs in ``../shared/fixtures`` (or ``$VIGIE_FIXTURES``); skip if absent."""
-    path = Path(os.environ.get("VIGIE_FIXTURES") or REPO.parent / "shared" / "fixtures")
+    """The shared captured outputs; skip (a failure in CI) when they are absent."""
+    path = shared_fixtures_dir()
     if not path.is_dir():
         pytest.skip(f"shared fixtures not found at {path} (set VIGIE_FIXTURES)")
     return path

@@ -29,7 +29,7 @@ import os
 
 import nagiosplugin
 
-from checks.core.cli import Parser, state, threshold
+from checks.core.cli import Parser, add_thresholds, state
 from checks.core.errors import CannotCheck
 from checks.core.evaluate import Perf, Summary, Threshold, Verdict, show
 from checks.core.output import STATE_NAMES
@@ -265,7 +265,7 @@ def build_parser() -> Parser:
         __doc__.split("\n\n")[0],
         examples=(
             "check_backup                          the policy's defaults, every environment",
-            "check_backup -e shop --db-critical 150m   one environment, a stricter RPO",
+            "check_backup -e shop --critical-db 150m   one environment, a stricter RPO",
             "check_backup -w 25h -c 30h            warn after 25 h without a file backup",
             "check_backup --failed-run critical    a failed run is critical at once",
         ),
@@ -283,26 +283,19 @@ def build_parser() -> Parser:
         metavar="NAME",
         help="judge only this environment (repeatable; default: all)",
     )
-    ranges = (
-        ("files", "-w", "-c", None, "26h", "newest complete file snapshot on either target"),
-        ("target", None, None, None, "50h", "newest complete file snapshot on each target"),
-        ("db", None, None, "135m", "3h", "newest complete dump of each database (the RPO)"),
-    )
-    for name, short_warning, short_critical, warning, critical, what in ranges:
-        for level, short, default in (
-            ("warning", short_warning, warning),
-            ("critical", short_critical, critical),
-        ):
-            flags = [short] if short else []
-            shown = f" (default: {default})" if default else ""
-            parser.add_argument(
-                *flags,
-                f"--{name}-{level}",
-                type=threshold(SECONDS),
-                default=default,
-                metavar="RANGE",
-                help=f"{level} range for the age of the {what}, units s m h d w{shown}",
-            )
+    for metric, what, defaults in (
+        ("files", "newest complete file snapshot on either target", (None, "26h")),
+        ("target", "newest complete file snapshot on each target", (None, "50h")),
+        ("db", "newest complete dump of each database (the RPO)", ("135m", "3h")),
+    ):
+        add_thresholds(
+            parser,
+            f"the age of the {what}, units s m h d w",
+            metric=metric,
+            short=metric == "files",
+            scale=SECONDS,
+            defaults=defaults,
+        )
     parser.add_argument(
         "--failed-run",
         type=state,
@@ -344,9 +337,9 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
         loaded, environments = load(args.config, args.environment)
     return nagiosplugin.Check(
         Backups(loaded, environments, layout.now()),
-        Threshold("files", args.files_warning, args.files_critical, describe),
-        Threshold("target", args.target_warning, args.target_critical, describe),
-        Threshold("db", args.db_warning, args.db_critical, describe),
+        Threshold("files", args.warning_files, args.critical_files, describe),
+        Threshold("target", args.warning_target, args.critical_target, describe),
+        Threshold("db", args.warning_db, args.critical_db, describe),
         Finding("missing", 2),
         Finding("failed_run", args.failed_run),
         Finding("incomplete", args.incomplete),

@@ -88,7 +88,7 @@ def test_all_fresh_is_ok_with_ages_in_seconds(site, monkeypatch):
     ("hours", "args", "state", "summary"),
     [(27, [], 2, "www files 1 d 3 h old > 1 d 2 h"),
      (25, ["-w", "24h"], 1, "www files 1 d 1 h old > 1 d"),
-     (21, ["--db-warning", "1h"], 0, None)],
+     (21, ["--warning-db", "1h"], 0, None)],
 )  # fmt: skip
 def test_file_age_thresholds(site, monkeypatch, hours, args, state, summary):
     tmp_path, config = site

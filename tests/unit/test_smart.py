@@ -22,7 +22,7 @@ from checks.storage.smartctl import (
     parse_scan,
     read_disk,
 )
-from tests.conftest import FIXTURES, shared_fixtures
+from tests.conftest import FIXTURES, shared_fixtures, shared_fixtures_dir
 from tests.mutations import damaged, parses_or_refuses
 
 OWN = FIXTURES / "smartctl"
@@ -40,7 +40,12 @@ def read_fixture(path: Path) -> str:
 
 
 def text_fixtures() -> list[Path]:
-    return sorted(shared_fixtures().glob("smartctl/text_*")) + sorted(OWN.glob("text_*"))
+    """Every smartctl text capture: shared ones (if present) and the repo's own."""
+    return sorted(shared_fixtures_dir().glob("smartctl/text_*")) + sorted(OWN.glob("text_*"))
+
+
+def test_the_shared_smartctl_captures_are_there():
+    assert sorted(shared_fixtures().glob("smartctl/text_*")), "no text_* capture to judge"
 
 
 def disk_of(path: Path, device_type: str = "") -> Disk:

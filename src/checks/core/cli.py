@@ -154,6 +154,37 @@ def threshold(scale: Scale | None = None) -> Callable[[str], Range]:
     return parse
 
 
+def add_thresholds(
+    container: argparse._ActionsContainer,
+    what: str,
+    *,
+    metric: str = "",
+    short: bool | None = None,
+    scale: Scale | None = None,
+    defaults: tuple[str | None, str | None] = (None, None),
+    note: str = "",
+) -> None:
+    """Add a warning and a critical range option for ``what`` (``%%`` for a percent sign).
+
+    Without ``metric``: ``-w/--warning`` and ``-c/--critical``; with it,
+    ``--warning-<metric>`` and ``--critical-<metric>`` (and ``-w``/``-c`` too when
+    ``short``). ``defaults`` are range texts (argparse runs string defaults through the
+    type), ``scale`` lets numbers carry units, ``note`` ends the help (``C-compatible``).
+    """
+    with_letters = not metric if short is None else short
+    for letter, level, default in (("-w", "warning", defaults[0]), ("-c", "critical", defaults[1])):
+        names = [f"--{level}-{metric}" if metric else f"--{level}"]
+        details = "; ".join(text for text in (default and f"default: {default}", note) if text)
+        container.add_argument(
+            *([letter] if with_letters else []),
+            *names,
+            type=threshold(scale),
+            default=default,
+            metavar="RANGE",
+            help=f"{level} range for {what}" + (f" ({details})" if details else ""),
+        )
+
+
 def thresholds(count: int, scale: Scale | None = None) -> Callable[[str], list[Range]]:
     """An argparse type for ``count`` comma-separated ranges; one range stands for all."""
 

@@ -28,7 +28,7 @@ import nagiosplugin
 from nagiosplugin.state import Critical, Ok
 
 from checks import __version__
-from checks.core.cli import Parser, UsageError, threshold
+from checks.core.cli import Parser, UsageError, add_thresholds
 from checks.core.errors import ParseError, ServiceDown, TimedOut
 from checks.core.evaluate import Summary, Verdict
 from checks.core.output import screen
@@ -273,14 +273,7 @@ def build_parser() -> Parser:
         help="CRITICAL unless the protocol version is exactly PROTOCOL, e.g. 2.0 "
         "(C-compatible; default: 2.0 or 1.99)",
     )
-    for option, level in (("-w", "warning"), ("-c", "critical")):
-        parser.add_argument(
-            option,
-            f"--{level}",
-            type=threshold(SECONDS),
-            metavar="RANGE",
-            help=f"{level} range for the response time in seconds (units: ms, s)",
-        )
+    add_thresholds(parser, "the response time in seconds (units: ms, s)", scale=SECONDS)
     return parser
 
 

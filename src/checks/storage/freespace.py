@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
-from checks.core.cli import Parser, regex, seconds, state, threshold
+from checks.core.cli import Parser, add_thresholds, regex, seconds, state
 from checks.core.errors import CannotCheck
 from checks.core.evaluate import Perf, Summary, Verdict, show
 from checks.core.output import STATE_NAMES
@@ -385,13 +385,9 @@ def add_selection_options(parser: Parser) -> None:
 
 def add_used_options(parser: argparse._ActionsContainer, what: str) -> None:
     """vigie's ranges on the used share (``--warning-used 90``: above 90% used)."""
-    for level in ("warning", "critical"):
-        parser.add_argument(
-            f"--{level}-used",
-            type=threshold(),
-            metavar="RANGE",
-            help=f"{level} range on the percentage of {what} used, e.g. 90 (above 90%%) (vigie)",
-        )
+    add_thresholds(
+        parser, f"the percentage of {what} used", metric="used", note="e.g. 90: above 90%%"
+    )
 
 
 def add_inode_options(parser: argparse._ActionsContainer) -> None:

@@ -36,7 +36,7 @@ import time
 
 import nagiosplugin
 
-from checks.core.cli import Parser, UsageError, state, threshold
+from checks.core.cli import Parser, UsageError, add_thresholds, state
 from checks.core.errors import CannotCheck, ParseError
 from checks.core.evaluate import Perf, Summary, Verdict
 from checks.core.ranges import Range
@@ -488,17 +488,13 @@ def build_parser() -> Parser:
         help="UDP port of the servers (default: %(default)s, C-compatible)",
     )
     add_family_options(parser)
-    for short, level, default in (("-w", "warning", "0.5"), ("-c", "critical", "1")):
-        parser.add_argument(
-            short,
-            f"--{level}",
-            type=threshold(SECONDS),
-            default=default,
-            metavar="RANGE",
-            help=f"{level} range for each server's offset in seconds: |offset| unless the "
-            f"range has a negative bound, written {short}=-1:2 (default: %(default)s, "
-            "C-compatible)",
-        )
+    add_thresholds(
+        parser,
+        "each server's offset in seconds: |offset| unless the range has a negative bound",
+        scale=SECONDS,
+        defaults=("0.5", "1"),
+        note="C-compatible",
+    )
     parser.add_argument(
         "-o",
         "--time-offset",

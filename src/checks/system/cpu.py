@@ -14,7 +14,7 @@ import argparse
 import nagiosplugin
 
 from checks.core import procfs, statefile
-from checks.core.cli import Parser, seconds, threshold
+from checks.core.cli import Parser, add_thresholds, seconds
 from checks.core.errors import ParseError
 from checks.core.evaluate import Summary, Threshold, show
 from checks.core.runtime import Plugin
@@ -23,7 +23,7 @@ from checks.core.runtime import Plugin
 # guest and guest_nice are already counted in user and nice, so they are left out of the total.
 FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 METRICS = ("used", "user", "system", "iowait", "steal", "idle")
-DEFAULTS = {"iowait": ("30", "50"), "steal": ("20", "40")}
+DEFAULTS: dict[str, tuple[str | None, str | None]] = {"iowait": ("30", "50"), "steal": ("20", "40")}
 
 
 def parse_stat_cpu(stat: str) -> dict[str, float]:
@@ -111,27 +111,9 @@ def build_parser() -> Parser:
             "check_cpu --sample 5                      5 s sample when no previous reading",
         ),
     )
-    # argparse runs string defaults through the type, so defaults are written as ranges.
-    for short, level, default in (("-w", "warning", "90"), ("-c", "critical", "95")):
-        parser.add_argument(
-            short,
-            f"--{level}",
-            type=threshold(),
-            default=default,
-            metavar="RANGE",
-            help=f"{level} range for used %% (default: %(default)s)",
-        )
+    add_thresholds(parser, "used %%", defaults=("90", "95"))
     for name in ("user", "system", "iowait", "steal"):
-        for index, level in enumerate(("warning", "critical")):
-            share_default = DEFAULTS[name][index] if name in DEFAULTS else None
-            shown = f" (default: {share_default})" if share_default else ""
-            parser.add_argument(
-                f"--{level}-{name}",
-                type=threshold(),
-                default=share_default,
-                metavar="RANGE",
-                help=f"{level} range for {name} %%{shown}",
-            )
+        add_thresholds(parser, f"{name} %%", metric=name, defaults=DEFAULTS.get(name, (None, None)))
     parser.add_argument(
         "--sample",
         type=seconds,

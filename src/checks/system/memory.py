@@ -13,7 +13,7 @@ import argparse
 import nagiosplugin
 
 from checks.core import procfs
-from checks.core.cli import Parser, threshold
+from checks.core.cli import Parser, add_thresholds
 from checks.core.evaluate import Summary, Threshold, show
 from checks.core.runtime import Plugin
 from checks.core.units import BYTES
@@ -77,21 +77,14 @@ def build_parser() -> Parser:
             "check_memory -w 80 -c 90 --critical-available 512M:",
         ),
     )
-    for short, level, default in (("-w", "warning", "90"), ("-c", "critical", "95")):
-        parser.add_argument(
-            short,
-            f"--{level}",
-            type=threshold(),
-            default=default,
-            metavar="RANGE",
-            help=f"{level} range for RAM used %% (default: %(default)s)",
-        )
-        parser.add_argument(
-            f"--{level}-available",
-            type=threshold(BYTES),
-            metavar="RANGE",
-            help=f"{level} range for bytes available, units allowed (e.g. 1G: alerts below 1 GiB)",
-        )
+    add_thresholds(parser, "RAM used %%", defaults=("90", "95"))
+    add_thresholds(
+        parser,
+        "bytes available",
+        metric="available",
+        scale=BYTES,
+        note="e.g. 1G: alerts below 1 GiB",
+    )
     return parser
 
 

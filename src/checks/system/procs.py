@@ -36,7 +36,7 @@ from collections.abc import Callable
 import nagiosplugin
 
 from checks.core import procfs
-from checks.core.cli import Parser, UsageError, threshold
+from checks.core.cli import Parser, UsageError, add_thresholds, threshold
 from checks.core.errors import CannotCheck, ParseError
 from checks.core.evaluate import Perf, Summary, Threshold, Verdict, show
 from checks.core.ranges import Range
@@ -587,26 +587,14 @@ def build_parser() -> Parser:
         help="what -w and -c judge: the number of processes (PROCS, default), or each "
         "process's RSS or VSZ in KiB, CPU in percent, ELAPSED in seconds (C-compatible)",
     )
-    for level in ("warning", "critical"):
-        judging.add_argument(
-            f"--{level}-zombies",
-            type=threshold(),
-            metavar="RANGE",
-            help=f"{level} range for the number of zombies among the processes",
-        )
+    add_thresholds(judging, "the number of zombies among the processes", metric="zombies")
     for name, what, scale in (
         ("rss", "resident memory, e.g. 512M", BYTES),
         ("vsz", "virtual memory, e.g. 4G", BYTES),
         ("cpu", "lifetime CPU in percent", None),
         ("elapsed", "age, e.g. 2h", SECONDS),
     ):
-        for level in ("warning", "critical"):
-            judging.add_argument(
-                f"--{level}-{name}",
-                type=threshold(scale),
-                metavar="RANGE",
-                help=f"{level} range for each process's {what}",
-            )
+        add_thresholds(judging, f"each process's {what}", metric=name, scale=scale)
     return parser
 
 

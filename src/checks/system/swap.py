@@ -22,7 +22,7 @@ import os
 import nagiosplugin
 
 from checks.core import procfs, statefile
-from checks.core.cli import Parser, UsageError, seconds, state, threshold
+from checks.core.cli import Parser, UsageError, add_thresholds, seconds, state
 from checks.core.errors import ParseError
 from checks.core.evaluate import Perf, Summary, Threshold, Verdict, show
 from checks.core.ranges import Range, parse_number
@@ -209,13 +209,7 @@ def build_parser() -> Parser:
         help="state when no swap is configured: ok, warning, critical, unknown "
         "(default: critical, C-compatible)",
     )
-    for level in ("warning", "critical"):
-        parser.add_argument(
-            f"--{level}-rate",
-            type=threshold(),
-            metavar="RANGE",
-            help=f"{level} range for pages swapped in, and out, per second",
-        )
+    add_thresholds(parser, "pages swapped in, and out, per second", metric="rate")
     parser.add_argument(
         "--sample",
         type=seconds,

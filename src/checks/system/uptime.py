@@ -14,7 +14,7 @@ import time
 import nagiosplugin
 
 from checks.core import procfs
-from checks.core.cli import Parser, threshold
+from checks.core.cli import Parser, add_thresholds
 from checks.core.errors import ParseError
 from checks.core.evaluate import Summary, Threshold, show
 from checks.core.runtime import Plugin
@@ -57,21 +57,7 @@ def build_parser() -> Parser:
             "check_uptime -w 15m:180d        also warn after 180 days without a reboot",
         ),
     )
-    parser.add_argument(
-        "-w",
-        "--warning",
-        type=threshold(SECONDS),
-        default="15m:",
-        metavar="RANGE",
-        help="warning range for the uptime, units s m h d w (default: %(default)s)",
-    )
-    parser.add_argument(
-        "-c",
-        "--critical",
-        type=threshold(SECONDS),
-        metavar="RANGE",
-        help="critical range for the uptime, as -w",
-    )
+    add_thresholds(parser, "the uptime, units s m h d w", scale=SECONDS, defaults=("15m:", None))
     return parser
 
 
