@@ -9,30 +9,15 @@ tolerance stated per check (both read the same kernel files a few milliseconds a
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import c_plugin, executable
+from tests.compat import both, perf_value
 
 pytestmark = pytest.mark.integration
-
-
-def both(name: str, *args: str) -> tuple[subprocess.CompletedProcess[str], ...]:
-    """Run the C plugin and vigie's with ``args``, C first."""
-    return tuple(
-        subprocess.run([path, *args], capture_output=True, text=True, timeout=30, check=False)
-        for path in (c_plugin(name), executable(name))
-    )
-
-
-def perf_value(output: str, label: str) -> float:
-    match = re.search(rf"(?:^|[ |]){re.escape(label)}=([-\d.]+)", output)
-    assert match, f"no {label}= in {output!r}"
-    return float(match[1])
 
 
 # --- check_load -------------------------------------------------------------------------

@@ -9,7 +9,6 @@ where vigie deliberately judges otherwise are asserted as such at the end.
 
 from __future__ import annotations
 
-import re
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from checks.system import procs
+from tests.compat import perf_value, same_state
 from tests.conftest import c_plugin, executable
 from tests.servers.ntp_fake import FakeNtpServer, forge
 from tests.servers.ports import free_port
@@ -37,23 +37,6 @@ def both(
         for path in (c_plugin(c_name), executable(name))
     )
     return c_result, vigie_result
-
-
-def perf_value(output: str, label: str) -> float:
-    match = re.search(rf"(?:^|[ |]){re.escape(label)}=([-\d.]+)", output)
-    assert match, f"no {label}= in {output!r}"
-    return float(match[1])
-
-
-def same_state(
-    c_result: subprocess.CompletedProcess[str],
-    vigie_result: subprocess.CompletedProcess[str],
-    state: int,
-) -> None:
-    assert (c_result.returncode, vigie_result.returncode) == (state, state), (
-        c_result.stdout,
-        vigie_result.stdout,
-    )
 
 
 # --- check_clock and check_ntp_time -------------------------------------------------------

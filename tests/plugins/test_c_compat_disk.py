@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.compat import same_state
 from tests.conftest import c_plugin, executable
 from tests.contract import assert_conforms
 from tests.servers.loopfs import MountNamespace
@@ -59,17 +60,6 @@ def both(
     vigie_result = namespace.run(executable(name), *(vigie_args or c_args), check=False)
     assert_conforms(name[len("check_") :], vigie_result.returncode, vigie_result.stdout)
     return c_result, vigie_result
-
-
-def same_state(
-    c_result: subprocess.CompletedProcess[str],
-    vigie_result: subprocess.CompletedProcess[str],
-    state: int,
-) -> None:
-    assert (c_result.returncode, vigie_result.returncode) == (state, state), (
-        c_result.stdout,
-        vigie_result.stdout,
-    )
 
 
 def perf_used(output: str, label: str) -> int:

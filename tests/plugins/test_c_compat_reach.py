@@ -9,12 +9,12 @@ asserts both states.
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.compat import perf_value, same_state
 from tests.conftest import c_plugin, executable
 from tests.servers import netns
 from tests.unit.test_ssh import BANNERS, GARBAGE, FakeServer, fake_servers
@@ -36,23 +36,6 @@ def both(
     return results[0], results[1]
 
 
-def same_state(
-    c_result: subprocess.CompletedProcess[str],
-    vigie_result: subprocess.CompletedProcess[str],
-    state: int,
-) -> None:
-    assert (c_result.returncode, vigie_result.returncode) == (state, state), (
-        c_result.stdout,
-        vigie_result.stdout,
-    )
-
-
-def perf(output: str, label: str) -> float:
-    match = re.search(rf"(?:^|[ |]){label}=([\d.]+)", output)
-    assert match, f"no {label}= in {output!r}"
-    return float(match[1])
-
-
 # --- check_ping ---------------------------------------------------------------------------
 
 THRESHOLDS = ("-w", "100,20%", "-c", "500,60%")
@@ -62,10 +45,12 @@ THRESHOLDS = ("-w", "100,20%", "-c", "500,60%")
 def test_ping_loopback(address):
     c_result, vigie_result = both("check_ping", "-H", address, *THRESHOLDS)
     same_state(c_result, vigie_result, OK)
-    assert perf(vigie_result.stdout, "pl") == perf(c_result.stdout, "pl") == 0
+    assert perf_value(vigie_result.stdout, "pl") == perf_value(c_result.stdout, "pl") == 0
     # Tolerance: loopback round trips are tens of microseconds; vigie times them from
     # Python around send and receive, ping from kernel timestamps: within 1 ms.
-    assert perf(vigie_result.stdout, "rta") == pytest.approx(perf(c_result.stdout, "rta"), abs=1)
+    assert perf_value(vigie_result.stdout, "rta") == pytest.approx(
+        perf_value(c_result.stdout, "rta"), abs=1
+    )
 
 
 def test_ping_rta_at_the_critical_bound_is_critical():
@@ -81,7 +66,7 @@ def test_ping_silent_host(make_netns, address):
     c_result, vigie_result = both("check_ping", "-H", address, *THRESHOLDS, "-p", "1",
                                   "-t", "2", inside=namespace)  # fmt: skip
     same_state(c_result, vigie_result, CRITICAL)
-    assert perf(vigie_result.stdout, "pl") == perf(c_result.stdout, "pl") == 100
+    assert perf_value(vigie_result.stdout, "pl") == perf_value(c_result.stdout, "pl") == 100
 
 
 @pytest.mark.parametrize(
@@ -94,11 +79,13 @@ def test_ping_late_and_lost_replies(make_netns, thresholds, state):
                                   inside=namespace)  # fmt: skip
     same_state(c_result, vigie_result, state)
     # Tolerance: both see the responder's 200 ms, plus a few ms of scheduling.
-    assert perf(vigie_result.stdout, "rta") == pytest.approx(perf(c_result.stdout, "rta"), abs=20)
+    assert perf_value(vigie_result.stdout, "rta") == pytest.approx(
+        perf_value(c_result.stdout, "rta"), abs=20
+    )
     # The C plugin runs ``ping -w 10 -c 5``, which sends until it has 5 replies: 9
     # requests, 4 lost (44%). vigie sends 5 and loses 2 (40%): within 5 points.
-    assert perf(c_result.stdout, "pl") == 44
-    assert perf(vigie_result.stdout, "pl") == 40
+    assert perf_value(c_result.stdout, "pl") == 44
+    assert perf_value(vigie_result.stdout, "pl") == 40
 
 
 def test_ping_duplicates_warn(make_netns):
@@ -155,8 +142,8 @@ def test_ssh_real_server(sshd):
     version = c_result.stdout.split("SSH OK - ")[1].split(" (protocol")[0]
     assert vigie_result.stdout.startswith(f"SSH OK - {version} (protocol 2.0) on ")
     # Tolerance: each connection makes sshd fork and exec itself; 0.5 s between two runs.
-    assert perf(vigie_result.stdout, "time") == pytest.approx(
-        perf(c_result.stdout, "time"), abs=0.5
+    assert perf_value(vigie_result.stdout, "time") == pytest.approx(
+        perf_value(c_result.stdout, "time"), abs=0.5
     )
 
 
