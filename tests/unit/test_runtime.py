@@ -69,6 +69,17 @@ def test_summary_names_every_problem_worst_first():
     assert outcome.summary == "b 12 > 10, a 7 > 5"
 
 
+def test_negative_ranges_are_values_even_beside_options_named_like_numbers():
+    def parser() -> Parser:
+        p = Parser("check_test", "a test check")
+        p.add_argument("-4", dest="ipv4", action="store_true")
+        p.add_argument("-w", "--warning", type=threshold())
+        return p
+
+    args = parser().parse_args(["-4", "-w", "-0.1:0.5"])
+    assert (args.ipv4, str(args.warning)) == (True, "-0.1:0.5")
+
+
 def test_negative_ranges_are_values_not_options():
     outcome = plugin(metrics(-7, 3)).run(["-w", "-5:5", "--critical", "-10:10"])
     assert outcome.state == 1

@@ -105,7 +105,12 @@ class Parser(argparse.ArgumentParser):
     def parse_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: None = None
     ) -> argparse.Namespace:
-        """Parse ``args``; ``-v`` counts beyond three are the same as three."""
+        """Parse ``args``; ``-v`` counts beyond three are the same as three.
+
+        Options named like numbers (``-4``, ``-6``) make argparse take every negative
+        number for an option; they are still recognised by their exact name without that.
+        """
+        del self._has_negative_number_optionals[:]
         parsed = super().parse_args(args, namespace)
         parsed.verbose = min(parsed.verbose, MAX_VERBOSITY)
         return parsed

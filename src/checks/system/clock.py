@@ -468,7 +468,7 @@ def build_parser() -> Parser:
             "check_clock -H ntp1.example.org -w 0.5 -c 1      as check_ntp_time",
             "check_clock -H ntp1 -H ntp2 -H ntp3              each judged, median offset",
             "check_clock                                      only the local daemon's state",
-            "check_clock -H ntp1 --warning=-0.1:0.5 --critical=-1:2   signed offset bounds",
+            "check_clock -H ntp1 -w -0.1:0.5 -c -1:2      signed offset bounds",
             "check_clock -H ntp1 --local chrony --unsynchronised critical",
         ),
     )
@@ -501,8 +501,8 @@ def build_parser() -> Parser:
         type=_signed_seconds,
         default=0.0,
         metavar="SECONDS",
-        help="offset the servers are expected to have; judged is the difference (write a "
-        "negative one as -o=-5; C-compatible)",
+        help="offset the servers are expected to have, e.g. -5; judged is the difference "
+        "(C-compatible)",
     )
     parser.add_argument(
         "-q",
