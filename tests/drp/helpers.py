@@ -99,6 +99,23 @@ def make_tree(root: Path, directories: int, files: int, size: int = 16) -> Path:
     return root
 
 
+def local_site(
+    root: Path, databases: dict[str, dict[str, object]] | None = None
+) -> tuple[Path, Path]:
+    """Local targets A and B under ``root``, an environment ``www`` of one small tree."""
+    source = make_tree(root / "src", 1, 2)
+    for name in ("A", "B"):
+        (root / name).mkdir()
+    config = write_config(
+        root / "drp.toml",
+        a=str(root / "A"),
+        b=str(root / "B"),
+        environments={"www": {"paths": [str(source)]}},
+        databases=databases,
+    )
+    return root, config
+
+
 def wait_for(predicate: Callable[[], T | None], timeout: float = 30, what: str = "condition") -> T:
     """Poll ``predicate`` until it returns a true value."""
     deadline = time.monotonic() + timeout

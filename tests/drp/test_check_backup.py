@@ -14,7 +14,7 @@ from checks.core.runtime import Outcome
 from drptools import layout, status
 from tests.conftest import executable
 from tests.contract import assert_conforms
-from tests.drp.helpers import DAY, EVEN_NOON, drp, held_lock, make_tree, write_config
+from tests.drp.helpers import DAY, EVEN_NOON, drp, held_lock, local_site, make_tree, write_config
 
 HOUR = 3600
 
@@ -22,17 +22,7 @@ HOUR = 3600
 @pytest.fixture
 def site(tmp_path):
     """Config with local targets A and B, one environment with one database."""
-    source = make_tree(tmp_path / "src", 1, 2)
-    for name in ("A", "B"):
-        (tmp_path / name).mkdir()
-    config = write_config(
-        tmp_path / "drp.toml",
-        a=str(tmp_path / "A"),
-        b=str(tmp_path / "B"),
-        environments={"www": {"paths": [str(source)]}},
-        databases={"environments.www.databases.shop": {"engine": "mariadb"}},
-    )
-    return tmp_path, config
+    return local_site(tmp_path, {"environments.www.databases.shop": {"engine": "mariadb"}})
 
 
 def snapshot(target: Path, when: float, complete: bool = True, partial: bool = False) -> Path:

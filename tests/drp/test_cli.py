@@ -13,7 +13,7 @@ import pytest
 from checks import __version__
 from drptools.cli import HANDLERS, build_parser
 from tests.conftest import executable
-from tests.drp.helpers import EVEN_NOON, drp, make_tree, write_config
+from tests.drp.helpers import EVEN_NOON, drp, local_site
 
 ACTIONS = [
     ["config", "check"], ["backup", "files"], ["backup", "db"], ["snapshots"],
@@ -34,16 +34,7 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def site(tmp_path):
-    source = make_tree(tmp_path / "src", 1, 2)
-    for name in ("A", "B"):
-        (tmp_path / name).mkdir()
-    config = write_config(
-        tmp_path / "drp.toml",
-        a=str(tmp_path / "A"),
-        b=str(tmp_path / "B"),
-        environments={"www": {"paths": [str(source)]}},
-    )
-    return tmp_path, config
+    return local_site(tmp_path)
 
 
 def test_help_lists_every_action():
