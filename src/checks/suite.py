@@ -15,6 +15,7 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Sequence
 
 from checks import __version__
 from checks.core.output import STATE_NAMES
@@ -41,17 +42,21 @@ def most_severe(states: list[int]) -> int:
     return max(states, key=SEVERITY.index, default=0)
 
 
-def run_checks(names: list[str]) -> list[tuple[str, tuple[str, ...], Outcome]]:
-    """Run the named checks of the local suite in this process, in suite order."""
+def run_checks(names: list[str]) -> list[tuple[str, list[str], Outcome]]:
+    """Run the named checks of the local suite in this process, in suite order.
+
+    Each result is the suite's name for the check, its command line and its outcome.
+    """
     results = []
     for name, module, arguments in LOCAL_CHECKS:
         if name in names:
             plugin: Plugin = importlib.import_module(module).PLUGIN
-            results.append((name, arguments, plugin.run(list(arguments))))
+            outcome = plugin.run(list(arguments))
+            results.append((name, [plugin.executable, *arguments], outcome))
     return results
 
 
-def table(results: list[tuple[str, tuple[str, ...], Outcome]], colour: bool) -> str:
+def table(results: Sequence[tuple[str, list[str], Outcome]], colour: bool) -> str:
     """CHECK STATE SUMMARY, one row per check, states coloured on a terminal."""
     width = max([len("CHECK"), *(len(name) for name, _, _ in results)])
     lines = [f"{'CHECK':<{width}}  {'STATE':<8}  SUMMARY"]
@@ -63,19 +68,19 @@ def table(results: list[tuple[str, tuple[str, ...], Outcome]], colour: bool) -> 
     return "\n".join(lines) + "\n"
 
 
-def as_json(results: list[tuple[str, tuple[str, ...], Outcome]]) -> str:
+def as_json(results: Sequence[tuple[str, list[str], Outcome]]) -> str:
     """The results as a JSON list: check, command, state, state name, summary, output."""
     return json.dumps(
         [
             {
                 "check": name,
-                "command": [f"check_{name}", *arguments],
+                "command": command,
                 "state": outcome.state,
                 "state_name": STATE_NAMES[outcome.state],
                 "summary": outcome.summary,
                 "output": outcome.text,
             }
-            for name, arguments, outcome in results
+            for name, command, outcome in results
         ],
         indent=2,
     )
@@ -121,10 +126,12 @@ def main(argv: list[str] | None = None) -> int:
                          icinga.nagios_commands())  # fmt: skip
         return 0
     if args.command == "list":
+        width = max(len(name) for name, _, _ in LOCAL_CHECKS)
         for name, module, arguments in LOCAL_CHECKS:
-            summary = (importlib.import_module(module).__doc__ or "").split("\n")[0]
-            print(f"{name:<8}  check_{name} {' '.join(arguments)}".rstrip())
-            print(f"{'':<8}  {summary.split(': ', 1)[-1]}")
+            check = importlib.import_module(module)
+            summary = (check.__doc__ or "").split("\n")[0].split(": ", 1)[-1]
+            print(f"{name:<{width}}  {check.PLUGIN.executable} {' '.join(arguments)}".rstrip())
+            print(f"{'':<{width}}  {summary}")
         return 0
     names = known
     if args.only:
