@@ -131,6 +131,8 @@ def describe_icmp_error(data: bytes, ipv6: bool) -> str:
         raise ParseError(f"extended socket error of {len(data)} bytes is too short")
     error, origin, kind, code, _, _, _ = EXTENDED_ERROR.unpack_from(data)
     if origin == ORIGIN_LOCAL:
+        if not 0 < error < 4096:  # errno values are small; anything else is a damaged record
+            raise ParseError(f"extended socket error with impossible errno {error}")
         return os.strerror(error).lower()
     words = (
         ICMP_ERRORS.get((ipv6, kind, code))
