@@ -54,10 +54,11 @@ def test_clock_against_chronyd_same_state_as_check_ntp_time(chronyd, host, thres
     )
     same_state(c_result, vigie_result, state)
     # Tolerance: chronyd -x serves this machine's own clock, so both offsets are the
-    # measurement noise of a loopback round trip: a few microseconds to a millisecond.
+    # measurement noise of a loopback round trip: microseconds, or a few milliseconds when
+    # a busy machine holds a process back between send and receive: within 5 ms.
     c_offset = perf_value(c_result.stdout, "offset")
-    assert abs(c_offset) < 0.001
-    assert perf_value(vigie_result.stdout, "offset") == pytest.approx(c_offset, abs=0.001)
+    assert abs(c_offset) < 0.005
+    assert perf_value(vigie_result.stdout, "offset") == pytest.approx(c_offset, abs=0.005)
 
 
 def test_clock_family_options_same_state(chronyd):

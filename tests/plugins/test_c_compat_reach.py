@@ -47,9 +47,10 @@ def test_ping_loopback(address):
     same_state(c_result, vigie_result, OK)
     assert perf_value(vigie_result.stdout, "pl") == perf_value(c_result.stdout, "pl") == 0
     # Tolerance: loopback round trips are tens of microseconds; vigie times them from
-    # Python around send and receive, ping from kernel timestamps: within 1 ms.
+    # Python around send and receive, ping from kernel timestamps, and a busy CI machine
+    # can hold a process back a few milliseconds: within 5 ms.
     assert perf_value(vigie_result.stdout, "rta") == pytest.approx(
-        perf_value(c_result.stdout, "rta"), abs=1
+        perf_value(c_result.stdout, "rta"), abs=5
     )
 
 
