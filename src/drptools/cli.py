@@ -99,6 +99,12 @@ def _target(parser: Parser, help: str) -> None:
     parser.add_argument("--target", choices=("A", "B"), help=help)
 
 
+def _backup_options(parser: Parser) -> None:
+    """What both backups take: a plan instead of a run, and a run without retention."""
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    parser.add_argument("--no-prune", action="store_true", help="skip retention after the run")
+
+
 def build_parser() -> Parser:
     """``drp`` and its actions."""
     parser = Parser(
@@ -132,8 +138,7 @@ def build_parser() -> Parser:
     )
     _environments(files)
     _target(files, "use this target whatever the day (default: A on even days, B on odd)")
-    files.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    files.add_argument("--no-prune", action="store_true", help="skip retention after the run")
+    _backup_options(files)
     db = _action(
         kinds,
         "db",
@@ -143,8 +148,7 @@ def build_parser() -> Parser:
     _environments(db)
     db.add_argument("--database", metavar="NAME", help="only this database (of one environment)")
     _target(db, "only this target (default: the database's targets, normally both)")
-    db.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    db.add_argument("--no-prune", action="store_true", help="skip retention after the run")
+    _backup_options(db)
 
     snapshots = _action(
         actions,

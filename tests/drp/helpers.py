@@ -100,10 +100,10 @@ def make_tree(root: Path, directories: int, files: int, size: int = 16) -> Path:
 
 
 def local_site(
-    root: Path, databases: dict[str, dict[str, object]] | None = None
+    root: Path, databases: dict[str, dict[str, object]] | None = None, directories: int = 1
 ) -> tuple[Path, Path]:
-    """Local targets A and B under ``root``, an environment ``www`` of one small tree."""
-    source = make_tree(root / "src", 1, 2)
+    """Local targets A and B under ``root``, an environment ``www`` of a small tree."""
+    source = make_tree(root / "src", directories, 2)
     for name in ("A", "B"):
         (root / name).mkdir()
     config = write_config(

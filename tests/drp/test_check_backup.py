@@ -14,7 +14,7 @@ from checks.core.runtime import Outcome
 from drptools import layout, status
 from tests.conftest import executable
 from tests.contract import assert_conforms
-from tests.drp.helpers import DAY, EVEN_NOON, drp, held_lock, local_site, make_tree, write_config
+from tests.drp.helpers import DAY, EVEN_NOON, drp, held_lock, local_site, write_config
 
 HOUR = 3600
 
@@ -205,15 +205,7 @@ def test_remote_targets_are_judged_from_their_status_records(tmp_path, monkeypat
 
 
 def test_after_real_runs_and_a_killed_one(tmp_path, monkeypatch):
-    source = make_tree(tmp_path / "src", 2, 2)
-    for name in ("A", "B"):
-        (tmp_path / name).mkdir()
-    config = write_config(
-        tmp_path / "drp.toml",
-        a=str(tmp_path / "A"),
-        b=str(tmp_path / "B"),
-        environments={"www": {"paths": [str(source)]}},
-    )
+    _, config = local_site(tmp_path, directories=2)
     assert drp(config, "backup", "files", now=EVEN_NOON - DAY).returncode == 0
     assert drp(config, "backup", "files", now=EVEN_NOON).returncode == 0
     result = subprocess.run(
