@@ -11,7 +11,15 @@ lost). So, per environment of ``drp.toml``:
 - the newest complete dump of each database on any of its targets, against the RPO
   (``--db-*``, default warning above 2 h 15 min, critical above 3 h);
 - the latest run of each backup failed or died (``--failed-run``, default warning);
-- leftovers of interrupted runs and snapshots without ``COMPLETE`` (``--incomplete``).
+- leftovers of interrupted runs and snapshots without ``COMPLETE`` (``--incomplete``);
+- on local targets, that the newest complete snapshot's ``COMPLETE`` names it and seals
+  its ``MANIFEST`` (sha256 and size; the digest is cached by the manifest's inode, size,
+  mtime and ctime, so it is computed once per snapshot) and that its ``data/`` exists: a
+  snapshot that fails is damaged (``--damaged``, default critical) and does not count;
+- the last verification of each target's files (``drp verify files --rolling DAYS``, run
+  daily by a timer): one that found problems is damaged, one older than
+  ``--*-verified`` (default warning above 8 days) or none at all (``--unverified``,
+  default warning) is reported, because nothing else reads the files' contents again.
 
 Ages are those of the data: from the backup's start (its stamp), not its end. The check
 reads what ``drp`` writes and is cheap: the status records in the state directory, and,
@@ -35,7 +43,7 @@ from checks.core.evaluate import Perf, Summary, Threshold, Verdict, show
 from checks.core.output import STATE_NAMES
 from checks.core.runtime import Plugin, doing
 from checks.core.units import SECONDS
-from drptools import layout, status
+from drptools import layout, manifest, status
 from drptools.config import DEFAULT_PATH, ConfigError
 
 TYPE_CHECKING = False
@@ -79,6 +87,69 @@ def snapshot_states(directory: str | os.PathLike[str]) -> list[tuple[str, str]]:
     return [(s.name, s.state) for s in layout.classify_snapshots(entries, running)]
 
 
+#: State file (checks.core.statefile) of the manifest digests already computed.
+DIGESTS = "backup-manifest-digests"
+
+
+class Digests:
+    """sha256 of manifests, remembered by inode, size, mtime and ctime across runs.
+
+    A manifest of 100 000 files is 10 MB: hashing it at every run of a check scheduled
+    every few minutes would be the check's main cost. Any write to the file, or a
+    replacement of it, changes one of the key's fields (ctime cannot be set back), so a
+    remembered digest is the file's digest.
+    """
+
+    def __init__(self) -> None:
+        from checks.core import statefile
+
+        self.known = statefile.load(DIGESTS) or {}
+        self.used: dict[str, object] = {}
+
+    def of(self, path: str) -> tuple[str | None, int | None]:
+        """The digest and size of the file at ``path``; (None, None) when it is missing."""
+        import hashlib
+
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None, None
+        with os.fdopen(descriptor, "rb") as file:
+            info = os.fstat(file.fileno())
+            key = [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+            remembered = self.known.get(path)
+            if isinstance(remembered, list) and remembered[:5] == key:
+                digest = str(remembered[5])
+            else:
+                digest = hashlib.sha256(file.read()).hexdigest()
+        self.used[path] = [*key, digest]
+        return digest, info.st_size
+
+    def save(self) -> None:
+        """Remember this run's digests (only when they changed)."""
+        from checks.core import statefile
+
+        if self.used != self.known:
+            statefile.save(DIGESTS, self.used)
+
+
+def sealed_problem(directory: str, stamp: str, digests: Digests) -> str | None:
+    """Why the complete snapshot ``directory`` cannot be trusted, or None (a cheap check)."""
+    try:
+        with open(os.path.join(directory, layout.MARKER), "rb") as file:
+            marker = file.read(65536)
+    except OSError as error:
+        return f"cannot read COMPLETE: {error.strerror}"
+    try:
+        digest, size = digests.of(os.path.join(directory, layout.MANIFEST))
+    except OSError as error:
+        return f"cannot read MANIFEST: {error.strerror}"
+    problem = manifest.marker_problem(marker, stamp, digest, size)
+    if problem is None and not os.path.isdir(os.path.join(directory, layout.DATA)):
+        problem = "data/ is missing"
+    return problem
+
+
 def dump_states(directory: str) -> list[tuple[str, str]]:
     """(stamp, state) of the dump sets in a local database directory, oldest first."""
     try:
@@ -102,6 +173,7 @@ class Backups(nagiosplugin.Resource):
         self.config = config
         self.environments = environments
         self.now = now
+        self.digests = Digests()
 
     def probe(self) -> list[nagiosplugin.Metric]:
         """Per environment: file ages (overall, per target), database ages, findings."""
@@ -110,7 +182,42 @@ class Backups(nagiosplugin.Resource):
             metrics += self._files(environment)
             for database in environment.databases:
                 metrics += self._database(environment.name, database.key, database.targets)
+        self.digests.save()
         return metrics
+
+    def _intact_newest(
+        self, what: str, directory: str, states: list[tuple[str, str]]
+    ) -> tuple[float | None, list[nagiosplugin.Metric]]:
+        """The newest complete snapshot whose marker seals it, and findings on damaged ones."""
+        findings: list[nagiosplugin.Metric] = []
+        for name, condition in reversed(states):
+            if condition != layout.COMPLETE:
+                continue
+            problem = sealed_problem(os.path.join(directory, name), name, self.digests)
+            if problem is None:
+                return layout.parse_stamp(name), findings
+            findings.append(_finding(f"{what}: {name} is damaged: {problem}", "damaged"))
+        return None, findings
+
+    def _verification(self, environment: str, target: str) -> list[nagiosplugin.Metric]:
+        """The last verification of a target's files: its age, or what it found."""
+        what = f"{environment} files on {target}"
+        record = status.read(status.record_name("verify", environment, target))
+        if record is None:
+            return [_finding(f"{what}: never verified (drp verify files --rolling)",
+                             "unverified")]  # fmt: skip
+        findings: list[nagiosplugin.Metric] = []
+        if record.get("result") == status.FAILED:
+            kind = "damaged" if record.get("problems") else "failed_run"
+            findings.append(_finding(f"{what}: verification failed: {record.get('error')}", kind))
+        last = record.get("last_ok")
+        if isinstance(last, dict) and isinstance(last.get("started"), int | float):
+            age = round(self.now - float(last["started"]))
+            label = f"{environment}/verified/{target}"
+            findings.append(nagiosplugin.Metric(label, age, "s", context="verified"))
+        elif not findings:
+            findings.append(_finding(f"{what}: never verified successfully", "unverified"))
+        return findings
 
     def _target_newest(
         self, kind: str, environment: str, target: str, database: str | None
@@ -128,9 +235,12 @@ class Backups(nagiosplugin.Resource):
         if database is None:
             directory = layout.files_dir(root, environment)
             states = snapshot_states(directory)
+            latest, damaged = self._intact_newest(what, directory, states)
+            findings += damaged
         else:
             directory = layout.dumps_dir(root, environment, database)
             states = dump_states(directory)
+            latest = newest(states)
         for name, condition in states:
             if condition in (layout.INTERRUPTED, layout.UNMARKED):
                 why = (
@@ -139,7 +249,7 @@ class Backups(nagiosplugin.Resource):
                     else "no COMPLETE"
                 )
                 findings.append(_finding(f"{what}: {name} is {condition} ({why})", "incomplete"))
-        return newest(states), findings
+        return latest, findings
 
     def _run_findings(self, what: str, record: dict[str, object]) -> list[nagiosplugin.Metric]:
         result = record.get("result")
@@ -157,6 +267,7 @@ class Backups(nagiosplugin.Resource):
             with doing(f"reading the file backups of {environment.name} on {target}"):
                 latest, findings = self._target_newest("files", environment.name, target, None)
             metrics += findings
+            metrics += self._verification(environment.name, target)
             label = f"{environment.name}/files/{target}"
             if latest is None:
                 metrics.append(_finding(f"{environment.name}: no complete file backup on {target}",
@@ -223,6 +334,8 @@ def describe(metric: nagiosplugin.Metric) -> str:
         age = f"dated {show(-metric.value, 's')} in the future"
     if parts[1] == "files" and len(parts) == 3:
         return f"{parts[0]} files on {parts[2]} {age}"
+    if parts[1] == "verified":
+        return f"{parts[0]} files on {parts[2]} last verified {show(metric.value, 's')} ago"
     if parts[1] == "db":
         return f"{parts[0]} db {parts[2]} {age}"
     return f"{parts[0]} files {age}"
@@ -287,6 +400,7 @@ def build_parser() -> Parser:
         ("files", "newest complete file snapshot on either target", (None, "26h")),
         ("target", "newest complete file snapshot on each target", (None, "50h")),
         ("db", "newest complete dump of each database (the RPO)", ("135m", "3h")),
+        ("verified", "last successful verification of each target's files", ("8d", None)),
     ):
         add_thresholds(
             parser,
@@ -310,6 +424,21 @@ def build_parser() -> Parser:
         metavar="STATE",
         help="state for a partial left by an interrupted run or a snapshot without "
         "COMPLETE, on local targets (default: warning)",
+    )
+    parser.add_argument(
+        "--damaged",
+        type=state,
+        default="critical",
+        metavar="STATE",
+        help="state for a complete snapshot whose COMPLETE does not seal its MANIFEST, "
+        "or a verification that found problems (default: critical)",
+    )
+    parser.add_argument(
+        "--unverified",
+        type=state,
+        default="warning",
+        metavar="STATE",
+        help="state for a target whose files were never verified (default: warning)",
     )
     return parser
 
@@ -340,9 +469,12 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
         Threshold("files", args.warning_files, args.critical_files, describe),
         Threshold("target", args.warning_target, args.critical_target, describe),
         Threshold("db", args.warning_db, args.critical_db, describe),
+        Threshold("verified", args.warning_verified, args.critical_verified, describe),
         Finding("missing", 2),
         Finding("failed_run", args.failed_run),
         Finding("incomplete", args.incomplete),
+        Finding("damaged", args.damaged),
+        Finding("unverified", args.unverified),
         BackupSummary(),
     )
 

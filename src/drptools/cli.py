@@ -105,6 +105,13 @@ def _backup_options(parser: Parser) -> None:
     parser.add_argument("--no-prune", action="store_true", help="skip retention after the run")
 
 
+def _days(text: str) -> int:
+    """A number of days from 1 to 366 (``--rolling``)."""
+    if not text.isdigit() or not 1 <= int(text) <= 366:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days from 1 to 366")
+    return int(text)
+
+
 def build_parser() -> Parser:
     """``drp`` and its actions."""
     parser = Parser(
@@ -165,11 +172,18 @@ def build_parser() -> Parser:
     verify_files = _action(
         verify_kinds,
         "files",
-        "hash every file of a snapshot and compare with its manifest",
+        "hash the files of a snapshot and compare them with its manifest",
         "verify_files",
     )
-    verify_files.add_argument("environment", metavar="ENVIRONMENT")
+    _environments(verify_files)
     _target(verify_files, "only this target (default: both)")
+    verify_files.add_argument(
+        "--rolling",
+        type=_days,
+        metavar="DAYS",
+        help="hash only today's share of the files, so that a daily run reads every file "
+        "within DAYS days (the marker and the whole listing are still checked)",
+    )
     verify_files.add_argument(
         "--snapshot", metavar="STAMP", help="this snapshot (default: the newest complete one)"
     )

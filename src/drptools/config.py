@@ -30,6 +30,8 @@ TARGET_NAMES = ("A", "B")
 ENGINES = ("mariadb", "mysql", "postgresql")
 DEFAULT_KEEP_FILES = 14
 DEFAULT_KEEP_DUMPS = 36
+#: ``[files]`` switches, each true by default; their rsync options: :mod:`drptools.rsync`.
+PRESERVE_KEYS = ("hard_links", "sparse", "acls", "xattrs")
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 HOST_CHARACTERS = NAME_CHARACTERS
 DATABASE_NAME_CHARACTERS = NAME_CHARACTERS | {"$"}
@@ -216,6 +218,7 @@ class Config:
         "keep_dumps",
         "keep_files",
         "notification",
+        "preserve",
         "source",
         "targets",
     )
@@ -229,6 +232,7 @@ class Config:
         keep_files: int = DEFAULT_KEEP_FILES,
         keep_dumps: int = DEFAULT_KEEP_DUMPS,
         notification: Notification | None = None,
+        preserve: tuple[str, ...] = PRESERVE_KEYS,
     ) -> None:
         self.source = source
         #: Where the service runs; the policy wants a target in another datacenter.
@@ -240,6 +244,8 @@ class Config:
         #: Complete dumps kept per database on each target.
         self.keep_dumps = keep_dumps
         self.notification = notification or Notification()
+        #: What file snapshots keep besides contents and modes (``[files]``, all by default).
+        self.preserve = preserve
 
 
 def load(path: str = DEFAULT_PATH) -> Config:
@@ -438,7 +444,8 @@ def _absolute(path: str) -> str | None:
     return None
 
 
-TOP_KEYS = ("datacenter", "targets", "retention", "notification", "environments")
+TOP_KEYS = ("datacenter", "targets", "retention", "notification", "files", "environments")
+
 TARGET_KEYS = ("location", "datacenter", "ssh_config")
 ENVIRONMENT_KEYS = ("paths", "excludes", "databases")
 DATABASE_KEYS = (
@@ -467,12 +474,17 @@ def parse(data: dict[str, object], source: str = DEFAULT_PATH) -> Config:
     keep_files = problems.integer(retention, "files", "retention", DEFAULT_KEEP_FILES, 1, 10000)
     keep_dumps = problems.integer(retention, "dumps", "retention", DEFAULT_KEEP_DUMPS, 1, 100000)
     notification = _notification(problems, problems.table(data, "notification", "notification"))
+    files = problems.table(data, "files", "files")
+    problems.unknown(files, PRESERVE_KEYS, "files")
+    preserve = tuple(key for key in PRESERVE_KEYS if problems.boolean(files, key, "files", True))
     environments = _environments(
         problems, problems.table(data, "environments", "environments"), targets
     )
     if problems:
         raise ConfigError(source, problems)
-    return Config(source, datacenter, targets, environments, keep_files, keep_dumps, notification)
+    return Config(
+        source, datacenter, targets, environments, keep_files, keep_dumps, notification, preserve
+    )
 
 
 def _targets(problems: _Problems, table: dict[str, object], datacenter: str) -> dict[str, Target]:

@@ -1,16 +1,20 @@
-"""A snapshot's manifest: path, size, mtime and SHA-256 of every regular file in it.
+"""A snapshot's manifest: path, size, mtime, inode and SHA-256 of every regular file in it.
 
 The manifest is what ``drp verify`` proves a snapshot against, years later, and what an
 operator can read without vigie (``MANIFEST`` is text: one line per file, tab-separated,
-``path size mtime sha256``; a ``\\`` or a line break in a path is written ``\\\\`` or
-``\\n``; bytes that are not UTF-8 stay as they are). It is built from the snapshot on the
-target, after rsync, so it describes what was stored, not what the source looked like a
-moment later.
+``path size mtime inode sha256``; a ``\\`` or a line break in a path is written ``\\\\``
+or ``\\n``; bytes that are not UTF-8 stay as they are). It is built from the snapshot on
+the target, after rsync, so it describes what was stored, not what the source looked like
+a moment later. Paths that share an inode are hard links of one another (rsync
+``--hard-links``): ``drp verify`` checks that they still are, and a restore recreates them.
 
 Hashing a tree of 100 000 files each day would cost more than the copy, so an entry whose
-path, size and mtime equal an entry of the previous snapshot's manifest takes that entry's
-hash: rsync's own quick check (``--link-dest``) makes the same judgement, and such a file
-is normally the very same inode, hard-linked. Only new or changed files are read.
+path, size, mtime (to the nanosecond) AND inode equal an entry of the previous snapshot's
+manifest takes that entry's hash. The inode is what makes this safe: with ``--link-dest``
+an unchanged file of the new snapshot is the previous snapshot's very inode, hard-linked,
+so its content is the one hashed then; a file rsync copied again (it changed, even within
+the same second) is a new inode and is read. Manifests of format 1 (no inode) are never
+reused: every file is hashed once more. Hard-linked paths are read once per inode.
 
 The listing comes from ``find -printf`` and the hashes from ``sha256sum -z`` on the target
 (see :mod:`drptools.targets`); the parsers here are pure functions of their output.
@@ -27,14 +31,18 @@ if TYPE_CHECKING:
     from drptools.targets import Place
 
 HEADER = (
-    b"# vigie drp manifest 1: path<TAB>size<TAB>mtime<TAB>sha256, one line per regular file;"
-    b" in paths a backslash is written \\\\ and a line break \\n\n"
+    b"# vigie drp manifest 2: path<TAB>size<TAB>mtime<TAB>inode<TAB>sha256, one line per"
+    b" regular file; in paths a backslash is written \\\\ and a line break \\n\n"
 )
+#: The first line of the format without inodes (vigie 0.1), still read by verify.
+HEADER_1 = b"# vigie drp manifest 1:"
+#: The inode field of an entry read from a format-1 manifest: matches no listing.
+NO_INODE = b"-"
 HASH_LENGTH = 64
 HEX_DIGITS = b"0123456789abcdef"
 HEX = frozenset(HEX_DIGITS)
-#: ``find`` format of one listing record: ``path<TAB>size<TAB>mtime`` then NUL.
-LISTING_FORMAT = "%P\\t%s\\t%T@\\0"
+#: ``find`` format of one listing record: ``path<TAB>size<TAB>mtime<TAB>inode`` then NUL.
+LISTING_FORMAT = "%P\\t%s\\t%T@\\t%i\\0"
 
 
 class ManifestError(Failure):
@@ -70,7 +78,8 @@ def unescape(text: bytes) -> bytes:
 
 
 def parse_listing(output: bytes) -> tuple[list[bytes], list[int]]:
-    """Keys (``escaped-path<TAB>size<TAB>mtime``) and sizes of a ``find -printf`` output."""
+    """Keys (``escaped-path<TAB>size<TAB>mtime<TAB>inode``) and sizes of a ``find -printf``
+    output."""
     records = output.split(b"\0")
     if records and records[-1] == b"":
         records.pop()
@@ -79,37 +88,57 @@ def parse_listing(output: bytes) -> tuple[list[bytes], list[int]]:
     needs_escaping = b"\\" in output or b"\n" in output
     keys, sizes = [], []
     for record in records:
-        path, size, mtime = _split_record(record)
-        keys.append(b"\t".join((escape(path), size, mtime)) if needs_escaping else record)
+        path, size, mtime, inode = _split_record(record)
+        keys.append(b"\t".join((escape(path), size, mtime, inode)) if needs_escaping else record)
         sizes.append(int(size))
     return keys, sizes
 
 
-def _split_record(record: bytes) -> tuple[bytes, bytes, bytes]:
-    parts = record.rsplit(b"\t", 2)
-    if len(parts) != 3 or not parts[0] or not parts[1].isdigit() or not parts[2]:
+def _split_record(record: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+    parts = record.rsplit(b"\t", 3)
+    if (
+        len(parts) != 4
+        or not parts[0]
+        or not parts[1].isdigit()
+        or not parts[2]
+        or not parts[3].isdigit()
+    ):
         raise ManifestError(f"not a listing record: {record[:80]!r}")
-    return parts[0], parts[1], parts[2]
+    return parts[0], parts[1], parts[2], parts[3]
 
 
 def key_path(key: bytes) -> bytes:
     """The raw path of a key."""
-    return unescape(key.rsplit(b"\t", 2)[0])
+    return unescape(key.rsplit(b"\t", 3)[0])
 
 
 def key_size(key: bytes) -> int:
     """The size of a key's file."""
-    return int(key.rsplit(b"\t", 2)[1])
+    return int(key.rsplit(b"\t", 3)[1])
+
+
+def key_inode(key: bytes) -> bytes:
+    """The inode of a key's file (``-`` for an entry of a format-1 manifest)."""
+    return key.rsplit(b"\t", 1)[1]
+
+
+def key_content(key: bytes) -> bytes:
+    """Path, size and mtime of a key: what must not change while the file is kept."""
+    return key.rsplit(b"\t", 1)[0]
 
 
 def parse_manifest(data: bytes) -> dict[bytes, bytes]:
-    """Key → sha256 of every entry of a manifest.
+    """Key → sha256 of every entry of a manifest (format 2, or 1 with ``-`` as inode).
 
     Checked as a whole rather than line by line (it is read at every run, 100 000 lines):
     every line ends with a TAB and 64 lowercase hex digits. A key that is damaged matches
     no file of the new listing, so that file is simply hashed again.
     """
-    if not data.startswith(b"# vigie drp manifest 1:"):
+    if data.startswith(HEADER_1):
+        inode_field = b"\t" + NO_INODE
+    elif data.startswith(HEADER[: len(HEADER_1)]):
+        inode_field = b""
+    else:
         raise ManifestError("not a vigie drp manifest (first line)")
     lines = data.split(b"\n")
     if lines[-1] != b"":
@@ -119,7 +148,7 @@ def parse_manifest(data: bytes) -> dict[bytes, bytes]:
     if b"".join([line[cut:-HASH_LENGTH] for line in lines]) != b"\t" * len(lines):
         bad = next(line for line in lines if line[cut:-HASH_LENGTH] != b"\t")
         raise ManifestError(f"not a manifest line: {bad[:80]!r}")
-    entries = {line[:cut]: line[-HASH_LENGTH:] for line in lines}
+    entries = {line[:cut] + inode_field: line[-HASH_LENGTH:] for line in lines}
     if b"".join(entries.values()).translate(None, HEX_DIGITS) or len(entries) != len(lines):
         raise ManifestError("a manifest line does not end with a lowercase sha256, or repeats")
     return entries
@@ -164,6 +193,67 @@ def reuse(
     return known, unknown
 
 
+def one_path_per_inode(keys: list[bytes]) -> dict[bytes, bytes]:
+    """Key → the path to read for it: hard-linked paths share one read."""
+    first: dict[bytes, bytes] = {}
+    chosen = {}
+    for key in keys:
+        chosen[key] = first.setdefault(key_inode(key), key_path(key))
+    return chosen
+
+
+def link_problems(manifest: dict[bytes, bytes], keys: list[bytes]) -> list[str]:
+    """Hard links of the manifest that the listing ``keys`` no longer shows as links."""
+    on_disk = {key_path(key): key_inode(key) for key in keys}
+    groups: dict[bytes, list[bytes]] = {}
+    for key in manifest:
+        inode = key_inode(key)
+        if inode != NO_INODE:
+            groups.setdefault(inode, []).append(key_path(key))
+    problems = []
+    for paths in groups.values():
+        inodes = {on_disk.get(path) for path in paths}
+        if len(paths) > 1 and None not in inodes and len(inodes) > 1:
+            shown = ", ".join(os.fsdecode(path) for path in sorted(paths))
+            problems.append(f"hard link broken: {shown}")
+    return sorted(problems)
+
+
+#: Format of the ``COMPLETE`` marker: 2 adds ``manifest_bytes``, ``source_files`` and the
+#: inode column of the manifest.
+MARKER_FORMAT = 2
+
+
+def marker_problem(
+    marker: bytes, stamp: str, manifest_sha256: str | None, manifest_bytes: int | None
+) -> str | None:
+    """Why a snapshot's ``COMPLETE`` does not vouch for its ``MANIFEST``, or None.
+
+    ``COMPLETE`` names the snapshot it completes and the checksum (and, from format 2,
+    the size) of the manifest it seals; a marker that is empty or garbage, names another
+    snapshot, or seals another manifest proves nothing. ``manifest_sha256`` is None when
+    the manifest is missing.
+    """
+    import json
+
+    try:
+        fields = json.loads(marker)
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict) or not isinstance(fields.get("manifest_sha256"), str):
+        return "COMPLETE is not a vigie marker (empty or damaged)"
+    if fields.get("snapshot") != stamp:
+        return f"COMPLETE names snapshot {str(fields.get('snapshot'))[:40]!r}, not {stamp}"
+    if manifest_sha256 is None:
+        return "MANIFEST is missing"
+    size = fields.get("manifest_bytes")
+    if isinstance(size, int) and manifest_bytes is not None and size != manifest_bytes:
+        return f"MANIFEST is {manifest_bytes} bytes, COMPLETE says {size}"
+    if fields["manifest_sha256"] != manifest_sha256:
+        return "MANIFEST does not match the sha256 in its COMPLETE"
+    return None
+
+
 # --- on a target ------------------------------------------------------------------------
 
 
@@ -194,6 +284,13 @@ def hash_files(place: Place, directory: str, paths: list[bytes]) -> dict[bytes, 
     return hashes
 
 
+def hash_keys(place: Place, directory: str, keys: list[bytes]) -> dict[bytes, bytes]:
+    """Key → sha256 of the files of ``keys``, each inode read once."""
+    chosen = one_path_per_inode(keys)
+    hashes = hash_files(place, directory, list(dict.fromkeys(chosen.values())))
+    return {key: hashes[path] for key, path in chosen.items()}
+
+
 def build(
     place: Place, directory: str, previous: dict[bytes, bytes], previous_text: bytes = b""
 ) -> tuple[bytes, dict[str, int]]:
@@ -204,9 +301,7 @@ def build(
     """
     keys, sizes = list_files(place, directory)
     entries, unknown = reuse(keys, previous)
-    hashes = hash_files(place, directory, [key_path(key) for key in unknown])
-    for key in unknown:
-        entries[key] = hashes[key_path(key)]
+    entries.update(hash_keys(place, directory, unknown))
     figures = {
         "files": len(keys),
         "bytes": sum(sizes),
@@ -221,7 +316,13 @@ def build(
 def compare(
     manifest: dict[bytes, bytes], keys: list[bytes], hashes: dict[bytes, bytes]
 ) -> list[str]:
-    """What differs between a manifest and a fresh listing with fresh hashes, one line each."""
+    """What differs between a manifest and a fresh listing with fresh hashes, one line each.
+
+    ``hashes`` maps raw paths to their fresh sha256; a path absent from it was not read
+    (a rolling verification reads a share of the files) and is judged by its listing only.
+    Inode numbers are compared only as hard-link groups: a copy of the snapshot elsewhere
+    has other numbers and is still intact.
+    """
     problems = []
     on_disk = {key_path(key): key for key in keys}
     recorded = {key_path(key): (key, digest) for key, digest in manifest.items()}
@@ -229,10 +330,10 @@ def compare(
         shown = os.fsdecode(path)
         if path not in on_disk:
             problems.append(f"missing: {shown}")
-        elif on_disk[path] != key:
+        elif key_content(on_disk[path]) != key_content(key):
             problems.append(f"size or mtime changed: {shown}")
-        elif hashes.get(path) != digest:
+        elif path in hashes and hashes[path] != digest:
             problems.append(f"checksum mismatch: {shown}")
     for path in sorted(set(on_disk) - set(recorded)):
         problems.append(f"not in the manifest: {os.fsdecode(path)}")
-    return problems
+    return problems + link_problems(manifest, keys)

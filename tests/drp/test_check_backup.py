@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ import pytest
 
 from checks import backup
 from checks.core.runtime import Outcome
-from drptools import layout, status
+from drptools import layout, manifest, status
 from tests.conftest import executable
 from tests.contract import assert_conforms
 from tests.drp.helpers import DAY, EVEN_NOON, drp, held_lock, local_site, write_config
@@ -26,12 +27,19 @@ def site(tmp_path):
 
 
 def snapshot(target: Path, when: float, complete: bool = True, partial: bool = False) -> Path:
-    """A snapshot directory as drp leaves it (data time ``when``)."""
+    """A snapshot directory as drp leaves it (data time ``when``): an empty tree, its
+    MANIFEST, and a COMPLETE sealing it."""
     name = layout.stamp(when) + (layout.PARTIAL if partial else "")
     path = target / "www" / "files" / name
     (path / "data").mkdir(parents=True)
+    (path / "MANIFEST").write_bytes(manifest.HEADER)
     if complete:
-        (path / "COMPLETE").write_text("{}\n")
+        seal = {
+            "snapshot": layout.stamp(when),
+            "manifest_sha256": hashlib.sha256(manifest.HEADER).hexdigest(),
+            "manifest_bytes": len(manifest.HEADER),
+        }
+        (path / "COMPLETE").write_text(json.dumps(seal) + "\n")
     return path
 
 
@@ -47,8 +55,10 @@ def dump(target: Path, when: float, complete: bool = True) -> None:
 
 
 def check(config: Path, now: float, *args: str, monkeypatch: pytest.MonkeyPatch) -> Outcome:
+    """check_backup in-process at ``now``; targets never verified are fine unless asked."""
     monkeypatch.setenv(layout.NOW_VARIABLE, str(int(now)))
-    outcome = backup.PLUGIN.run(["--config", str(config), *args])
+    verified = () if "--unverified" in args else ("--unverified", "ok")
+    outcome = backup.PLUGIN.run(["--config", str(config), *verified, *args])
     assert_conforms("backup", outcome.state, outcome.text)
     return outcome
 
@@ -209,7 +219,7 @@ def test_after_real_runs_and_a_killed_one(tmp_path, monkeypatch):
     assert drp(config, "backup", "files", now=EVEN_NOON - DAY).returncode == 0
     assert drp(config, "backup", "files", now=EVEN_NOON).returncode == 0
     result = subprocess.run(
-        [executable("check_backup"), "--config", str(config)],
+        [executable("check_backup"), "--config", str(config), "--unverified", "ok"],
         capture_output=True,
         text=True,
         env=dict(os.environ, VIGIE_DRP_NOW=str(EVEN_NOON + 2 * HOUR)),

@@ -66,8 +66,10 @@ def test_version():
      (["restore"], "drp: argument ACTION: invalid choice: 'restore'"),
      (["backup", "files", "--target", "C"], "drp backup files: argument --target: invalid "
       "choice: 'C' (choose from 'A', 'B') (see drp backup files --help)"),
-     (["verify", "files"], "drp verify files: the following arguments are required: "
-      "ENVIRONMENT (see drp verify files --help)"),
+     (["verify", "db"], "drp verify db: the following arguments are required: "
+      "ENVIRONMENT (see drp verify db --help)"),
+     (["verify", "files", "--rolling", "0"], "drp verify files: argument --rolling: '0' is "
+      "not a number of days from 1 to 366 (see drp verify files --help)"),
      (["prune", "--dryrun"], "drp: unrecognized arguments: --dryrun (see drp --help)")],
 )  # fmt: skip
 def test_bad_use_is_one_line_and_exit_2(args, message):

@@ -112,7 +112,11 @@ def test_the_shipped_example_is_valid_and_documents_every_key():
         ("datacenter", DELETE, "datacenter: missing (expected a string)"),
         ("datacenter", 3, "datacenter: expected a non-empty string, found an integer 3"),
         ("colour", "blue", "colour: unknown key (known here: datacenter, targets, retention, "
-         "notification, environments)"),
+         "notification, files, environments)"),
+        ("files", {"hard_links": "no"}, "files.hard_links: expected true or false, found a string "
+         "'no'"),
+        ("files", {"compress": True}, "files.compress: unknown key (known here: hard_links, "
+         "sparse, acls, xattrs)"),
         ("targets.B", DELETE, "targets.B: missing (expected [targets.B] with location and "
          "datacenter)"),
         ("targets.C", {"location": "/x", "datacenter": "y"}, "targets.C: unknown target (the "
@@ -196,6 +200,12 @@ def test_the_shipped_example_is_valid_and_documents_every_key():
 def test_each_bad_configuration_gets_an_exact_message(path, value, message):
     found = problems(changed(path, value))
     assert any(problem.startswith(message) for problem in found), found
+
+
+def test_snapshots_preserve_everything_unless_switched_off():
+    assert parse(GOOD, "drp.toml").preserve == ("hard_links", "sparse", "acls", "xattrs")
+    off = changed("files", {"acls": False, "sparse": False})
+    assert parse(off, "drp.toml").preserve == ("hard_links", "xattrs")
 
 
 def test_environment_names_must_be_usable_as_directory_names():

@@ -8,9 +8,11 @@ why not the day of the month). A run is a fixed sequence of steps (:meth:`FileBa
             an interrupted ``.partial`` newer than it, which this run resumes
 2. prepare  ``<stamp>.partial/data`` (the resumed partial renamed to this run's stamp)
 3. copy     rsync into it (:mod:`drptools.rsync`)
-4. manifest list the copy, hash what the previous manifest does not vouch for, write
+4. manifest list the copy, check it holds every regular file rsync's sender listed (less
+            those that vanished), hash what the previous manifest does not vouch for
+            (that manifest is used only if it matches its own ``COMPLETE``), write
             ``MANIFEST`` (:mod:`drptools.manifest`)
-5. mark     write ``COMPLETE`` (JSON: stamp, figures, the manifest's sha256)
+5. mark     write ``COMPLETE`` (JSON: stamp, figures, the manifest's sha256 and size)
 6. flush    ``sync -f``: every file and the marker on disk before anything claims them
 7. commit   rename ``<stamp>.partial`` to ``<stamp>``, flush the directory entry
 
@@ -55,12 +57,19 @@ class FileBackup:
     """One environment's snapshot on one target, as ordered steps."""
 
     def __init__(
-        self, environment: Environment, place: Place, clock: common.Clock, progress: bool = False
+        self,
+        environment: Environment,
+        place: Place,
+        clock: common.Clock,
+        progress: bool = False,
+        preserve: tuple[str, ...] = tuple(rsync.PRESERVE_OPTIONS),
     ) -> None:
         self.environment = environment
         self.place = place
         self.clock = clock
         self.progress = progress
+        #: rsync preservation switches (``[files]`` of the configuration).
+        self.preserve = preserve
         self.directory = layout.files_dir(place.root, environment.name)
         self.stamp = layout.stamp(clock.started)
         self.partial = f"{self.directory}/{self.stamp}{layout.PARTIAL}"
@@ -68,6 +77,8 @@ class FileBackup:
         self.base: layout.Snapshot | None = None
         self.resumed: layout.Snapshot | None = None
         self.manifest_sha256 = ""
+        self.manifest_bytes = 0
+        self.copied: rsync.Copy | None = None
         self.figures: dict[str, int] = {}
 
     def steps(self) -> list[tuple[str, Callable[[], None]]]:
@@ -102,7 +113,7 @@ class FileBackup:
             lines.append("  first snapshot on this target: every file is copied")
         if self.resumed:
             lines.append(f"  resuming the interrupted {self.resumed.name}")
-        arguments = rsync.snapshot_arguments(*self._rsync_parts())
+        arguments = rsync.snapshot_arguments(*self._rsync_parts(), preserve=self.preserve)
         lines.append(f"  {' '.join(arguments)}")
         return lines
 
@@ -116,7 +127,8 @@ class FileBackup:
         self.place.remove([f"{self.partial}/{layout.MARKER}", f"{self.partial}/{layout.MANIFEST}"])
 
     def _rsync_parts(self) -> tuple[tuple[str, ...], str]:
-        return self.environment.paths, self.place.rsync_path(f"{self.partial}/{layout.DATA}/")
+        sources = tuple(rsync.source_argument(path) for path in self.environment.paths)
+        return sources, self.place.rsync_path(f"{self.partial}/{layout.DATA}/")
 
     def copy(self) -> None:
         """rsync the environment's paths into the partial."""
@@ -128,32 +140,57 @@ class FileBackup:
             excludes=self.environment.excludes,
             link_dest=base,
             shell=self.place.rsync_shell(),
+            preserve=self.preserve,
             progress=self.progress,
         )
-        rsync.snapshot(arguments, f"copying {self.environment.name} to {self.place}", self.progress)
+        what = f"copying {self.environment.name} to {self.place}"
+        self.copied = rsync.snapshot(arguments, what, self.progress)
 
     def write_manifest(self) -> None:
         """``MANIFEST`` of the copy, reusing the base's hashes of unchanged files."""
-        previous: dict[bytes, bytes] = {}
-        previous_text = b""
-        if self.base is not None:
-            path = f"{self.directory}/{self.base.name}/{layout.MANIFEST}"
-            previous_text = self.place.read(path) or b""
-            try:
-                previous = manifest.parse_manifest(previous_text)
-            except manifest.ManifestError as error:
-                log.warning("%s:%s unusable (%s): hashing every file", self.place.name, path, error)
-                previous_text = b""
+        previous, previous_text = self._previous_manifest()
         text, self.figures = manifest.build(
             self.place, f"{self.partial}/{layout.DATA}", previous, previous_text
         )
+        if self.copied is not None:
+            expected = self.copied.regular_files - len(self.copied.vanished)
+            if self.figures["files"] < expected:
+                raise Failure(
+                    f"{self.place.name}:{self.partial} holds {self.figures['files']} files but "
+                    f"rsync's sender listed {expected}: not marking it complete"
+                )
+            self.figures["source_files"] = self.copied.regular_files
+            self.figures["vanished_files"] = len(self.copied.vanished)
         self.place.write(f"{self.partial}/{layout.MANIFEST}", text)
         self.manifest_sha256 = hashlib.sha256(text).hexdigest()
+        self.manifest_bytes = len(text)
+
+    def _previous_manifest(self) -> tuple[dict[bytes, bytes], bytes]:
+        """The base's manifest entries and text, if it matches its ``COMPLETE``; else none.
+
+        A manifest whose checksum is not the one its marker recorded was damaged or
+        replaced since: inheriting its hashes would carry a wrong one into every later
+        snapshot, so every file is hashed again instead.
+        """
+        if self.base is None:
+            return {}, b""
+        path = f"{self.directory}/{self.base.name}"
+        text = self.place.read(f"{path}/{layout.MANIFEST}") or b""
+        marker = self.place.read(f"{path}/{layout.MARKER}") or b""
+        digest = hashlib.sha256(text).hexdigest() if text else None
+        problem = manifest.marker_problem(marker, self.base.stamp, digest, len(text))
+        if problem is None:
+            try:
+                return manifest.parse_manifest(text), text
+            except manifest.ManifestError as error:
+                problem = str(error)
+        log.warning("%s:%s unusable (%s): hashing every file", self.place.name, path, problem)
+        return {}, b""
 
     def mark(self) -> None:
         """``COMPLETE``: what the snapshot holds, and the manifest it must match."""
         marker = {
-            "format": 1,
+            "format": manifest.MARKER_FORMAT,
             "environment": self.environment.name,
             "target": self.place.name,
             "snapshot": self.stamp,
@@ -162,7 +199,9 @@ class FileBackup:
             "local_day": layout.local_day(self.clock.started),
             "base": self.base.name if self.base else None,
             "manifest_sha256": self.manifest_sha256,
+            "manifest_bytes": self.manifest_bytes,
             "paths": list(self.environment.paths),
+            "preserve": list(self.preserve),
             "vigie": __version__,
             **self.figures,
         }
@@ -199,7 +238,7 @@ def backup(
 
     def run() -> dict[str, object]:
         with Place(config.targets[target]) as place:
-            job = FileBackup(environment, place, clock, progress)
+            job = FileBackup(environment, place, clock, progress, config.preserve)
             with place.lock(f"{job.directory}/{layout.LOCK}"):
                 for _, step in job.steps():
                     step()
