@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from checks import backup
 from tests.conftest import REPO, executable
 
 UNITS = REPO / "packaging" / "systemd"
@@ -67,4 +68,16 @@ def test_cron_runs_the_same_schedule():
     assert entries == [
         ["30", "1", "*", "*", "*", "root", "/usr/bin/drp backup files"],
         ["15", "*/2", "*", "*", "*", "root", "/usr/bin/drp backup db"],
+        ["30", "5", "*", "*", "*", "root", "/usr/bin/drp verify files --rolling 7"],
     ]
+
+
+def test_the_rolling_verification_reads_every_file_within_check_backups_limit():
+    assert unit("vigie-drp-verify.timer")["Timer"]["Persistent"] == "true"
+    command = unit("vigie-drp-verify.service")["Service"]["ExecStart"]
+    assert command == "/usr/bin/drp -v verify files --rolling 7"
+    limit = next(
+        action.default for action in backup.build_parser()._actions
+        if action.dest == "warning_verified"
+    )  # fmt: skip
+    assert limit == "8d", "7 days of shares, and a day of slack"
