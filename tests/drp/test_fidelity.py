@@ -71,6 +71,9 @@ def test_a_configured_path_that_is_a_symlink_backs_up_the_directory(tmp_path):
         b=str(tmp_path / "B"),
         environments={"www": {"paths": [str(link)]}},
     )
+    checked = drp(config, "config", "check")
+    assert checked.returncode == 0, checked.stderr
+    assert f"{link} is a symlink to {real}: its content is backed up as {link}" in checked.stdout
     both_targets(config)
     copied = newest(tmp_path / "A") / "data" / str(link)[1:]
     assert copied.is_dir()

@@ -9,6 +9,7 @@ ssh config files readable, paths and local target directories present.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from drptools.config import check_files
@@ -42,6 +43,13 @@ def summary(config: Config) -> list[str]:
             f"  environment {environment.name}: {', '.join(environment.paths)}"
             + (f"; databases {databases}" if databases else "")
         )
+        lines += [
+            f"    {path} is a symlink to {os.path.realpath(path)}: its content is backed up "
+            f"as {path}"
+            for path in environment.paths
+            if os.path.islink(path) and os.path.isdir(path)
+        ]
+    lines.append(f"  snapshots keep: {', '.join(config.preserve) or 'contents and modes only'}")
     if config.notification.mail_to:
         lines.append(f"  failures mailed to {', '.join(config.notification.mail_to)}")
     return lines
