@@ -18,6 +18,7 @@ forced so that a cron job never waits for a password prompt.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 import subprocess
@@ -157,6 +158,23 @@ class Place:
     ) -> subprocess.Popen[bytes]:
         """Start ``argv`` on the target and return the local process (ssh, or the tool)."""
         return execute.start(self.command(argv), stdin=stdin, stdout=stdout, stderr=stderr)
+
+    @functools.cached_property
+    def uid(self) -> int:
+        """The uid the target's commands run as, asked once per connection (``id -u``).
+
+        An account that is not root cannot set owners, and is held to the modes it writes
+        (a copied 0000 file it could not hash, a 0555 directory it could not empty), so
+        the snapshot keeps the source's modes in xattrs instead (rsync ``--fake-super``).
+        """
+        if not self.remote:
+            return os.geteuid()
+        result = self.run(["id", "-u"], f"asking which account runs commands on {self}")
+        try:
+            return int(result.stdout)
+        except ValueError:
+            said = result.stdout.decode(errors="replace").strip()[:80]
+            raise CommandFailed(f"`id -u` on {self} printed {said!r}, not a uid") from None
 
     # --- rsync ----------------------------------------------------------------------
 

@@ -69,6 +69,7 @@ class FileBackup:
         self.resumed: layout.Snapshot | None = None
         self.manifest_sha256 = ""
         self.figures: dict[str, int] = {}
+        self.unreadable: list[str] = []
 
     def steps(self) -> list[tuple[str, Callable[[], None]]]:
         """The run, in order; a test can stop after any of them."""
@@ -129,8 +130,10 @@ class FileBackup:
             link_dest=base,
             shell=self.place.rsync_shell(),
             progress=self.progress,
+            fake_super=self.place.uid != 0,
         )
-        rsync.snapshot(arguments, f"copying {self.environment.name} to {self.place}", self.progress)
+        what = f"copying {self.environment.name} to {self.place}"
+        self.unreadable = rsync.snapshot(arguments, what, self.progress)
 
     def write_manifest(self) -> None:
         """``MANIFEST`` of the copy, reusing the base's hashes of unchanged files."""
@@ -218,7 +221,12 @@ def backup(
             human_bytes(figures["hashed_bytes"]),
             human_duration(clock.elapsed()),
         )
-        return {"snapshot": job.stamp, **figures}
+        # What the snapshot goes without (source files rsync could not read), for check_backup.
+        skipped = {
+            "unreadable_files": len(job.unreadable),
+            "unreadable": job.unreadable[: rsync.SHOWN],
+        }
+        return {"snapshot": job.stamp, **figures, **skipped}
 
     with LocalLock(f"files.{environment.name}"):
         common.recorded(name, fields, clock, run)
