@@ -229,9 +229,28 @@ class Place:
         self.run(["mv", "-T", "--", old, new], f"renaming {old} to {new} on {self}")
 
     def remove(self, paths: Sequence[str]) -> None:
-        """Remove ``paths`` recursively."""
-        if paths:
-            self.run(["rm", "-rf", "--", *paths], f"removing {len(paths)} item(s) on {self}")
+        """Remove ``paths`` recursively, directories the account made read-only included.
+
+        A snapshot written by an account that is not root may hold directories without
+        its write (or read) permission: copied with the source's 0555 or 0000 before
+        modes went to xattrs, or made so by hand. ``rm`` cannot empty those, so they get
+        ``u+rwx`` first, one by one as ``find`` meets them (before it descends, so nested
+        ones are reached too). Only directories: a file of an expired snapshot may be a
+        hard link to one of a kept snapshot, whose mode must not change. ``find`` fails
+        on a path that does not exist (``rm -f`` does not mind), so its exit status is
+        not the verdict: ``rm`` is, and names what it still could not remove. (The paths
+        are absolute, below the target's root: ``find`` cannot take one for an option.)
+        """
+        if not paths:
+            return
+        what = f"removing {len(paths)} item(s) on {self}"
+        unwritable = ["-type", "d", "!", "-perm", "-u=rwx"]
+        self.run(
+            ["find", *paths, *unwritable, "-exec", "chmod", "u+rwx", "--", "{}", ";"],
+            what,
+            ok=(0, 1),
+        )
+        self.run(["rm", "-rf", "--", *paths], what)
 
     def sync(self, path: str) -> None:
         """Flush the filesystem holding ``path`` (``sync -f``: data and directory entries)."""

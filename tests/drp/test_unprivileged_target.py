@@ -30,7 +30,9 @@ from pathlib import Path
 import pytest
 
 from drptools import layout, rsync
-from tests.drp.helpers import EVEN_NOON, drp, make_tree, write_config
+from drptools.config import Location, Target
+from drptools.targets import Place
+from tests.drp.helpers import DAY, EVEN_NOON, drp, make_tree, write_config
 from tests.servers.loopfs import MountNamespace
 from tests.servers.sshd import UNPRIVILEGED, Sshd, unprivileged_account
 
@@ -125,6 +127,64 @@ def test_source_modes_do_not_lock_the_account_out_and_a_restore_gives_them_back(
         assert stat.S_IMODE(copy.st_mode) == stat.S_IMODE(original.st_mode), path
         assert (copy.st_uid, copy.st_gid) == (original.st_uid, original.st_gid), path
     assert (back / "secret.key").read_text() == (source / "secret.key").read_text()
+
+
+def test_retention_removes_read_only_directories_it_wrote(unprivileged_site):
+    config, _source, remote = unprivileged_site
+    files = remote / "www" / "files"
+    assert drp(config, "backup", "files", "--target", "B", now=EVEN_NOON).returncode == 0
+    # As a snapshot written before drp kept modes in xattrs: read-only directories.
+    old = files / layout.stamp(EVEN_NOON) / "data"
+    for directory in sorted(old.rglob("*"), reverse=True):
+        if directory.is_dir():
+            directory.chmod(0o555)
+    second = drp(config, "backup", "files", "--target", "B", now=EVEN_NOON + 2 * DAY)
+    assert (second.returncode, second.stderr) == (0, ""), second.stderr
+    assert sorted(p.name for p in files.iterdir() if p.name != ".lock") == [
+        layout.stamp(EVEN_NOON + 2 * DAY)
+    ]
+    record = status_record(config)
+    assert (record["result"], record.get("prune_error")) == ("ok", None)
+
+
+def test_a_retention_failure_is_not_a_failed_backup(unprivileged_site):
+    config, _source, remote = unprivileged_site
+    files = remote / "www" / "files"
+    assert drp(config, "backup", "files", "--target", "B", now=EVEN_NOON).returncode == 0
+    # Something the account cannot remove: root's directory inside the old snapshot.
+    foreign = files / layout.stamp(EVEN_NOON) / "data" / "root-owned"
+    foreign.mkdir()
+    (foreign / "file").write_text("root's\n")
+    second = drp(config, "backup", "files", "--target", "B", now=EVEN_NOON + 2 * DAY)
+    assert second.returncode == 1
+    assert second.stderr.count("\n") == 1, second.stderr
+    assert "retention failed" in second.stderr
+    assert "Permission denied" in second.stderr
+    new = layout.stamp(EVEN_NOON + 2 * DAY)
+    assert new in complete_snapshots(files)
+    record = status_record(config)
+    assert record["result"] == "ok"
+    assert record["error"] is None
+    assert "Permission denied" in str(record["prune_error"])
+    assert isinstance(record["last_ok"], dict)
+    assert record["last_ok"]["snapshot"] == new
+
+
+def test_place_remove_restores_write_permission_on_directories_first(sshd_user):
+    remote = sshd_user.directory / "doomed"
+    tree = remote / "a" / "b"
+    subprocess.run(sshd_user.ssh("mkdir", "-p", str(tree / "c")), check=True)
+    subprocess.run(sshd_user.ssh("touch", str(tree / "c" / "f"), str(tree / "g")), check=True)
+    subprocess.run(
+        sshd_user.ssh("chmod", "0", str(tree / "c"), ";", "chmod", "555", str(tree), str(remote)),
+        check=True,
+    )
+    target = Target("B", Location(str(sshd_user.directory), sshd_user.alias), "dc-2",
+                    str(sshd_user.ssh_config))  # fmt: skip
+    with Place(target) as place:
+        assert place.uid == unprivileged_account().pw_uid
+        place.remove([str(remote), str(sshd_user.directory / "never existed")])
+    assert not remote.exists()
 
 
 # --- drp itself not root ----------------------------------------------------------------

@@ -206,9 +206,12 @@ def backup(
             with place.lock(f"{job.directory}/{layout.LOCK}"):
                 for _, step in job.steps():
                     step()
+                pruned: dict[str, object] = {}
                 if prune:
-                    for line in prune_files(place, environment.name, config.keep_files, False):
-                        log.info("%s", line)
+                    keep = config.keep_files
+                    pruned = common.retention(
+                        lambda: prune_files(place, environment.name, keep, dry_run=False)
+                    )
         figures = job.figures
         log.info(
             "backup files %s to %s: snapshot %s, %d files, %s (%d new or changed, %s read) in %s",
@@ -226,7 +229,7 @@ def backup(
             "unreadable_files": len(job.unreadable),
             "unreadable": job.unreadable[: rsync.SHOWN],
         }
-        return {"snapshot": job.stamp, **figures, **skipped}
+        return {"snapshot": job.stamp, **figures, **skipped, **pruned}
 
     with LocalLock(f"files.{environment.name}"):
         common.recorded(name, fields, clock, run)
