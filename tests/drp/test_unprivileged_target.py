@@ -168,6 +168,15 @@ def test_a_retention_failure_is_not_a_failed_backup(unprivileged_site):
     assert "Permission denied" in str(record["prune_error"])
     assert isinstance(record["last_ok"], dict)
     assert record["last_ok"]["snapshot"] == new
+    # What rm left is a leftover the next retention retries, not an "incomplete" snapshot
+    # that a person must look at (drp never removes those).
+    left = f"{layout.stamp(EVEN_NOON)}{layout.PARTIAL}"
+    assert sorted(p.name for p in files.iterdir() if p.name != ".lock") == [left, new]
+    shutil.rmtree(files / left / "data" / "root-owned")
+    pruned = drp(config, "prune", "--target", "B")
+    assert (pruned.returncode, pruned.stderr) == (0, "")
+    assert pruned.stdout == f"removed B:{files}/{left} (left by an interrupted run)\n"
+    assert sorted(p.name for p in files.iterdir() if p.name != ".lock") == [new]
 
 
 def test_place_remove_restores_write_permission_on_directories_first(sshd_user):
