@@ -66,7 +66,7 @@ def awkward_source(root: Path) -> Path:
     """A tree with a 0000 file (owned by someone else), a 0555 directory and a 0000 one."""
     source = make_tree(root / "srv" / "www", 2, 2)
     secret = source / "secret.key"
-    secret.write_text("only its owner may read it, and not even it\n")
+    secret.write_text("mode 0000: not even its owner reads it\n")
     os.chown(secret, 4321, 4321)
     secret.chmod(0)
     locked = source / "releases"
