@@ -9,7 +9,12 @@ users expect; without it rsync copies the link alone and the snapshot holds no f
 become hard links to it and cost no space and no transfer. ``--delete
 --delete-excluded`` matter only when a run resumes an interrupted ``.partial``: what
 vanished from the source, or was excluded since, leaves it. ``--numeric-ids`` keeps owners
-as numbers, because the backup server's user names are not the service's.
+as numbers, because the backup server's user names are not the service's. A target
+account that is not root could neither set those owners nor, held to the modes it writes,
+read a 0000 file back or empty a 0555 directory: there the receiving side runs with
+``--fake-super``, which keeps modes, owners and devices (and ACLs, xattrs) in
+``user.rsync.*`` xattrs (a restore with ``--fake-super`` on the sending side reads them
+back) and leaves the files themselves to their writer.
 
 What makes a snapshot exact, not merely close:
 
@@ -20,10 +25,14 @@ What makes a snapshot exact, not merely close:
   be turned off in ``[files]``): a site restored on the DRP server needs its hard links,
   its sparse files not expanded, its ACLs, xattrs and file capabilities.
 - ``--stats``: the sender's count of regular files, which the snapshot must hold (less
-  the files that vanished during the copy) before it may be marked complete.
+  the files that vanished during the copy or could not be read) before it may be marked
+  complete.
 
 Exit code 24 (files vanished while being copied) is normal on a live system and is
-logged, not fatal; every other non-zero code fails the run.
+logged, not fatal. So is exit code 23 when all rsync said is that it could not open some
+source files (drp not root, a file its owner made unreadable): one such file must not
+cost the backup of every other, so the snapshot goes without them and the run names them.
+Every other non-zero code, 23 for any other cause included, fails the run.
 """
 
 from __future__ import annotations
@@ -56,7 +65,18 @@ MEANINGS = {
     35: "timeout waiting for daemon connection",
     255: "ssh failed",
 }
+PARTIAL = 23
 VANISHED = 24
+#: How many unreadable source files a warning (and the status record) names.
+SHOWN = 10
+#: What rsync's sender says of a source file it cannot open for reading.
+OPEN_FAILED = re.compile(
+    r'rsync: \[sender\] send_files failed to open "(.*)": Permission denied \(13\)'
+)
+NO_USER_XATTRS = (
+    "the target filesystem has no user extended attributes, where a target account that"
+    " is not root keeps the modes and owners of the files (ext4, XFS and btrfs have them)"
+)
 #: What each ``[files]`` preservation switch adds to the rsync command, in this order.
 PRESERVE_OPTIONS = {
     "hard_links": "--hard-links",
@@ -86,10 +106,17 @@ def snapshot_arguments(
     shell: Sequence[str] = (),
     preserve: Sequence[str] = tuple(PRESERVE_OPTIONS),
     progress: bool = False,
+    fake_super: bool = False,
 ) -> tuple[str, ...]:
-    """The rsync argument list of one snapshot (a pure function, tested as such)."""
+    """The rsync argument list of one snapshot (a pure function, tested as such).
+
+    ``fake_super`` (the target account is not root): the receiving side alone keeps
+    modes, owners and devices in ``user.rsync.*`` xattrs and its files accessible to
+    itself; on the sending side it would read the SOURCE's xattrs as modes.
+    """
     return (
         ("rsync", "-a", "--relative", "--delete", "--delete-excluded", "--numeric-ids")
+        + (("--remote-option=--fake-super",) if fake_super else ())
         + tuple(option for name, option in PRESERVE_OPTIONS.items() if name in preserve)
         + ("--modify-window=-1", "--stats", "--no-human-readable")
         + (("--info=progress2",) if progress else ())
@@ -102,12 +129,33 @@ def snapshot_arguments(
     )
 
 
-def cause(stderr: str) -> str:
-    """The first ``rsync: …`` line (the cause), not the ``rsync error: …`` summary after it."""
+def unreadable(stderr: str) -> list[str] | None:
+    """The source files rsync could not open, if that is all it complained of; else None."""
+    paths = []
     for line in stderr.splitlines():
         if line.startswith("rsync: "):
-            return " ".join(line.split())
-    return execute.last_line(stderr)
+            match = OPEN_FAILED.fullmatch(line)
+            if match is None:
+                return None
+            paths.append(match.group(1))
+    return paths or None
+
+
+def cause(stderr: str) -> str:
+    """The first ``rsync: …`` line (the cause), not the ``rsync error: …`` summary after it.
+
+    Unreadable source files are passed over for a cause that fails the run, if any. A
+    target filesystem without user xattrs makes rsync fail on every file with a line
+    about ``user.rsync.%stat`` that does not say what to do: it is named for what it is.
+    """
+    lines = [" ".join(line.split()) for line in stderr.splitlines() if line.startswith("rsync: ")]
+    fatal = [line for line in lines if not OPEN_FAILED.fullmatch(line)]
+    said = next(iter(fatal or lines), None)
+    if said is None:
+        return execute.last_line(stderr)
+    if "failed to write xattr user.rsync." in said and "Operation not supported" in said:
+        return f"{NO_USER_XATTRS} ({said})"
+    return said
 
 
 def regular_files_sent(stdout: bytes) -> int:
@@ -133,32 +181,59 @@ def vanished(stderr: str) -> list[str]:
 
 
 class Copy:
-    """What one rsync run copied: the sender's regular files and those that vanished."""
+    """What one rsync run copied: the sender's regular files, and those it could not."""
 
-    __slots__ = ("regular_files", "vanished")
+    __slots__ = ("regular_files", "unreadable", "vanished")
 
-    def __init__(self, regular_files: int, vanished: list[str]) -> None:
+    def __init__(self, regular_files: int, vanished: list[str], unreadable: list[str]) -> None:
         self.regular_files = regular_files
         self.vanished = vanished
+        self.unreadable = unreadable
+
+    def expected(self) -> int:
+        """How many regular files the snapshot must hold."""
+        return self.regular_files - len(self.vanished) - len(self.unreadable)
 
 
 def snapshot(arguments: Sequence[str], what: str, progress: bool = False) -> Copy:
-    """Run rsync; CommandFailed names its exit code's meaning and its first error line."""
+    """Run rsync; CommandFailed names its exit code's meaning and rsync's line on the cause.
+
+    Source files rsync could not read (exit 23 and nothing else said) and files that
+    vanished (exit 24) are logged and returned in the :class:`Copy`.
+    """
+    ok = (0, PARTIAL, VANISHED)
     if progress:
-        result = _run_showing_progress(arguments, what)
+        result = _run_showing_progress(arguments, what, ok)
     else:
-        result = execute.run(arguments, what, ok=(0, VANISHED), meanings=MEANINGS, cause=cause)
+        result = execute.run(arguments, what, ok=ok, meanings=MEANINGS, cause=cause)
     gone = vanished(result.stderr) if result.returncode == VANISHED else []
     if result.returncode == VANISHED:
         log.warning("%s: %d file(s) vanished while rsync copied them", what, len(gone))
+    skipped: list[str] = []
+    if result.returncode == PARTIAL:
+        skipped = unreadable(result.stderr) or []
+        if not skipped:
+            raise execute.CommandFailed(
+                what, PARTIAL, result.stderr, MEANINGS[PARTIAL], cause(result.stderr)
+            )
+        more = f" and {len(skipped) - SHOWN} more" if len(skipped) > SHOWN else ""
+        log.warning(
+            "%s: %d source file(s) could not be read and are not in the snapshot: %s%s",
+            what,
+            len(skipped),
+            ", ".join(skipped[:SHOWN]),
+            more,
+        )
     try:
         sent = regular_files_sent(result.stdout)
     except ValueError as error:
         raise execute.CommandFailed(what, said=str(error)) from None
-    return Copy(sent, gone)
+    return Copy(sent, gone, skipped)
 
 
-def _run_showing_progress(arguments: Sequence[str], what: str) -> execute.Result:
+def _run_showing_progress(
+    arguments: Sequence[str], what: str, ok: tuple[int, ...]
+) -> execute.Result:
     """rsync with its progress line on the terminal, its output also kept for the stats."""
     import subprocess
     import sys
@@ -182,7 +257,7 @@ def _run_showing_progress(arguments: Sequence[str], what: str) -> execute.Result
             returncode = execute.reap(process)
         errors.seek(0)
         said = errors.read().decode(errors="replace")
-    if returncode not in (0, VANISHED):
+    if returncode not in ok:
         raise execute.CommandFailed(
             what, returncode, said, MEANINGS.get(returncode, ""), cause(said)
         )

@@ -18,6 +18,7 @@ forced so that a cron job never waits for a password prompt.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 import subprocess
@@ -158,6 +159,23 @@ class Place:
         """Start ``argv`` on the target and return the local process (ssh, or the tool)."""
         return execute.start(self.command(argv), stdin=stdin, stdout=stdout, stderr=stderr)
 
+    @functools.cached_property
+    def uid(self) -> int:
+        """The uid the target's commands run as, asked once per connection (``id -u``).
+
+        An account that is not root cannot set owners, and is held to the modes it writes
+        (a copied 0000 file it could not hash, a 0555 directory it could not empty), so
+        the snapshot keeps the source's modes in xattrs instead (rsync ``--fake-super``).
+        """
+        if not self.remote:
+            return os.geteuid()
+        result = self.run(["id", "-u"], f"asking which account runs commands on {self}")
+        try:
+            return int(result.stdout)
+        except ValueError:
+            said = result.stdout.decode(errors="replace").strip()[:80]
+            raise CommandFailed(f"`id -u` on {self} printed {said!r}, not a uid") from None
+
     # --- rsync ----------------------------------------------------------------------
 
     def rsync_path(self, path: str) -> str:
@@ -211,9 +229,28 @@ class Place:
         self.run(["mv", "-T", "--", old, new], f"renaming {old} to {new} on {self}")
 
     def remove(self, paths: Sequence[str]) -> None:
-        """Remove ``paths`` recursively."""
-        if paths:
-            self.run(["rm", "-rf", "--", *paths], f"removing {len(paths)} item(s) on {self}")
+        """Remove ``paths`` recursively, directories the account made read-only included.
+
+        A snapshot written by an account that is not root may hold directories without
+        its write (or read) permission: copied with the source's 0555 or 0000 before
+        modes went to xattrs, or made so by hand. ``rm`` cannot empty those, so they get
+        ``u+rwx`` first, one by one as ``find`` meets them (before it descends, so nested
+        ones are reached too). Only directories: a file of an expired snapshot may be a
+        hard link to one of a kept snapshot, whose mode must not change. ``find`` fails
+        on a path that does not exist (``rm -f`` does not mind), so its exit status is
+        not the verdict: ``rm`` is, and names what it still could not remove. (The paths
+        are absolute, below the target's root: ``find`` cannot take one for an option.)
+        """
+        if not paths:
+            return
+        what = f"removing {len(paths)} item(s) on {self}"
+        unwritable = ["-type", "d", "!", "-perm", "-u=rwx"]
+        self.run(
+            ["find", *paths, *unwritable, "-exec", "chmod", "u+rwx", "--", "{}", ";"],
+            what,
+            ok=(0, 1),
+        )
+        self.run(["rm", "-rf", "--", *paths], what)
 
     def sync(self, path: str) -> None:
         """Flush the filesystem holding ``path`` (``sync -f``: data and directory entries)."""

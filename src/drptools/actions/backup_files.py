@@ -142,6 +142,7 @@ class FileBackup:
             shell=self.place.rsync_shell(),
             preserve=self.preserve,
             progress=self.progress,
+            fake_super=self.place.uid != 0,
         )
         what = f"copying {self.environment.name} to {self.place}"
         self.copied = rsync.snapshot(arguments, what, self.progress)
@@ -153,7 +154,7 @@ class FileBackup:
             self.place, f"{self.partial}/{layout.DATA}", previous, previous_text
         )
         if self.copied is not None:
-            expected = self.copied.regular_files - len(self.copied.vanished)
+            expected = self.copied.expected()
             if self.figures["files"] < expected:
                 raise Failure(
                     f"{self.place.name}:{self.partial} holds {self.figures['files']} files but "
@@ -161,6 +162,7 @@ class FileBackup:
                 )
             self.figures["source_files"] = self.copied.regular_files
             self.figures["vanished_files"] = len(self.copied.vanished)
+            self.figures["unreadable_files"] = len(self.copied.unreadable)
         self.place.write(f"{self.partial}/{layout.MANIFEST}", text)
         self.manifest_sha256 = hashlib.sha256(text).hexdigest()
         self.manifest_bytes = len(text)
@@ -202,6 +204,7 @@ class FileBackup:
             "manifest_bytes": self.manifest_bytes,
             "paths": list(self.environment.paths),
             "preserve": list(self.preserve),
+            "unreadable": self.copied.unreadable[: rsync.SHOWN] if self.copied else [],
             "vigie": __version__,
             **self.figures,
         }
@@ -242,9 +245,12 @@ def backup(
             with place.lock(f"{job.directory}/{layout.LOCK}"):
                 for _, step in job.steps():
                     step()
+                pruned: dict[str, object] = {}
                 if prune:
-                    for line in prune_files(place, environment.name, config.keep_files, False):
-                        log.info("%s", line)
+                    keep = config.keep_files
+                    pruned = common.retention(
+                        lambda: prune_files(place, environment.name, keep, dry_run=False)
+                    )
         figures = job.figures
         log.info(
             "backup files %s to %s: snapshot %s, %d files, %s (%d new or changed, %s read) in %s",
@@ -257,7 +263,9 @@ def backup(
             human_bytes(figures["hashed_bytes"]),
             human_duration(clock.elapsed()),
         )
-        return {"snapshot": job.stamp, **figures}
+        # What the snapshot goes without (source files rsync could not read), for check_backup.
+        skipped = {"unreadable": job.copied.unreadable[: rsync.SHOWN] if job.copied else []}
+        return {"snapshot": job.stamp, **figures, **skipped, **pruned}
 
     with LocalLock(f"files.{environment.name}"):
         common.recorded(name, fields, clock, run)

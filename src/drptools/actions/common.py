@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("drptools")
 
+#: The status record's field for retention that failed after the backup was committed.
+PRUNE_ERROR = "prune_error"
+
+
+class RetentionFailed(Failure):
+    """Retention failed after the backup was committed: the backup stands, the run fails."""
+
 
 class Clock:
     """A run's start (``VIGIE_DRP_NOW`` in tests) and its finish, measured monotonically."""
@@ -60,6 +67,24 @@ def targets(config: Config, chosen: str | None) -> list[str]:
     return [chosen] if chosen else list(config.targets)
 
 
+def retention(prune: Callable[[], list[str]]) -> dict[str, object]:
+    """Run ``prune`` after a committed backup: its lines are logged, its failure returned.
+
+    By then the backup is done. A snapshot that retention cannot remove is a problem of
+    the target, not a missing backup: recorded as the backup's failure, it made
+    check_backup call the target as old as its previous success. So a failure comes back
+    as ``{PRUNE_ERROR: reason}``, a figure of the run, which :func:`recorded` records
+    beside ``ok`` and still ends the run with exit 1.
+    """
+    try:
+        lines = prune()
+    except Failure as failure:
+        return {PRUNE_ERROR: str(failure)}
+    for line in lines:
+        log.info("%s", line)
+    return {}
+
+
 def recorded(
     name: str, fields: dict[str, object], clock: Clock, body: Callable[[], dict[str, object]]
 ) -> dict[str, object]:
@@ -67,6 +92,8 @@ def recorded(
 
     The record is written only once the local lock is held (the caller's job), so that a
     run refused for a busy lock never overwrites the record of the run that holds it.
+    Figures with a :data:`PRUNE_ERROR` (see :func:`retention`) are recorded ok, then
+    raise :class:`RetentionFailed`.
     """
     record = status.Run(name, fields, clock.started)
     try:
@@ -78,4 +105,9 @@ def recorded(
         record.failed(clock.finished(), f"{type(error).__name__}: {error}".rstrip(": "))
         raise
     record.succeeded(clock.finished(), **figures)
+    if figures.get(PRUNE_ERROR):
+        raise RetentionFailed(
+            f"retention failed after snapshot {figures.get('snapshot')} was committed"
+            f" (recorded ok): {figures[PRUNE_ERROR]}"
+        )
     return figures

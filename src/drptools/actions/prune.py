@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 
 from drptools import layout
 from drptools.actions import common
@@ -37,14 +38,27 @@ def _why(snapshot: layout.Snapshot, keep: int) -> str:
 
 
 def prune_files(place: Place, environment: str, keep: int, dry_run: bool) -> list[str]:
-    """Apply file retention on ``place`` (its lock held by the caller); lines saying what."""
+    """Apply file retention on ``place`` (its lock held by the caller); lines saying what.
+
+    A complete snapshot is renamed ``<stamp>.partial`` before it is removed, undoing its
+    commit first (as a dump set loses its checksum file first): a removal cut short, by a
+    file the account cannot remove or by drp killed, then leaves a leftover that the next
+    retention removes, not a snapshot without its marker, which drp never removes and
+    check_backup reports as incomplete.
+    """
     directory = layout.files_dir(place.root, environment)
     snapshots = layout.classify_snapshots(place.listing(directory, 2) or set())
     doomed = layout.expired(snapshots, keep)
     verb = "would remove" if dry_run else "removed"
     lines = [f"{verb} {place.name}:{directory}/{s.name} ({_why(s, keep)})" for s in doomed]
     if not dry_run:
-        place.remove([f"{directory}/{snapshot.name}" for snapshot in doomed])
+        leftovers = []
+        for snapshot in doomed:
+            leftover = f"{directory}/{snapshot.stamp}{layout.PARTIAL}"
+            if snapshot.name != os.path.basename(leftover):
+                place.rename(f"{directory}/{snapshot.name}", leftover)
+            leftovers.append(leftover)
+        place.remove(leftovers)
     return lines
 
 
