@@ -40,6 +40,8 @@ LOCK_BUSY = 75
 #: for a moment); ``VIGIE_DRP_LOCK_WAIT`` shortens it in tests.
 LOCK_WAIT = 30
 CONNECT_TIMEOUT = 30
+#: Seconds closing waits for the ssh master (and a lock holder) before SIGKILL.
+CLOSE_WAIT = 5
 
 
 class Place:
@@ -113,11 +115,26 @@ class Place:
                 time.sleep(0.02)
 
     def close(self) -> None:
-        """End the master connection, if any."""
+        """End the master connection, if any, in bounded time.
+
+        ``ssh -O exit`` asks the master to leave; one that is still there CLOSE_WAIT
+        seconds later gets SIGKILL. SIGTERM alone is not enough: under load a master was
+        seen stuck in ``poll`` for ever, and a run that never ends keeps its locks, so
+        every later run is refused while check_backup sees only a record "running".
+        """
         if self._master is not None:
             if self._master.poll() is None:
-                self._master.terminate()
-            execute.reap(self._master)
+                control = os.path.join(self._control_dir or "", "master")
+                if self._control_dir is not None and os.path.exists(control):
+                    with contextlib.suppress(CommandFailed):
+                        execute.run(
+                            ["ssh", *self.ssh_options(), "-O", "exit", "--", str(self.host)],
+                            f"closing the ssh connection to {self}",
+                            timeout=CLOSE_WAIT,
+                        )
+                else:  # still connecting: nothing to ask politely
+                    self._master.terminate()
+            execute.reap(self._master, CLOSE_WAIT)
             self._master = None
         if self._control_dir is not None:
             import shutil
@@ -258,4 +275,4 @@ class Place:
             holder.stdin.close()
             if holder.stderr is not None:
                 holder.stderr.close()
-            execute.reap(holder)
+            execute.reap(holder, CLOSE_WAIT)
