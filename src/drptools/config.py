@@ -35,6 +35,8 @@ HOST_CHARACTERS = NAME_CHARACTERS
 DATABASE_NAME_CHARACTERS = NAME_CHARACTERS | {"$"}
 #: Characters an ssh config path cannot hold: it is part of rsync's ``-e`` command string.
 UNQUOTABLE = frozenset(" \t\n\r'\"\\")
+#: What ends a line for someone: a list item holding one is refused.
+LINE_BREAKS = frozenset("\r\n")
 LOCATION_HELP = "an absolute path (/srv/backup), host:/path or user@host:/path"
 
 
@@ -265,13 +267,32 @@ def load(path: str = DEFAULT_PATH) -> Config:
 
 
 def _decode(path: str) -> dict[str, object]:
+    """The TOML document at ``path``; ConfigError names a bad byte by its offset.
+
+    The bytes are decoded here rather than by tomllib, whose UnicodeDecodeError says
+    neither the file nor the line: a Latin-1 "é" in a comment must not stop every
+    action with a traceback.
+    """
     import tomllib
 
     try:
         with open(path, "rb") as file:
-            return tomllib.load(file)
+            raw = file.read()
     except OSError as error:
         raise ConfigError(path, [f"cannot read it: {error.strerror}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            path,
+            [
+                f"not UTF-8, as TOML must be: byte 0x{raw[error.start]:02x} at offset "
+                f"{error.start} (line {line})"
+            ],
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, [f"not valid TOML: {error}"]) from None
 
@@ -401,7 +422,7 @@ class _Problems(list[str]):
         good: list[str] = []
         for index, item in enumerate(value):
             label = f"{_join(where, key)}[{index}]"
-            if not isinstance(item, str) or not item or "\n" in item:
+            if not isinstance(item, str) or not item or set(item) & LINE_BREAKS:
                 self.append(f"{label}: expected a non-empty one-line string, found {_shown(item)}")
                 continue
             complaint = check(item) if check else None
@@ -540,8 +561,10 @@ def _notification(problems: _Problems, table: dict[str, object]) -> Notification
     problems.unknown(table, NOTIFICATION_KEYS, where)
 
     def address(text: str) -> str | None:
+        # No blank nor control character: a CR or LF would end the mail's header line
+        # (email refuses to build the message, and no failure would ever be mailed).
         local, at, domain = text.rpartition("@")
-        if not at or not local or not domain or " " in text:
+        if not at or not local or not domain or any(c.isspace() or ord(c) < 32 for c in text):
             return f"{text!r} is not a mail address (expected name@domain)"
         return None
 

@@ -301,3 +301,43 @@ def test_config_errors_stop_every_action_with_one_line(tmp_path):
 
 def test_secret_problem_of_a_directory(tmp_path: Path) -> None:
     assert config.secret_problem(str(tmp_path), "x") == f"x: {tmp_path} is not a regular file"
+
+
+def test_a_byte_that_is_not_utf8_is_one_line_naming_its_offset(tmp_path, monkeypatch):
+    from checks import backup
+    from tests.drp.helpers import local_site
+
+    _, good = local_site(tmp_path)
+    path = tmp_path / "latin1.toml"
+    text = good.read_bytes()
+    path.write_bytes(b"# r\xe9sum\xe9 of the site\n" + text)
+    for action in (["config", "check"], ["backup", "files"], ["status"]):
+        result = drp(path, *action)
+        assert (result.returncode, result.stderr) == (
+            2,
+            f"drp: {path}: not UTF-8, as TOML must be: byte 0xe9 at offset 3 (line 1)\n",
+        ), action
+    outcome = backup.PLUGIN.run(["--config", str(path)])
+    assert (outcome.state, outcome.summary) == (
+        3,
+        f"{path}: not UTF-8, as TOML must be: byte 0xe9 at offset 3 (line 1)",
+    )
+
+
+@pytest.mark.parametrize("where", ["mail_from", "mail_to"])
+@pytest.mark.parametrize("breaker", ["\r", "\n", "\r\n"], ids=["CR", "LF", "CRLF"])
+def test_line_breaks_in_mail_addresses_are_refused(where, breaker):
+    bad = f"drp@example.net{breaker}Bcc:everyone@example.net"  # no space: one "address"
+    notification: dict[str, object] = {
+        "mail_to": ["oncall@example.net"],
+        "mail_from": "drp@example.net",
+    }
+    notification[where] = bad if where == "mail_from" else [bad]
+    data = {**copy.deepcopy(GOOD), "notification": notification}
+    expected = (
+        f"notification.mail_from: {bad!r} is not a mail address (expected name@domain)"
+        if where == "mail_from"
+        else f"notification.mail_to[0]: expected a non-empty one-line string, found a string "
+        f"{bad!r}"
+    )
+    assert problems(data) == [expected]
