@@ -262,6 +262,15 @@ def _interrupt(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
+def _interrupted(interruption: Interrupted) -> int:
+    """Stop what still runs, say why, and exit 128 + the signal's number."""
+    from drptools.execute import stop_children
+
+    stop_children()
+    logging.getLogger("drptools").error("%s", interruption)
+    return 128 + interruption.signum
+
+
 def load_config(path: str) -> Config:
     """The validated configuration; ConfigError explains."""
     from drptools import config
@@ -271,15 +280,23 @@ def load_config(path: str) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch, and turn every failure into one line and an exit code."""
+    args = build_parser().parse_args(argv)
+    setup_logging(getattr(args, "verbose", 0))
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+    try:
+        return _run(args)
+    except Interrupted as interruption:  # while the config loads, or the mail is sent
+        return _interrupted(interruption)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Load the configuration and run the action, mailing the failures of backups."""
     import importlib
 
     from drptools.config import DEFAULT_PATH, ConfigError
 
-    args = build_parser().parse_args(argv)
-    setup_logging(getattr(args, "verbose", 0))
     log = logging.getLogger("drptools")
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
     module = importlib.import_module(HANDLERS[args.handler])
     run: Callable[[Config, argparse.Namespace], int] = module.main
     try:
@@ -310,7 +327,6 @@ def _dispatch(
 ) -> int:
     """Run the action; every failure becomes one logged line and an exit code."""
     from drptools.errors import Failure
-    from drptools.execute import stop_children
 
     log = logging.getLogger("drptools")
     try:
@@ -318,9 +334,7 @@ def _dispatch(
     except Failure as failure:
         log.error("%s", failure)
         return failure.exit_code
-    except Interrupted as interruption:
-        stop_children()
-        log.error("%s", interruption)
-        return 128 + interruption.signum
+    except Interrupted as interruption:  # here, so that the mail tells it
+        return _interrupted(interruption)
     except BrokenPipeError:  # `drp snapshots | head`
         return 0
