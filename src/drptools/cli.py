@@ -294,13 +294,15 @@ def _run(args: argparse.Namespace) -> int:
     """Load the configuration and run the action, mailing the failures of backups."""
     import importlib
 
-    from drptools.config import DEFAULT_PATH, ConfigError
+    from drptools import status
+    from drptools.config import DEFAULT_PATH, ConfigError, status_gid
 
     log = logging.getLogger("drptools")
     module = importlib.import_module(HANDLERS[args.handler])
     run: Callable[[Config, argparse.Namespace], int] = module.main
     try:
         config = load_config(getattr(args, "config", DEFAULT_PATH))
+        gid = status_gid(config)
     except ConfigError as error:
         if args.handler == "config_check":
             for problem in error.problems:
@@ -308,6 +310,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             log.error("%s", error.one_line())
         return EXIT_USAGE
+    status.configure(gid, {kind: minutes * 60.0 for kind, minutes in config.limits.items()})
     if args.handler not in NOTIFIED:
         return _dispatch(run, config, args)
     from drptools import notify

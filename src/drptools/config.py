@@ -30,6 +30,9 @@ TARGET_NAMES = ("A", "B")
 ENGINES = ("mariadb", "mysql", "postgresql")
 DEFAULT_KEEP_FILES = 14
 DEFAULT_KEEP_DUMPS = 36
+#: Minutes a run may take before it counts as hung (``[limits]``): those of the systemd
+#: units' TimeoutStartSec, so a run systemd would stop is also one check_backup reports.
+DEFAULT_LIMITS = {"files": 1200, "db": 110}
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 HOST_CHARACTERS = NAME_CHARACTERS
 DATABASE_NAME_CHARACTERS = NAME_CHARACTERS | {"$"}
@@ -217,8 +220,10 @@ class Config:
         "environments",
         "keep_dumps",
         "keep_files",
+        "limits",
         "notification",
         "source",
+        "status_group",
         "targets",
     )
 
@@ -231,6 +236,8 @@ class Config:
         keep_files: int = DEFAULT_KEEP_FILES,
         keep_dumps: int = DEFAULT_KEEP_DUMPS,
         notification: Notification | None = None,
+        limits: dict[str, int] | None = None,
+        status_group: str | None = None,
     ) -> None:
         self.source = source
         #: Where the service runs; the policy wants a target in another datacenter.
@@ -242,6 +249,10 @@ class Config:
         #: Complete dumps kept per database on each target.
         self.keep_dumps = keep_dumps
         self.notification = notification or Notification()
+        #: Longest run in minutes, per kind of run (``files``, ``db``).
+        self.limits = dict(DEFAULT_LIMITS, **(limits or {}))
+        #: Group that may read the state directory and records (the monitoring user's).
+        self.status_group = status_group
 
 
 def load(path: str = DEFAULT_PATH) -> Config:
@@ -459,7 +470,15 @@ def _absolute(path: str) -> str | None:
     return None
 
 
-TOP_KEYS = ("datacenter", "targets", "retention", "notification", "environments")
+TOP_KEYS = (
+    "datacenter",
+    "targets",
+    "retention",
+    "limits",
+    "status",
+    "notification",
+    "environments",
+)
 TARGET_KEYS = ("location", "datacenter", "ssh_config")
 ENVIRONMENT_KEYS = ("paths", "excludes", "databases")
 DATABASE_KEYS = (
@@ -474,6 +493,8 @@ DATABASE_KEYS = (
     "globals",
 )
 RETENTION_KEYS = ("files", "dumps")
+LIMITS_KEYS = ("files_minutes", "db_minutes")
+STATUS_KEYS = ("group",)
 NOTIFICATION_KEYS = ("mail_to", "mail_from", "smtp_host", "smtp_port")
 
 
@@ -487,13 +508,34 @@ def parse(data: dict[str, object], source: str = DEFAULT_PATH) -> Config:
     problems.unknown(retention, RETENTION_KEYS, "retention")
     keep_files = problems.integer(retention, "files", "retention", DEFAULT_KEEP_FILES, 1, 10000)
     keep_dumps = problems.integer(retention, "dumps", "retention", DEFAULT_KEEP_DUMPS, 1, 100000)
+    limits_table = problems.table(data, "limits", "limits")
+    problems.unknown(limits_table, LIMITS_KEYS, "limits")
+    limits = {
+        kind: problems.integer(limits_table, f"{kind}_minutes", "limits", default, 1, 100000)
+        for kind, default in DEFAULT_LIMITS.items()
+    }
+    status_table = problems.table(data, "status", "status")
+    problems.unknown(status_table, STATUS_KEYS, "status")
+    group = problems.string(status_table, "group", "status")
+    if group is not None and not problems.name(group, "status.group"):
+        group = None
     notification = _notification(problems, problems.table(data, "notification", "notification"))
     environments = _environments(
         problems, problems.table(data, "environments", "environments"), targets
     )
     if problems:
         raise ConfigError(source, problems)
-    return Config(source, datacenter, targets, environments, keep_files, keep_dumps, notification)
+    return Config(
+        source,
+        datacenter,
+        targets,
+        environments,
+        keep_files,
+        keep_dumps,
+        notification,
+        limits,
+        group,
+    )
 
 
 def _targets(problems: _Problems, table: dict[str, object], datacenter: str) -> dict[str, Target]:
@@ -706,9 +748,28 @@ def secret_problem(path: str, where: str) -> str | None:
     return None
 
 
+def status_gid(config: Config) -> int | None:
+    """The group id of ``[status] group`` (None without one); ConfigError if it is unknown."""
+    if config.status_group is None:
+        return None
+    import grp
+
+    try:
+        return grp.getgrnam(config.status_group).gr_gid
+    except KeyError:
+        raise ConfigError(
+            config.source,
+            [f"status.group: no group {config.status_group!r} on this machine"],
+        ) from None
+
+
 def check_files(config: Config) -> list[str]:
     """Problems :func:`parse` cannot see: secret file modes, missing paths and files."""
     problems = []
+    try:
+        status_gid(config)
+    except ConfigError as error:
+        problems += error.problems
     for target in config.targets.values():
         where = f"targets.{target.name}"
         if target.ssh_config is not None and not os.access(target.ssh_config, os.R_OK):

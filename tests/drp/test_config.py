@@ -112,7 +112,7 @@ def test_the_shipped_example_is_valid_and_documents_every_key():
         ("datacenter", DELETE, "datacenter: missing (expected a string)"),
         ("datacenter", 3, "datacenter: expected a non-empty string, found an integer 3"),
         ("colour", "blue", "colour: unknown key (known here: datacenter, targets, retention, "
-         "notification, environments)"),
+         "limits, status, notification, environments)"),
         ("targets.B", DELETE, "targets.B: missing (expected [targets.B] with location and "
          "datacenter)"),
         ("targets.C", {"location": "/x", "datacenter": "y"}, "targets.C: unknown target (the "
