@@ -332,12 +332,15 @@ def _cache(key: list[object], data: dict[str, object]) -> None:
     """Store the decoded document for the next reader; silently skipped when impossible."""
     import json
 
+    from drptools.status import make_state_dir
+
     path = _cache_path()
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         text = json.dumps({"key": key, "data": data})
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        make_state_dir()  # with its mode: not 0700 because drp ran under umask 077
         with open(temporary, "w", encoding="utf-8") as file:
+            os.fchmod(file.fileno(), 0o644)  # no secret in drp.toml; check_backup reads it
             file.write(text)
         os.replace(temporary, path)
     except (OSError, TypeError, ValueError):  # read-only state, or a TOML date

@@ -141,6 +141,13 @@ def read_all(problems: list[str] | None = None) -> list[dict[str, object]]:
     return records
 
 
+def make_state_dir() -> str:
+    """The state directory, created (parents 0755) with the state's mode and group."""
+    directory = state_dir()
+    _directory(directory)
+    return directory
+
+
 def _directory(path: str) -> None:
     """Create ``path`` (and missing parents, 0755) with the state's mode and group.
 
@@ -186,7 +193,7 @@ def write(name: str, record: dict[str, object]) -> None:
     directory = state_dir()
     temporary = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
     try:
-        _directory(directory)
+        make_state_dir()
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             _own(descriptor)
@@ -278,7 +285,7 @@ class LocalLock:
         import fcntl
 
         try:
-            _directory(state_dir())
+            make_state_dir()
             _directory(os.path.dirname(self.path))
             self.descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as error:

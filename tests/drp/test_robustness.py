@@ -8,7 +8,9 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -27,6 +29,7 @@ from tests.servers.sshd import Sshd
 
 SSH = shutil.which("ssh") or "/usr/bin/ssh"
 HOUR = 3600
+T = TypeVar("T")
 
 
 def stubborn_ssh(directory: Path, *, honour_exit: bool) -> Path:
@@ -172,3 +175,131 @@ def test_with_the_clock_set_back_a_run_never_prunes_the_snapshot_it_wrote(tmp_pa
     files = tmp_path / "A" / "www" / "files"
     assert (files / layout.stamp(EVEN_NOON) / layout.MARKER).exists()
     assert (files / layout.stamp(EVEN_NOON + 2 * DAY) / layout.MARKER).exists()  # the future
+
+
+# --- who can read the state (item 7) --------------------------------------------------------
+
+
+@pytest.fixture
+def public(tmp_path, monkeypatch):
+    """A directory other users can reach (pytest's own are root's alone), as state."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="vigie-h1-", dir="/tmp"))
+    root.chmod(0o755)
+    monkeypatch.setenv("VIGIE_STATE_DIR", str(root / "state"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root)
+
+
+def as_user(user: str, function: Callable[[], T]) -> T:
+    """``function()`` in a forked child running as ``user`` (its groups too), as the
+    monitoring engine runs check_backup; the parent imported everything beforehand."""
+    import pickle
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(read)
+            os.setgroups(os.getgrouplist(user, entry.pw_gid))
+            os.setgid(entry.pw_gid)
+            os.setuid(entry.pw_uid)
+            data = pickle.dumps(function())
+        except BaseException as error:
+            data = pickle.dumps(RuntimeError(f"{type(error).__name__}: {error}"))
+        with os.fdopen(write, "wb") as pipe:
+            pipe.write(data)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    result = pickle.loads(data)
+    if isinstance(result, RuntimeError):
+        raise result
+    return result  # type: ignore[no-any-return]
+
+
+def check_as(
+    user: str, config: Path, now: float, prepare: Callable[[], object] = lambda: None
+) -> tuple[int, str]:
+    """check_backup's state and summary when ``user`` runs it (after ``prepare()``)."""
+    from checks import backup
+
+    os.environ["VIGIE_DRP_NOW"] = str(int(now))
+    try:
+        backup.PLUGIN.run(["--config", str(config)])  # imports all it needs, as root
+        prepare()
+
+        def judge() -> tuple[int, str]:
+            outcome = backup.PLUGIN.run(["--config", str(config)])
+            return outcome.state, outcome.summary
+
+        return as_user(user, judge)
+    finally:
+        del os.environ["VIGIE_DRP_NOW"]
+
+
+def test_under_umask_077_the_monitoring_group_still_reads_the_records(public, sshd):
+    source = make_tree(public / "src", 1, 2)
+    for name in ("A", "B"):
+        (public / name).mkdir()
+    config = write_config(  # remote targets: check_backup judges them by the records alone
+        public / "drp.toml",
+        a=f"{sshd.alias}:{public / 'A'}",
+        b=f"{sshd.alias}:{public / 'B'}",
+        ssh_config=sshd.ssh_config,
+        environments={"www": {"paths": [str(source)]}},
+    )
+    config.write_text(config.read_text() + '\n[status]\ngroup = "nagios"\n')
+    config.chmod(0o644)
+    for day in (0, 1):
+        result = subprocess.run(
+            [executable("drp"), "-c", str(config), "backup", "files"],
+            env=dict(os.environ, VIGIE_DRP_NOW=str(EVEN_NOON + day * DAY)),
+            umask=0o077,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert (result.returncode, result.stderr) == (0, "")
+    state = Path(os.environ["VIGIE_STATE_DIR"])
+    for path, mode in ((state, 0o755), (state / "drp", 0o750),
+                       (state / "drp" / "files.www.A.json", 0o640)):  # fmt: skip
+        assert (oct(path.stat().st_mode & 0o777), path.group()) == (
+            oct(mode),
+            "nagios" if mode != 0o755 else "root",
+        ), path
+    assert check_as("nagios", config, EVEN_NOON + DAY + HOUR) == (
+        0,
+        "www: files 1 h old (A 1 d 1 h, B 1 h)",
+    )
+
+
+def test_a_record_the_monitoring_user_cannot_read_is_unknown_never_skipped(public, monkeypatch):
+    from drptools import layout, status
+
+    _, config = local_site(public)
+    for path in (public / "A", public / "B", config):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    for target, when in (("A", EVEN_NOON), ("B", EVEN_NOON - DAY)):
+        snapshot = public / target / "www" / "files" / layout.stamp(when)
+        (snapshot / "data").mkdir(parents=True)
+        (snapshot / layout.MARKER).write_text("{}\n")
+        for directory in (snapshot.parent.parent, snapshot.parent, snapshot):
+            directory.chmod(0o755)
+    status.write("files.www.A", {"what": "files", "environment": "www", "target": "A",
+                                 "result": "failed", "started": EVEN_NOON + HOUR,
+                                 "error": "copying www to A: rsync said no"})  # fmt: skip
+    directory = Path(status.state_dir())
+    path = directory / "files.www.A.json"
+    assert check_as("nobody", config, EVEN_NOON + 2 * HOUR, lambda: directory.chmod(0o700)) == (
+        3,
+        f"cannot read the status record {path}: Permission denied",
+    )
