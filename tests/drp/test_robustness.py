@@ -303,3 +303,91 @@ def test_a_record_the_monitoring_user_cannot_read_is_unknown_never_skipped(publi
         3,
         f"cannot read the status record {path}: Permission denied",
     )
+
+
+# --- a state directory that cannot be written (item 8) --------------------------------------
+
+
+@pytest.fixture
+def mail_sink():
+    """A real SMTP server on loopback (tests/drp/test_cli.py's), and the mails it got."""
+    import socketserver
+    import threading
+
+    from tests.drp.test_cli import SmtpSink
+
+    SmtpSink.received.clear()
+    server = socketserver.TCPServer(("127.0.0.1", 0), SmtpSink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], SmtpSink.received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def mailed(mails: list[tuple[str, list[str], str]]) -> str:
+    """The text of the one mail received."""
+    import email
+    import email.policy
+
+    ((_, _, mail),) = mails
+    message = email.message_from_string(mail, policy=email.policy.default)
+    return message.get_content()  # type: ignore[no-any-return]
+
+
+def notified(config: Path, port: int) -> None:
+    config.write_text(
+        config.read_text() + '\n[notification]\nmail_to = ["oncall@example.net"]\n'
+        f'mail_from = "drp@example.net"\nsmtp_host = "127.0.0.1"\nsmtp_port = {port}\n'
+    )
+
+
+def test_a_file_where_the_state_directory_should_be_is_one_line_and_a_mail(tmp_path, mail_sink):
+    from drptools import status
+
+    port, mails = mail_sink
+    _, config = local_site(tmp_path)
+    notified(config, port)
+    state = Path(status.state_dir())
+    state.parent.mkdir(parents=True)
+    state.write_text("not a directory\n")
+    result = drp(config, "backup", "files", now=EVEN_NOON)
+    line = (
+        f"backup files www to A failed: cannot create the lock {state}/locks/files.www.lock: "
+        f"{state}: not a directory"
+    )
+    assert (result.returncode, result.stderr) == (1, f"drp: {line}\n")
+    assert line in mailed(mails)
+
+
+def test_a_full_state_filesystem_is_one_line_and_a_mail(tmp_path, mail_sink):
+    from drptools import status
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("mounting a tmpfs needs root and unshare (util-linux)")
+    port, mails = mail_sink
+    _, config = local_site(tmp_path)
+    notified(config, port)
+    state = Path(status.state_dir())
+    state.mkdir(parents=True)
+    # In a mount namespace of drp's own: a 64 KiB tmpfs on the state directory, filled up
+    # after the lock file got its page (so the lock works and the record cannot be written).
+    fill = (
+        'mount -t tmpfs -o size=64k vigie-full "$1" && mkdir "$1/locks" && '
+        'echo 1 >"$1/locks/files.www.lock" && '
+        '{ dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null; true; } && shift && exec "$@"'
+    )
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", fill, "sh", str(state),
+         executable("drp"), "-c", str(config), "backup", "files"],
+        env=dict(os.environ, VIGIE_DRP_NOW=str(EVEN_NOON), TZ="Europe/Paris"),
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    line = (
+        f"backup files www to A failed: cannot write the status record files.www.A in "
+        f"{state}: No space left on device"
+    )
+    assert (result.returncode, result.stderr) == (1, f"drp: {line}\n")
+    assert line in mailed(mails)
