@@ -391,3 +391,58 @@ def test_a_full_state_filesystem_is_one_line_and_a_mail(tmp_path, mail_sink):
     )
     assert (result.returncode, result.stderr) == (1, f"drp: {line}\n")
     assert line in mailed(mails)
+
+
+# --- PostgreSQL dying mid-dump (item 10) ----------------------------------------------------
+
+
+@pytest.mark.integration
+def test_postgresql_dying_mid_dump_shows_pg_dumps_error_line(tmp_path, postgresql):
+    postgresql.psql("CREATE DATABASE accounts;")
+    postgresql.psql("CREATE TABLE ledger (id int); INSERT INTO ledger VALUES (1);", "accounts")
+    (tmp_path / "A").mkdir()
+    (tmp_path / "src").mkdir()
+    config = write_config(
+        tmp_path / "drp.toml",
+        a=str(tmp_path / "A"),
+        b=str(tmp_path / "B"),
+        environments={"www": {"paths": [str(tmp_path / "src")]}},
+        databases={"environments.www.databases.accounts": {
+            "engine": "postgresql", "host": postgresql.host, "port": postgresql.port,
+            "user": postgresql.user, "password_file": str(postgresql.password_file),
+            "targets": ["A"], "globals": False,
+        }},
+    )  # fmt: skip
+    # A session holding the table keeps pg_dump waiting in the middle of its work, where
+    # its server process is then killed, as when the server dies.
+    blocker = subprocess.Popen(
+        [str(postgresql.binaries / "psql"), "-X", "-q", "-h", postgresql.host, "-p",
+         str(postgresql.port), "-U", postgresql.user, "-d", "accounts", "-c",
+         "BEGIN; LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);"],
+        env=dict(os.environ, PGPASSWORD=postgresql.password),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        dump = subprocess.Popen(
+            [executable("drp"), "-c", str(config), "backup", "db"],
+            env=dict(os.environ, VIGIE_DRP_NOW=str(EVEN_NOON)),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        waiting = (
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'pg_dump' "
+            "AND wait_event_type = 'Lock'"
+        )
+        pid = wait_for(lambda: postgresql.psql(waiting).strip(), what="pg_dump waiting")
+        postgresql.psql(f"SELECT pg_terminate_backend({pid})")
+        _, err = dump.communicate(timeout=60)
+    finally:
+        blocker.kill()
+        blocker.wait()
+    assert dump.returncode == 1
+    assert err.startswith(
+        "drp: backup db www/accounts to A failed: dumping www/accounts: exited 1: "
+        "pg_dump: error: query failed: "
+    ), err
+    assert "Query was" not in err, err
+    assert err.count("\n") == 1, err
