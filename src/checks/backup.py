@@ -10,7 +10,9 @@ lost). So, per environment of ``drp.toml``:
   50 h: the alternation broke and one server only gets every other backup, or none);
 - the newest complete dump of each database on any of its targets, against the RPO
   (``--db-*``, default warning above 2 h 15 min, critical above 3 h);
-- the latest run of each backup failed or died (``--failed-run``, default warning);
+- the latest run of each backup failed, died, or still runs past its ``[limits]``
+  maximum, hung (``--failed-run``, default warning: the ages above turn critical soon
+  enough when no backup happens);
 - leftovers of interrupted runs and snapshots without ``COMPLETE`` (``--incomplete``).
 
 Ages are those of the data: from the backup's start (its stamp), not its end. The check
@@ -334,7 +336,8 @@ def build_parser() -> Parser:
         type=state,
         default="warning",
         metavar="STATE",
-        help="state when the latest run of a backup failed or died (default: warning)",
+        help="state when the latest run of a backup failed, died, or still runs after its "
+        "[limits] maximum (hung) (default: warning)",
     )
     parser.add_argument(
         "--incomplete",
