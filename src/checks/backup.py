@@ -336,8 +336,7 @@ def build_parser() -> Parser:
         type=state,
         default="warning",
         metavar="STATE",
-        help="state when the latest run of a backup failed, died, or still runs after its "
-        "[limits] maximum (hung) (default: warning)",
+        help="state when the latest run of a backup failed or died (default: warning)",
     )
     parser.add_argument(
         "--incomplete",

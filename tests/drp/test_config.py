@@ -341,3 +341,21 @@ def test_line_breaks_in_mail_addresses_are_refused(where, breaker):
         f"{bad!r}"
     )
     assert problems(data) == [expected]
+
+
+def test_the_status_group_must_exist_on_the_machine(tmp_path):
+    from tests.drp.helpers import local_site
+
+    _, path = local_site(tmp_path)
+    path.write_text(path.read_text() + '\n[status]\ngroup = "no-such-group-here"\n')
+    for action in (["config", "check"], ["status"]):
+        result = drp(path, *action)
+        assert (result.returncode, result.stderr) == (
+            2,
+            f"drp: {path}: status.group: no group 'no-such-group-here' on this machine\n",
+        ), action
+    assert problems({**GOOD, "status": {"group": "-x y", "mode": 1}}) == [
+        "status.mode: unknown key (known here: group)",
+        "status.group: '-x y' is not a usable name (letters, digits, '.', '-', '_'; not "
+        "starting with '.'): it names directories and status files",
+    ]
