@@ -142,28 +142,22 @@ class Backups(nagiosplugin.Resource):
     def _run_findings(
         self, what: str, kind: str, record: dict[str, object]
     ) -> list[nagiosplugin.Metric]:
-        result = record.get("result")
         started = record.get("started")
         ago = f" {show(self.now - started, 's')} ago" if isinstance(started, int | float) else ""
-        if result == status.FAILED:
-            return [_finding(f"{what}: last run failed{ago}: {record.get('error')}", "failed_run")]
-        if result != status.RUNNING:
-            return []
-        pid = record.get("pid")
-        if not status.pid_alive(pid):
-            return [_finding(f"{what}: the run started{ago} died unfinished", "failed_run")]
         limit = self.config.limits[kind] * 60
-        if isinstance(started, int | float) and self.now - started > limit:
-            # Alive but far too long: hung (an ssh master that never closed), holding the
-            # locks that make every later run give up with "busy".
-            return [
-                _finding(
-                    f"{what}: the run started{ago} (pid {pid}) still runs, longer than "
-                    f"limits.{kind}_minutes ({show(limit, 's')}): hung?",
-                    "failed_run",
-                )
-            ]
-        return []
+        result = status.judged(record, self.now, limit)
+        if result == status.FAILED:
+            text = f"{what}: last run failed{ago}: {record.get('error')}"
+        elif result == status.DIED:
+            text = f"{what}: the run started{ago} died unfinished"
+        elif result == status.HUNG:
+            text = (
+                f"{what}: the run started{ago} (pid {record.get('pid')}) still runs, longer "
+                f"than limits.{kind}_minutes ({show(limit, 's')}): hung?"
+            )
+        else:
+            return []
+        return [_finding(text, "failed_run")]
 
     def _files(self, environment: Environment) -> list[nagiosplugin.Metric]:
         metrics, times = [], []

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 RUNNING, OK, FAILED = "running", "ok", "failed"
+#: What a running record really is, as :func:`judged` tells it.
+DIED, HUNG = "died", "hung"
 
 
 class Unreadable(Failure):
@@ -246,6 +248,24 @@ class Run:
         """Record failure with its one-line reason."""
         self.record.update(finished=finished, result=FAILED, error=error)
         write(self.name, self.record)
+
+
+def judged(record: dict[str, object], now: float, limit: float) -> str:
+    """The record's result as a reader must take it.
+
+    A running record is ``died`` when its process is gone (or is no longer drp), and
+    ``hung`` when it still runs ``limit`` seconds after its start: a run that holds its
+    locks for ever makes every later one give up "busy", so it must not look "running".
+    """
+    result = str(record.get("result", "?"))
+    if result != RUNNING:
+        return result
+    if not pid_alive(record.get("pid")):
+        return DIED
+    started = record.get("started")
+    if isinstance(started, int | float) and now - started > limit:
+        return HUNG
+    return RUNNING
 
 
 def pid_alive(pid: object) -> bool:

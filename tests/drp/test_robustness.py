@@ -446,3 +446,25 @@ def test_postgresql_dying_mid_dump_shows_pg_dumps_error_line(tmp_path, postgresq
     ), err
     assert "Query was" not in err, err
     assert err.count("\n") == 1, err
+
+
+def test_drp_status_shows_a_run_past_its_limit_as_hung(tmp_path):
+    from drptools import status
+
+    _, config = local_site(tmp_path)
+    fifo = tmp_path / "blocked.toml"
+    os.mkfifo(fifo)
+    # A drp that stays alive: it waits for a writer to open its configuration.
+    live = subprocess.Popen([executable("drp"), "-c", str(fifo), "status"])
+    try:
+        for target, started in (("A", EVEN_NOON), ("B", EVEN_NOON + 20 * HOUR)):
+            record = {"what": "files", "environment": "www", "target": target,
+                      "result": "running", "started": started, "pid": live.pid}  # fmt: skip
+            status.write(f"files.www.{target}", record)
+        listed = drp(config, "status", now=EVEN_NOON + 21 * HOUR)
+    finally:
+        live.kill()
+        live.wait()
+    assert listed.returncode == 0
+    results = [line.split()[3] for line in listed.stdout.splitlines()[1:]]
+    assert results == ["hung", "running"]

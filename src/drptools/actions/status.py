@@ -40,9 +40,8 @@ def row(record: dict[str, object], now: float) -> list[str]:
         if isinstance(started, int | float) and isinstance(finished, int | float)
         else "-"
     )
-    result = str(record.get("result", "?"))
-    if result == status.RUNNING and not status.pid_alive(record.get("pid")):
-        result = "died"  # its process is gone without recording an end
+    limit = status.settings.limits.get(str(record.get("what")), float("inf"))
+    result = status.judged(record, now, limit)
     size = record.get("bytes")
     last_ok = record.get("last_ok")
     last = ""
