@@ -520,7 +520,11 @@ def parse(data: dict[str, object], source: str = DEFAULT_PATH) -> Config:
     status_table = problems.table(data, "status", "status")
     problems.unknown(status_table, STATUS_KEYS, "status")
     group = problems.string(status_table, "group", "status")
-    if group is not None and not problems.name(group, "status.group"):
+    if group is not None and (not set(group) <= NAME_CHARACTERS or group.startswith("-")):
+        problems.append(
+            f"status.group: {group!r} is not a group name (letters, digits, '.', '-', '_'; "
+            "not starting with '-')"
+        )
         group = None
     notification = _notification(problems, problems.table(data, "notification", "notification"))
     environments = _environments(

@@ -124,8 +124,8 @@ class Place:
         """
         if self._master is not None:
             if self._master.poll() is None:
-                control = os.path.join(self._control_dir or "", "master")
-                if self._control_dir is not None and os.path.exists(control):
+                directory = self._control_dir
+                if directory is not None and os.path.exists(os.path.join(directory, "master")):
                     with contextlib.suppress(CommandFailed):
                         execute.run(
                             ["ssh", *self.ssh_options(), "-O", "exit", "--", str(self.host)],

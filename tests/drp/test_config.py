@@ -356,6 +356,6 @@ def test_the_status_group_must_exist_on_the_machine(tmp_path):
         ), action
     assert problems({**GOOD, "status": {"group": "-x y", "mode": 1}}) == [
         "status.mode: unknown key (known here: group)",
-        "status.group: '-x y' is not a usable name (letters, digits, '.', '-', '_'; not "
-        "starting with '.'): it names directories and status files",
+        "status.group: '-x y' is not a group name (letters, digits, '.', '-', '_'; not "
+        "starting with '-')",
     ]
