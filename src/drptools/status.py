@@ -310,9 +310,8 @@ class LocalLock:
             self.descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as error:
             where = error.filename or self.path
-            raise StateError(
-                f"cannot create the lock {self.path}: {where}: {error.strerror}"
-            ) from None
+            detail = error.strerror if where == self.path else f"{where}: {error.strerror}"
+            raise StateError(f"cannot create the lock {self.path}: {detail}") from None
         try:
             fcntl.flock(self.descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

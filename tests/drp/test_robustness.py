@@ -325,6 +325,7 @@ def mail_sink():
     finally:
         server.shutdown()
         server.server_close()
+        SmtpSink.received.clear()  # the class's list: test_cli's tests start from nothing
 
 
 def mailed(mails: list[tuple[str, list[str], str]]) -> str:
