@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 
 from checks.core.units import human_bytes, human_duration
 from drptools import databases, layout, status
@@ -84,6 +85,11 @@ def backup_database(
                 run.place = stack.enter_context(Place(config.targets[run.name]))
                 run.directory = layout.dumps_dir(run.place.root, database.environment, database.key)
                 stack.enter_context(run.place.lock(f"{run.directory}/{layout.LOCK}"))
+                environment = os.path.dirname(os.path.dirname(run.directory))
+                run.place.show_to_monitoring(
+                    [environment, os.path.dirname(run.directory), run.directory],
+                    [f"{run.directory}/{layout.LOCK}"],
+                )
             except Failure as failure:
                 run.fail(str(failure))
         try:

@@ -219,6 +219,11 @@ class FileBackup:
         """The atomic last step: the partial takes its final name."""
         self.place.rename(self.partial, self.final)
         self.place.sync(self.directory)
+        self.place.show_to_monitoring(
+            [os.path.dirname(self.directory), self.directory, self.final],
+            [f"{self.final}/{name}" for name in (layout.MARKER, layout.MANIFEST)]
+            + [f"{self.directory}/{layout.LOCK}"],
+        )
 
 
 def backup(
