@@ -266,8 +266,31 @@ class Backups(nagiosplugin.Resource):
                 f"than limits.{kind}_minutes ({show(limit, 's')}): hung?"
             )
         else:
-            return []
+            return self._ok_run_findings(what, record)
         return [_finding(text, "failed_run")]
+
+    @staticmethod
+    def _ok_run_findings(what: str, record: dict[str, object]) -> list[nagiosplugin.Metric]:
+        """What a run that succeeded still went without: unreadable files, retention."""
+        findings = []
+        count = record.get("unreadable_files")
+        if isinstance(count, int) and count > 0:
+            shown = record.get("unreadable")
+            names = ", ".join(map(str, shown)) if isinstance(shown, list) else ""
+            more = (
+                f" and {count - len(shown)} more"
+                if isinstance(shown, list) and count > len(shown)
+                else ""
+            )
+            findings.append(_finding(
+                f"{what}: {count} source file(s) could not be read and are not in "
+                f"{record.get('snapshot')}: {names}{more}", "failed_run"
+            ))  # fmt: skip
+        if record.get("prune_error"):
+            findings.append(
+                _finding(f"{what}: retention failed: {record['prune_error']}", "failed_run")
+            )
+        return findings
 
     def _files(self, environment: Environment) -> list[nagiosplugin.Metric]:
         metrics, times = [], []

@@ -326,3 +326,20 @@ def test_hundreds_of_partials_are_summed_up_in_one_finding(site, monkeypatch):
         "drp snapshots lists them)",
     )
     assert len(outcome.status_line) < 400
+
+
+def test_a_good_run_that_went_without_something_warns(site, monkeypatch):
+    tmp_path, config = site
+    healthy(tmp_path)
+    stamp = layout.stamp(EVEN_NOON)
+    record("files.www.A", target="A", result="ok", started=EVEN_NOON, snapshot=stamp,
+           unreadable_files=12, unreadable=["/srv/www/secret", "/srv/www/key"])  # fmt: skip
+    record("db.www.shop.B", target="B", result="ok", started=EVEN_NOON + 4 * HOUR,
+           prune_error="removing 1 item(s) on B: rm: cannot remove …")  # fmt: skip
+    outcome = check(config, EVEN_NOON + 5 * HOUR, monkeypatch=monkeypatch)
+    assert outcome.state == 1
+    assert outcome.summary == (
+        f"www files on A: 12 source file(s) could not be read and are not in {stamp}: "
+        "/srv/www/secret, /srv/www/key and 10 more, "
+        "www db shop on B: retention failed: removing 1 item(s) on B: rm: cannot remove …"
+    )

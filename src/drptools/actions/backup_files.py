@@ -113,7 +113,9 @@ class FileBackup:
             lines.append("  first snapshot on this target: every file is copied")
         if self.resumed:
             lines.append(f"  resuming the interrupted {self.resumed.name}")
-        arguments = rsync.snapshot_arguments(*self._rsync_parts(), preserve=self.preserve)
+        arguments = rsync.snapshot_arguments(
+            *self._rsync_parts(), preserve=self.preserve, fake_super=self.place.uid != 0
+        )
         lines.append(f"  {' '.join(arguments)}")
         return lines
 
