@@ -19,28 +19,23 @@ from pathlib import Path
 
 import pytest
 
-from checks.icinga import commands
+from checks.registry import local_suite
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
 CONF = REPO / "icinga_conf"
 MASTER = "icinga-master.test"
-CHECKS = {"load", "cpu", "memory", "swap", "uptime", "partitions", "inodes", "clock", "zombies"}
-REMOTE = {"ping4", "ssh"}  # checked from the master, towards the host's address
-COMMANDS_OF_ONE_SERVICE = (
-    "load",
-    "cpu",
-    "memory",
-    "swap",
-    "uptime",
-    "partitions",
-    "inodes",
-    "clock",
-)
+# The services, from the checks' own declarations (Plugin.local, Plugin.services).
+SUITE = local_suite()
+CHECKS = {f"vigie-{name}" for _, name, _ in SUITE}
+REMOTE = {"vigie-ping4", "vigie-ssh"}  # checked from the master, towards the host's address
+COMMAND = {f"vigie-{name}": plugin.name for plugin, name, _ in SUITE} | {
+    "vigie-ping4": "ping", "vigie-ssh": "ssh", "vigie-smart": "smart",
+    "vigie-backup": "backup"}  # fmt: skip
 # How each service's command line starts, as Icinga logs it once the plugin has run.
 RUNS = [
-    *(f"check_{name}'" for name in COMMANDS_OF_ONE_SERVICE),
+    *(f"{plugin.executable}'" for plugin, _, _ in SUITE if plugin.name != "procs"),
     "check_procs' '--critical-zombies'",
     "check_procs' '--argument-array'",
 ]
@@ -115,13 +110,6 @@ def netstrings(path: Path) -> list[dict]:
     return records
 
 
-def test_commands_conf_is_generated_from_the_installed_checks():
-    assert (CONF / "commands.conf").read_text() == commands(), (
-        "icinga_conf/commands.conf is stale: "
-        "run `vigie icinga-commands > icinga_conf/commands.conf`"
-    )
-
-
 def test_daemon_validates_the_configuration(tmp_path):
     main = layout(tmp_path)
     result = subprocess.run(
@@ -138,14 +126,15 @@ def test_daemon_validates_the_configuration(tmp_path):
         if record["type"] == "Service"
     }
     assert {name for _, name in services} == CHECKS | REMOTE | {
-        "smart", "backup", "process nginx", "process php-fpm"}  # fmt: skip
+        "vigie-smart", "vigie-backup", "vigie-process nginx", "vigie-process php-fpm"}  # fmt: skip
     for (host, name), properties in services.items():
         agent = "web1.example.org" if host == "web1.example.org" and name not in REMOTE else ""
         assert properties.get("command_endpoint") == agent, (host, name)
-        command = "procs" if name.startswith("process") or name == "zombies" else name
-        assert properties["check_command"] == f"vigie-{command.removesuffix('4')}"
-        assert properties["max_check_attempts"] == (1 if name == "uptime" else 3)
-        assert properties["check_interval"] == (900 if name in ("smart", "backup") else 60)
+        command = "procs" if name.startswith("vigie-process") else COMMAND[name]
+        assert properties["check_command"] == f"vigie-{command}"
+        assert properties["max_check_attempts"] == (1 if name == "vigie-uptime" else 3)
+        assert properties["check_interval"] == (
+            900 if name in ("vigie-smart", "vigie-backup") else 60)  # fmt: skip
 
 
 def test_daemon_refuses_a_broken_configuration(tmp_path):
@@ -204,23 +193,24 @@ def test_icinga_runs_the_checks_with_the_variables_of_the_host(tmp_path, chronyd
         for record in netstrings(tmp_path / "data" / "icinga2.state")
         if record["type"] == "Service"
     }
-    assert set(results) == CHECKS | {"process init"}
+    assert set(results) == CHECKS | {"vigie-process init"}
     for name, result in results.items():
         assert result, f"Icinga never ran {name}"
         assert result["exit_status"] in (0, 1, 2), result
-        plugin = "procs" if name.startswith("process") or name == "zombies" else name
+        plugin = "procs" if name.startswith("vigie-process") else COMMAND[name]
         assert result["output"].startswith(f"{plugin.upper()} "), result
         assert "Traceback" not in result["output"]
     # Icinga orders arguments by key; each variable became its option.
-    assert results["load"]["command"][1:] == ["--per-cpu", "--warning", "50,40,30"]
-    assert results["swap"]["command"][1:] == ["--no-swap", "ok"]
-    assert results["cpu"]["command"][1:] == ["--sample", "0.2"]
-    assert results["zombies"]["command"][1:] == [
+    assert results["vigie-load"]["command"][1:] == ["--per-cpu", "--warning", "50,40,30"]
+    assert results["vigie-swap"]["command"][1:] == ["--no-swap", "ok"]
+    assert results["vigie-cpu"]["command"][1:] == ["--sample", "0.2"]
+    assert results["vigie-zombies"]["command"][1:] == [
         "--critical-zombies", "50", "--warning-zombies", "5"]  # fmt: skip
-    assert results["clock"]["command"][1:] == [
+    assert results["vigie-clock"]["command"][1:] == [
         "--hostname",
         chronyd.host,
         "--port",
         str(chronyd.port),
     ]
-    assert results["process init"]["command"][1:] == ["--argument-array", "1", "--critical", "0:"]
+    assert results["vigie-process init"]["command"][1:] == [
+        "--argument-array", "1", "--critical", "0:"]  # fmt: skip

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat import both, perf_value, same_state
 from tests.conftest import c_plugin
+from tests.helpers.compat import both, perf_value, same_state
 
 pytestmark = pytest.mark.integration
 

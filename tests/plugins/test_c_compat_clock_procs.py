@@ -19,8 +19,8 @@ from collections.abc import Iterator
 import pytest
 
 from checks.system import procs
-from tests.compat import perf_value, same_state
 from tests.conftest import c_plugin, executable
+from tests.helpers.compat import perf_value, same_state
 from tests.servers.ntp_fake import FakeNtpServer, forge
 from tests.servers.ports import free_port
 from tests.unit.test_procs import wait_until_asleep

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat import same_state
 from tests.conftest import c_plugin, executable
-from tests.contract import assert_conforms
+from tests.helpers.compat import same_state
+from tests.helpers.contract import assert_conforms
 from tests.servers.loopfs import MountNamespace
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.compat import perf_value, same_state
 from tests.conftest import c_plugin, executable
+from tests.helpers.compat import perf_value, same_state
 from tests.servers import netns
 from tests.unit.test_ssh import BANNERS, GARBAGE, FakeServer, fake_servers
 

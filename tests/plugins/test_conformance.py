@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from checks import __version__
 from checks.core.runtime import Plugin
+from checks.registry import plugins
 from tests.conftest import executable, installed_executables
-from tests.contract import assert_conforms
+from tests.helpers.contract import assert_conforms
 
 EXECUTABLES = installed_executables()
 # Arguments each check needs to reach its target on this machine (loopback only).
@@ -38,8 +39,8 @@ def plugin_of(name: str) -> Plugin:
 
 def test_every_check_module_is_installed_as_an_executable():
     assert EXECUTABLES, "no check_* console script is installed"
-    assert {"check_load", "check_cpu", "check_memory", "check_swap", "check_uptime"} <= set(
-        EXECUTABLES
+    assert set(EXECUTABLES) == {plugin.executable for plugin in plugins()}, (
+        "installed check_* scripts differ from the checks: pip install -e . again?"
     )
 
 

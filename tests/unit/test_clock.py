@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from checks.core.errors import CannotCheck, ParseError
 from checks.core.runtime import Outcome
-from checks.system import clock, sntp, timesync
-from tests.contract import assert_conforms
-from tests.mutations import answers_cleanly, damaged, parses_or_refuses
+from checks.system import _sntp, _timesync, clock
+from tests.helpers.contract import assert_conforms
+from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.servers.ntp_fake import FakeNtpServer, forge, ntp_timestamp
 from tests.servers.ports import free_port
 
@@ -57,7 +57,7 @@ def reply_bytes(receive: float, transmit: float, **fields: int) -> bytes:
 def parses_or_refuses_packet(data: bytes) -> None:
     """As tests.mutations.parses_or_refuses, for bytes: a reply, or a ParseError that says why."""
     try:
-        sntp.parse_reply(data, time.time_ns())
+        _sntp.parse_reply(data, time.time_ns())
     except ParseError as error:
         message = str(error)
     else:
@@ -69,7 +69,7 @@ def parses_or_refuses_packet(data: bytes) -> None:
 
 
 def test_request_is_a_version_4_client_packet_carrying_the_cookie():
-    packet = sntp.request(COOKIE)
+    packet = _sntp.request(COOKIE)
     assert len(packet) == 48
     assert packet[0] == 0b00_100_011  # LI 0, version 4, mode 3
     assert packet[1:40] == bytes(39)
@@ -77,7 +77,7 @@ def test_request_is_a_version_4_client_packet_carrying_the_cookie():
 
 
 def test_real_chronyd_reply_is_read():
-    reply = sntp.parse_reply(fixture_bytes("chronyd-reply-stratum8.bin"), int(CAPTURED * 1e9))
+    reply = _sntp.parse_reply(fixture_bytes("chronyd-reply-stratum8.bin"), int(CAPTURED * 1e9))
     assert (reply.leap, reply.version, reply.mode, reply.stratum) == (0, 4, 4, 8)
     assert reply.reference == "127.127.1.1"
     assert reply.origin == COOKIE
@@ -88,15 +88,17 @@ def test_real_chronyd_reply_is_read():
 
 
 def test_unsynchronised_chronyd_reply_is_not_a_kiss_of_death():
-    reply = sntp.parse_reply(fixture_bytes("chronyd-reply-unsynchronised.bin"), int(CAPTURED * 1e9))
+    reply = _sntp.parse_reply(
+        fixture_bytes("chronyd-reply-unsynchronised.bin"), int(CAPTURED * 1e9)
+    )
     assert (reply.leap, reply.stratum, reply.kiss_code) == (3, 0, None)
     assert not reply.synchronised
 
 
 @pytest.mark.parametrize("code", [b"RATE", b"DENY", b"RSTR"])
 def test_kiss_of_death_code_is_read(code):
-    packet = forge(sntp.request(COOKIE), kiss=code)
-    reply = sntp.parse_reply(packet, time.time_ns())
+    packet = forge(_sntp.request(COOKIE), kiss=code)
+    reply = _sntp.parse_reply(packet, time.time_ns())
     assert reply.kiss_code == code.decode()
     assert not reply.synchronised
 
@@ -106,7 +108,7 @@ def test_kiss_of_death_code_is_read(code):
     [(0, 1, True), (1, 2, True), (2, 15, True), (3, 2, False), (0, 16, False), (0, 200, False)],
 )
 def test_synchronised_needs_no_alarm_and_a_stratum_from_1_to_15(leap, stratum, synchronised):
-    reply = sntp.parse_reply(reply_bytes(1e9, 1e9, leap=leap, stratum=stratum), int(1e18))
+    reply = _sntp.parse_reply(reply_bytes(1e9, 1e9, leap=leap, stratum=stratum), int(1e18))
     assert reply.synchronised is synchronised
 
 
@@ -118,9 +120,9 @@ def test_timestamps_cross_the_2036_era_wrap(unix):
     raw = (
         ntp_timestamp(unix)
         if unix < 2_085_978_496
-        else struct.pack("!II", int(unix) + sntp.NTP_TO_UNIX - 2**32, int((unix % 1) * 2**32))
+        else struct.pack("!II", int(unix) + _sntp.NTP_TO_UNIX - 2**32, int((unix % 1) * 2**32))
     )
-    assert sntp.timestamp_ns(raw, int(unix * 1e9) + 3_600 * 10**9) == pytest.approx(
+    assert _sntp.timestamp_ns(raw, int(unix * 1e9) + 3_600 * 10**9) == pytest.approx(
         unix * 1e9, abs=1
     )
 
@@ -128,7 +130,7 @@ def test_timestamps_cross_the_2036_era_wrap(unix):
 def test_offset_and_delay_follow_rfc_5905():
     # Sent at 100.0, server received at 102.1 and answered at 102.2, back at 100.3:
     # offset ((102.1 - 100.0) + (102.2 - 100.3)) / 2 = 2.0, delay 0.3 - 0.1 = 0.2.
-    reply = sntp.parse_reply(reply_bytes(102.1, 102.2), int(100e9))
+    reply = _sntp.parse_reply(reply_bytes(102.1, 102.2), int(100e9))
     offset, delay = reply.offset_and_delay(int(100.0e9), int(100.3e9))
     assert offset == pytest.approx(2.0, abs=1e-6)
     assert delay == pytest.approx(0.2, abs=1e-6)
@@ -146,7 +148,7 @@ def test_offset_and_delay_follow_rfc_5905():
 )  # fmt: skip
 def test_garbage_is_refused_with_a_reason(packet, message):
     with pytest.raises(ParseError, match=message):
-        sntp.parse_reply(packet, int(1e18))
+        _sntp.parse_reply(packet, int(1e18))
 
 
 @settings(max_examples=300, deadline=None)
@@ -165,7 +167,7 @@ def test_damaged_real_replies_parse_or_are_refused(text):
 
 
 def test_chrony_synchronised_to_a_server():
-    local = timesync.parse_chrony_tracking(fixture_text("chronyc-tracking-synchronised.csv"))
+    local = _timesync.parse_chrony_tracking(fixture_text("chronyc-tracking-synchronised.csv"))
     assert (local.daemon, local.synchronised, local.source) == (
         "chronyd",
         True,
@@ -175,46 +177,46 @@ def test_chrony_synchronised_to_a_server():
 
 
 def test_chrony_synchronised_to_its_local_reference():
-    local = timesync.parse_chrony_tracking(fixture_text("chronyc-tracking-local-stratum8.csv"))
+    local = _timesync.parse_chrony_tracking(fixture_text("chronyc-tracking-local-stratum8.csv"))
     assert (local.synchronised, local.source) == (True, "127.127.1.1 stratum 8")
 
 
 def test_chrony_not_synchronised():
-    local = timesync.parse_chrony_tracking(fixture_text("chronyc-tracking-unsynchronised.csv"))
+    local = _timesync.parse_chrony_tracking(fixture_text("chronyc-tracking-unsynchronised.csv"))
     assert not local.synchronised
     assert local.detail == "leap status 'Not synchronised'"
 
 
 def test_timedatectl_states():
-    assert timesync.parse_timedatectl_show(
+    assert _timesync.parse_timedatectl_show(
         fixture_text("timedatectl-show-synchronised.txt")
     ).synchronised
-    unsynchronised = timesync.parse_timedatectl_show(
+    unsynchronised = _timesync.parse_timedatectl_show(
         fixture_text("timedatectl-show-unsynchronised.txt")
     )
     assert (unsynchronised.synchronised, unsynchronised.detail) == (False, "NTPSynchronized=no")
-    off = timesync.parse_timedatectl_show(fixture_text("timedatectl-show-ntp-off.txt"))
+    off = _timesync.parse_timedatectl_show(fixture_text("timedatectl-show-ntp-off.txt"))
     assert "synchronisation is off (NTP=no)" in off.detail
 
 
 def test_ntpq_system_peer_and_its_absence():
-    synced = timesync.parse_ntpq_peers(fixture_text("ntpq-pn-synchronised.txt"))
+    synced = _timesync.parse_ntpq_peers(fixture_text("ntpq-pn-synchronised.txt"))
     assert (synced.synchronised, synced.source) == (True, "192.0.2.10 stratum 1")
     assert synced.offset == pytest.approx(-0.0000567)
-    unsynced = timesync.parse_ntpq_peers(fixture_text("ntpq-pn-unsynchronised.txt"))
+    unsynced = _timesync.parse_ntpq_peers(fixture_text("ntpq-pn-unsynchronised.txt"))
     assert (unsynced.synchronised, unsynced.detail) == (False, "no system peer among 2 peers")
 
 
 @pytest.mark.parametrize(
     ("parse", "text"),
-    [(timesync.parse_chrony_tracking, ""),
-     (timesync.parse_chrony_tracking, "506 Cannot talk to daemon\n"),
-     (timesync.parse_chrony_tracking, "7F7F0101,,8,1.0,0,0,0,0,0,0,0,0,0,Sideways\n"),
-     (timesync.parse_chrony_tracking, "Reference ID    : 7F7F0101 ()\nStratum : 8\n"),
-     (timesync.parse_timedatectl_show, "Timezone=UTC\n"),
-     (timesync.parse_timedatectl_show, "NTPSynchronized=maybe\n"),
-     (timesync.parse_ntpq_peers, "localhost: timed out, nothing received\n"),
-     (timesync.parse_ntpq_peers, "===\n*x\n")],
+    [(_timesync.parse_chrony_tracking, ""),
+     (_timesync.parse_chrony_tracking, "506 Cannot talk to daemon\n"),
+     (_timesync.parse_chrony_tracking, "7F7F0101,,8,1.0,0,0,0,0,0,0,0,0,0,Sideways\n"),
+     (_timesync.parse_chrony_tracking, "Reference ID    : 7F7F0101 ()\nStratum : 8\n"),
+     (_timesync.parse_timedatectl_show, "Timezone=UTC\n"),
+     (_timesync.parse_timedatectl_show, "NTPSynchronized=maybe\n"),
+     (_timesync.parse_ntpq_peers, "localhost: timed out, nothing received\n"),
+     (_timesync.parse_ntpq_peers, "===\n*x\n")],
 )  # fmt: skip
 def test_report_garbage_is_refused(parse, text):
     with pytest.raises(ParseError):
@@ -222,11 +224,11 @@ def test_report_garbage_is_refused(parse, text):
 
 
 REPORTS = [
-    (timesync.parse_chrony_tracking, "chronyc-tracking-synchronised.csv"),
-    (timesync.parse_chrony_tracking, "chronyc-tracking-unsynchronised.csv"),
-    (timesync.parse_timedatectl_show, "timedatectl-show-synchronised.txt"),
-    (timesync.parse_ntpq_peers, "ntpq-pn-synchronised.txt"),
-    (timesync.parse_ntpq_peers, "ntpq-pn-unsynchronised.txt"),
+    (_timesync.parse_chrony_tracking, "chronyc-tracking-synchronised.csv"),
+    (_timesync.parse_chrony_tracking, "chronyc-tracking-unsynchronised.csv"),
+    (_timesync.parse_timedatectl_show, "timedatectl-show-synchronised.txt"),
+    (_timesync.parse_ntpq_peers, "ntpq-pn-synchronised.txt"),
+    (_timesync.parse_ntpq_peers, "ntpq-pn-unsynchronised.txt"),
 ]
 
 
@@ -512,11 +514,11 @@ def test_named_daemon_that_does_not_answer_is_critical(tmp_path):
 
 @pytest.mark.integration
 def test_observe_reads_the_real_daemon(chronyd, chronyd_unsynchronised):
-    synchronised = timesync.observe("chrony", str(chronyd.socket))
-    unsynchronised = timesync.observe("chrony", str(chronyd_unsynchronised.socket))
+    synchronised = _timesync.observe("chrony", str(chronyd.socket))
+    unsynchronised = _timesync.observe("chrony", str(chronyd_unsynchronised.socket))
     assert synchronised is not None
     assert synchronised.synchronised
     assert unsynchronised is not None
     assert not unsynchronised.synchronised
     with pytest.raises(CannotCheck):
-        timesync.observe("chrony", "/nonexistent/chronyd.sock")
+        _timesync.observe("chrony", "/nonexistent/chronyd.sock")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 
-from checks.system import cpu, load, meminfo, swap, uptime
+from checks.system import _meminfo, cpu, load, swap, uptime
 from tests.conftest import PROC_SAMPLES
-from tests.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import damaged, parses_or_refuses
 
 CASES = [
     (load.parse_loadavg, "load-8-busy-loops-2-cpus/loadavg"),
     (load.count_online_cpus, "idle-no-swap/stat"),
     (cpu.parse_stat_cpu, "cpu-busy-after/stat"),
-    (meminfo.parse_meminfo, "memory-22g-in-tmpfs/meminfo"),
+    (_meminfo.parse_meminfo, "memory-22g-in-tmpfs/meminfo"),
     (swap.parse_swaps, "swap-half-used-256m/swaps"),
     (swap.parse_vmstat, "swap-thrashing-after/vmstat"),
     (uptime.parse_uptime, "idle-no-swap/uptime"),

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 
 from checks.core.errors import CannotCheck, ParseError
-from checks.storage import mounts
-from checks.storage.mounts import Selection, answer_within, find_mount, parse_mountinfo, select
+from checks.storage import _mounts
+from checks.storage._mounts import Selection, answer_within, find_mount, parse_mountinfo, select
 from tests.conftest import FIXTURES
-from tests.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import damaged, parses_or_refuses
 
 SAMPLES = FIXTURES / "mounts"
 
@@ -27,11 +27,11 @@ LOOPS = "loop-mounts-namespace.mountinfo"
 SHARED = "shared-propagation.mountinfo"
 
 
-def table(name: str = LOOPS) -> list[mounts.Mount]:
-    return mounts.visible(parse_mountinfo(read(name)))
+def table(name: str = LOOPS) -> list[_mounts.Mount]:
+    return _mounts.visible(parse_mountinfo(read(name)))
 
 
-def paths(targets: list[mounts.Target]) -> list[str]:
+def paths(targets: list[_mounts.Target]) -> list[str]:
     return [target.label for target in targets]
 
 
@@ -83,7 +83,7 @@ def test_visible_keeps_the_top_of_stacked_mounts():
      ("back\\slash", "back\\slash"), ("end\\04", "end\\04")],
 )  # fmt: skip
 def test_unescape(field, text):
-    assert mounts.unescape(field) == text
+    assert _mounts.unescape(field) == text
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
-from checks.reach.icmp import (
+from checks.reach._icmp import (
     checksum,
     describe_icmp_error,
     echo_request,
@@ -28,8 +28,8 @@ from checks.reach.icmp import (
 )
 from checks.reach.ping import PLUGIN, parse_ping_output, rta_and_loss
 from tests.conftest import executable
-from tests.contract import assert_conforms
-from tests.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.contract import assert_conforms
+from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.servers import netns
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reach"

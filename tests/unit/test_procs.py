@@ -21,8 +21,8 @@ from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.system import procs
 from tests.conftest import executable
-from tests.contract import assert_conforms
-from tests.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.contract import assert_conforms
+from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "procs"
 SAMPLE = SAMPLES / "sample-debian12"

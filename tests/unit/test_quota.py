@@ -22,8 +22,8 @@ from checks.core.runtime import Outcome
 from checks.storage import quota
 from checks.storage.quota import Limits, Policy, parse_repquota
 from tests.conftest import FIXTURES, executable
-from tests.contract import assert_conforms
-from tests.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.contract import assert_conforms
+from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 
 SAMPLES = FIXTURES / "quota"
 MIXED = "mixed-two-filesystems.txt"

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from checks.core.errors import ParseError
-from checks.storage.smartctl import (
+from checks.storage._smartctl import (
     Disk,
     SelfTest,
     critical_warnings,
@@ -23,7 +23,7 @@ from checks.storage.smartctl import (
     read_disk,
 )
 from tests.conftest import FIXTURES, shared_fixtures, shared_fixtures_dir
-from tests.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import damaged, parses_or_refuses
 
 OWN = FIXTURES / "smartctl"
 

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from checks.storage import smart
 from checks.storage.smart import PLUGIN
 from tests.conftest import executable, shared_fixtures
-from tests.contract import assert_conforms
-from tests.mutations import answers_cleanly, damaged
+from tests.helpers.contract import assert_conforms
+from tests.helpers.mutations import answers_cleanly, damaged
 from tests.unit.test_smart import OWN, exit_status, read_fixture
 
 STUB = """#!/bin/sh

@@ -22,8 +22,8 @@ from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.reach.ssh import IDENTIFICATION, PLUGIN, parse_banner, read_identification
 from tests.conftest import executable
-from tests.contract import assert_conforms
-from tests.mutations import damaged, parses_or_refuses
+from tests.helpers.contract import assert_conforms
+from tests.helpers.mutations import damaged, parses_or_refuses
 from tests.servers import netns
 from tests.servers.ports import free_port
 

@@ -57,7 +57,7 @@ def test_list_names_every_local_check_with_its_arguments(capsys):
     assert suite.main(["list"]) == 0
     out = capsys.readouterr().out
     assert "zombies     check_procs --warning-zombies 5 --critical-zombies 50\n" in out
-    for name, _, arguments in suite.LOCAL_CHECKS:
+    for _, name, arguments in suite.local_checks():
         assert f"\n{name} " in f"\n{out}"
         assert " ".join(arguments) in out
 
@@ -73,7 +73,7 @@ def test_the_whole_suite_as_a_process_in_json_under_a_second():
     )
     elapsed = time.monotonic() - started
     rows = json.loads(result.stdout)
-    assert [row["check"] for row in rows] == [name for name, _, _ in suite.LOCAL_CHECKS]
+    assert [row["check"] for row in rows] == [name for _, name, _ in suite.local_checks()]
     for row in rows:
         assert row["state_name"] in ("OK", "WARNING", "CRITICAL", "UNKNOWN")
         executable_name = row["command"][0]

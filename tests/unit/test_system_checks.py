@@ -10,7 +10,7 @@ import pytest
 
 from checks.core import statefile
 from checks.core.errors import ParseError
-from checks.system import cpu, load, meminfo, memory, swap, uptime
+from checks.system import _meminfo, cpu, load, memory, swap, uptime
 from tests.conftest import PROC_SAMPLES, run_on_sample
 
 
@@ -123,7 +123,7 @@ def test_cpu_samples_when_there_is_no_previous_reading(monkeypatch):
 
 
 def test_meminfo_in_bytes():
-    fields = meminfo.parse_meminfo(read_sample("idle-no-swap", "meminfo"))
+    fields = _meminfo.parse_meminfo(read_sample("idle-no-swap", "meminfo"))
     assert fields["MemTotal"] == 24684084 * 1024
     assert fields["HugePages_Total"] == 0  # counts, not kB, stay as they are
 
@@ -131,12 +131,12 @@ def test_meminfo_in_bytes():
 @pytest.mark.parametrize("text", ["", "MemFree: 10 kB", "MemTotal: lots kB"])
 def test_meminfo_refuses_garbage(text):
     with pytest.raises(ParseError):
-        meminfo.parse_meminfo(text)
+        _meminfo.parse_meminfo(text)
 
 
 def test_memory_page_cache_is_not_used_but_tmpfs_is():
     usage = memory.memory_usage(
-        meminfo.parse_meminfo(read_sample("memory-22g-in-tmpfs", "meminfo"))
+        _meminfo.parse_meminfo(read_sample("memory-22g-in-tmpfs", "meminfo"))
     )
     assert usage["available"] == 1140432 * 1024
     assert usage["used"] / usage["total"] == pytest.approx(0.954, abs=0.001)

@@ -32,11 +32,17 @@ from nagiosplugin.state import Critical, Warn
 from checks.core.cli import Parser, UsageError, seconds
 from checks.core.errors import CannotCheck, ParseError, ServiceDown
 from checks.core.evaluate import Summary, Verdict, show
+from checks.core.net import (
+    Latency,
+    add_family_options,
+    chosen_family,
+    human_latency,
+    name_of,
+    resolve,
+)
 from checks.core.ranges import Range, parse_number
-from checks.core.runtime import Plugin, remaining
-from checks.reach.address import add_family_options, chosen_family, name_of, resolve
-from checks.reach.echo import MARGIN, Round, exchange, open_socket
-from checks.reach.latency import Latency, human_latency
+from checks.core.runtime import Bench, Plugin, remaining
+from checks.reach._echo import MARGIN, Round, exchange, open_socket
 
 DEFAULT_PACKETS = 5
 DEFAULT_INTERVAL = 0.2
@@ -376,5 +382,19 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("ping", build_parser, make_check)
+PLUGIN = Plugin(
+    "ping",
+    build_parser,
+    make_check,
+    address=True,
+    services=("vigie-ping4", "vigie-ping6"),
+    nagios=("ping",),
+    bench=(
+        Bench("check_ping -H 127.0.0.1 -w 100,20% -c 500,60% -p 1", ("-H", "127.0.0.1", "-w",
+              "100,20%", "-c", "500,60%", "-p", "1"), kind="tool",
+              twin="C check_ping -H 127.0.0.1 -w 100,20% -c 500,60% -p 1"),
+        Bench("check_ping --method ping -H 127.0.0.1 -p 1 (via iputils ping)", ("--method",
+              "ping", "-H", "127.0.0.1", "-p", "1"), kind="tool"),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

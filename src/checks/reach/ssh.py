@@ -31,11 +31,10 @@ from checks import __version__
 from checks.core.cli import Parser, UsageError, add_thresholds
 from checks.core.errors import ParseError, ServiceDown, TimedOut
 from checks.core.evaluate import Summary, Verdict
+from checks.core.net import Latency, add_family_options, chosen_family, human_latency, resolve
 from checks.core.output import screen
-from checks.core.runtime import Plugin, doing, remaining
+from checks.core.runtime import Bench, Plugin, doing, remaining
 from checks.core.units import SECONDS
-from checks.reach.address import add_family_options, chosen_family, resolve
-from checks.reach.latency import Latency, human_latency
 
 DEFAULT_PORT = 22
 #: Protocol versions that speak SSH-2 (1.99: a server that also offers SSH-1).
@@ -292,5 +291,16 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("ssh", build_parser, make_check)
+PLUGIN = Plugin(
+    "ssh",
+    build_parser,
+    make_check,
+    address=True,
+    services=("vigie-ssh",),
+    nagios=("ssh",),
+    bench=(
+        Bench("check_ssh -H 127.0.0.1 -p PORT", ("-H", "127.0.0.1", "-p", "{ssh_port}"),
+              kind="tool", twin="C check_ssh -H 127.0.0.1 -p PORT"),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

@@ -9,7 +9,7 @@ tests feed it samples. The calls pySMART makes on its own to refine a SCSI devic
 (``-l sataphy``, ``-l sasphy``, ``-l background``) get an empty answer: they would cost a
 smartctl run per disk for nothing vigie judges.
 
-:func:`read_into` copies what pySMART found into a :class:`~checks.storage.smartctl.Disk`
+:func:`read_into` copies what pySMART found into a :class:`~checks.storage._smartctl.Disk`
 and turns any exception of pySMART on damaged text into a :class:`ParseError`, so nothing
 of pySMART's object model leaks into the check.
 
@@ -26,7 +26,7 @@ import sys
 import types
 
 from checks.core.errors import ParseError
-from checks.storage.smartctl import Attribute, Disk, SelfTest
+from checks.storage._smartctl import Attribute, Disk, SelfTest
 
 #: pySMART's dependencies that it imports eagerly and calls rarely.
 DEFERRED = ("chardet", "humanfriendly")

@@ -2,7 +2,7 @@
 
 Disks announce most of their failures before data is lost: sectors they had to move,
 sectors they cannot read, media errors, worn-out flash, a failed self-test. smartctl reads
-that; pySMART parses its text (:mod:`checks.storage.smartctl`); this module judges, one
+that; pySMART parses its text (:mod:`checks.storage._smartctl`); this module judges, one
 smartctl run per disk, every disk smartctl finds (``--scan-open``) or those named with -d.
 
 Per disk:
@@ -53,8 +53,8 @@ from checks.core.errors import CannotCheck
 from checks.core.evaluate import Perf, Summary, Threshold, Verdict
 from checks.core.output import STATE_NAMES
 from checks.core.ranges import Range, RangeError, parse_range
-from checks.core.runtime import Plugin
-from checks.storage.smartctl import (
+from checks.core.runtime import Bench, Plugin
+from checks.storage._smartctl import (
     COMMAND_FAILED,
     COMMAND_LINE,
     ERROR_LOG,
@@ -640,5 +640,16 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("smart", build_parser, make_check)
+PLUGIN = Plugin(
+    "smart",
+    build_parser,
+    make_check,
+    services=("vigie-smart",),
+    bench=(
+        Bench("check_smart -d /dev/sda (SATA, stub smartctl)", ("--smartctl",
+              "{smartctl:text_sata_hdd_reallocated_304.txt}", "-d", "/dev/sda"), kind="tool"),
+        Bench("check_smart -d /dev/nvme0 (NVMe, stub smartctl)", ("--smartctl",
+              "{smartctl:text_nvme_passed_75pct_used.txt}", "-d", "/dev/nvme0"), kind="tool"),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

@@ -39,11 +39,11 @@ import nagiosplugin
 from checks.core.cli import Parser, UsageError, add_thresholds, state
 from checks.core.errors import CannotCheck, ParseError
 from checks.core.evaluate import Perf, Summary, Verdict
+from checks.core.net import add_family_options, chosen_family
 from checks.core.ranges import Range
-from checks.core.runtime import Plugin, doing, remaining
+from checks.core.runtime import Bench, Local, Plugin, doing, remaining
 from checks.core.units import SECONDS, human_duration, human_number
-from checks.reach.address import add_family_options, chosen_family
-from checks.system import sntp, timesync
+from checks.system import _sntp, _timesync
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Answer:
         self.kind = kind
         self.address = address
         self.problem = problem
-        self.reply: sntp.Reply | None = None
+        self.reply: _sntp.Reply | None = None
         self.offset = 0.0
         self.delay = 0.0
 
@@ -107,7 +107,7 @@ class Answer:
         reply = self.reply
         if self.kind == KISS:
             code = reply.kiss_code or ""
-            meaning = sntp.KISS_CODES.get(code, "unknown kiss code")
+            meaning = _sntp.KISS_CODES.get(code, "unknown kiss code")
             return f"{where}: kiss-o'-death {code} ({meaning})"
         if self.kind == UNSYNCHRONISED:
             return f"{where}: the server's clock is not synchronised ({self.problem})"
@@ -141,7 +141,7 @@ class _Exchange:
     def send(self) -> None:
         """One request with a fresh cookie; an address that cannot be reached ends here."""
         cookie = os.urandom(8)
-        packet = sntp.request(cookie)
+        packet = _sntp.request(cookie)
         try:
             if not self.sent:
                 self.socket.connect(self.address)  # then the kernel reports ICMP errors
@@ -165,7 +165,7 @@ class _Exchange:
             self._end(DOWN, error.strerror or str(error))
             return
         try:
-            reply = sntp.parse_reply(data, arrived)
+            reply = _sntp.parse_reply(data, arrived)
         except ParseError as error:
             self._end(GARBAGE, f"not an NTP reply: {error}")
             return
@@ -296,7 +296,7 @@ class Clock(nagiosplugin.Resource):
         if self.local_mode == "off":
             return []
         try:
-            observed = timesync.observe(self.local_mode, self.chrony_address)
+            observed = _timesync.observe(self.local_mode, self.chrony_address)
         except ParseError:
             raise
         except CannotCheck as error:  # a named daemon that does not answer
@@ -426,7 +426,7 @@ class LocalState(nagiosplugin.Context):
         """``chronyd: synchronised to 192.0.2.1 stratum 2`` or why not."""
         if isinstance(metric.value, str):
             return f"local time daemon: {metric.value}"
-        local: timesync.LocalSync = metric.value
+        local: _timesync.LocalSync = metric.value
         if not local.synchronised:
             return f"{local.daemon}: the local clock is not synchronised ({local.detail})"
         text = f"{local.daemon}: synchronised"
@@ -513,7 +513,7 @@ def build_parser() -> Parser:
     )
     parser.add_argument(
         "--local",
-        choices=("auto", *timesync.DAEMONS, "off"),
+        choices=("auto", *_timesync.DAEMONS, "off"),
         default="auto",
         help="time daemon whose synchronisation state to judge: auto (the first of "
         "chronyd, ntpd, systemd-timesyncd that answers, none is fine), a named one (not "
@@ -567,5 +567,15 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("clock", build_parser, make_check)
+PLUGIN = Plugin(
+    "clock",
+    build_parser,
+    make_check,
+    local=(Local("clock", rank=8),),
+    bench=(
+        Bench("check_clock -H 127.0.0.1 -p PORT --local off", ("-H", "127.0.0.1", "-p",
+              "{ntp_port}", "-w", "0.5", "-c", "1", "--local", "off"), kind="tool",
+              twin="C check_ntp_time -H 127.0.0.1 -p PORT"),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

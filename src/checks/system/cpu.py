@@ -17,7 +17,7 @@ from checks.core import procfs, statefile
 from checks.core.cli import Parser, add_thresholds, seconds
 from checks.core.errors import ParseError
 from checks.core.evaluate import Summary, Threshold, show
-from checks.core.runtime import Plugin
+from checks.core.runtime import Bench, Local, Plugin
 
 # /proc/stat's cpu line: user nice system idle iowait irq softirq steal guest guest_nice.
 # guest and guest_nice are already counted in user and nice, so they are left out of the total.
@@ -136,5 +136,11 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     return nagiosplugin.Check(Cpu(args.sample), *contexts, CpuSummary())
 
 
-PLUGIN = Plugin("cpu", build_parser, make_check)
+PLUGIN = Plugin(
+    "cpu",
+    build_parser,
+    make_check,
+    local=(Local("cpu", ("--sample", "0.4"), rank=2),),
+    bench=(Bench("check_cpu --sample 0.05", ("--sample", "0.05")),),
+)  # fmt: skip
 main = PLUGIN.main

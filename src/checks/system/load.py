@@ -23,7 +23,7 @@ from checks.core.cli import Parser, thresholds
 from checks.core.errors import ParseError
 from checks.core.evaluate import Summary, Threshold, show
 from checks.core.ranges import parse_range
-from checks.core.runtime import Plugin
+from checks.core.runtime import Bench, Local, Plugin
 
 PERIODS = (1, 5, 15)
 DEFAULT_PER_CPU_WARNING = [parse_range(value) for value in ("2", "1.5", "1")]
@@ -204,5 +204,15 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     return nagiosplugin.Check(Load(per_cpu, top), *contexts, summary)
 
 
-PLUGIN = Plugin("load", build_parser, make_check)
+PLUGIN = Plugin(
+    "load",
+    build_parser,
+    make_check,
+    local=(Local("load", rank=1),),
+    bench=(
+        Bench("check_load -w 5,4,3 -c 10,8,6", ("-w", "5,4,3", "-c", "10,8,6"),
+              twin="C check_load -w 5,4,3 -c 10,8,6"),
+        Bench("check_load (defaults: per CPU)"),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

@@ -40,7 +40,7 @@ from checks.core.cli import Parser, UsageError, add_thresholds, threshold
 from checks.core.errors import CannotCheck, ParseError
 from checks.core.evaluate import Perf, Summary, Threshold, Verdict, show
 from checks.core.ranges import Range
-from checks.core.runtime import Plugin
+from checks.core.runtime import Bench, Local, Plugin
 from checks.core.units import BYTES, SECONDS
 
 log = logging.getLogger(__name__)
@@ -627,5 +627,16 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("procs", build_parser, make_check)
+PLUGIN = Plugin(
+    "procs",
+    build_parser,
+    make_check,
+    local=(Local("zombies", ("--warning-zombies", "5", "--critical-zombies", "50"), rank=9),),
+    services=("vigie-process ",),
+    bench=(
+        Bench("check_procs -w 500 -c 1000", ("-w", "500", "-c", "1000"),
+              twin="C check_procs -w 500 -c 1000"),
+        Bench("check_procs -u root --warning-rss 1G", ("-u", "root", "--warning-rss", "1G")),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

@@ -1,4 +1,7 @@
-"""Where a reachability check goes: ``-H`` resolved with ``-4``/``-6``, failures worded.
+"""What network checks share: ``-H -p -4 -6``, resolve, connect and read within ``-t``, TLS,
+latency thresholds and their wording (as monitoring-plugins' netutils.c for its plugins).
+
+``-H`` is resolved with ``-4``/``-6`` and failures are worded once.
 
 A name that does not resolve is UNKNOWN, as in the C plugins (``Invalid hostname/
 address``): the check could not even start, and a broken resolver must not page as if the
@@ -13,7 +16,9 @@ import socket
 
 from checks.core.cli import Parser
 from checks.core.errors import CannotCheck
+from checks.core.evaluate import Threshold
 from checks.core.runtime import doing
+from checks.core.units import human_number, perf_number
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,3 +77,32 @@ def resolve(host: str, family: int, port: int = 0) -> list[Address]:
 def name_of(host: str, address: str) -> str:
     """``127.0.0.1``, or ``localhost (::1)`` when a name was given."""
     return address if host == address else f"{host} ({address})"
+
+
+# Round-trip and response times, judged and worded in the units they come in.
+#
+# Network answers on a LAN take microseconds to milliseconds: ``0 s`` or ``0.1 s`` (how
+# :func:`checks.core.evaluate.show` words any duration) would hide them, so times below a
+# second are shown in milliseconds with the digits that matter.
+
+MILLISECONDS = {"s": 1000.0, "ms": 1.0}
+
+
+def human_latency(value: float, uom: str = "s") -> str:
+    """``0.038 ms``, ``4.5 ms``, ``201 ms``, ``1.52 s`` for a time in ``uom`` (s or ms)."""
+    milliseconds = value * MILLISECONDS[uom]
+    if milliseconds >= 1000:
+        return f"{human_number(milliseconds / 1000)} s"
+    if milliseconds < 0.001:  # thresholds only: no exponent, as few digits as it takes
+        return f"{perf_number(milliseconds)} ms"
+    if milliseconds < 1:
+        return f"{human_number(milliseconds, 3)} ms"
+    return f"{human_number(milliseconds, 1 if milliseconds < 100 else 0)} ms"
+
+
+class Latency(Threshold):
+    """A :class:`Threshold` on a time in s or ms whose hint reads ``> 500 ms``."""
+
+    def shown(self, value: float, uom: str) -> str:
+        """The bound in milliseconds below a second."""
+        return human_latency(value, uom)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from checks.core.errors import CannotCheck
 from checks.core.runtime import Outcome
-from tests.contract import assert_conforms
+from tests.helpers.contract import assert_conforms
 
 GARBAGE = st.sampled_from(["", "\x00", "-", "9" * 30, "nan", "\n", ":", "|", "é", "{", "<"])
 

@@ -22,7 +22,7 @@ import time
 
 from checks.core.errors import ParseError, ServiceDown
 from checks.core.runtime import doing, remaining
-from checks.reach.icmp import describe_icmp_error, echo_request, parse_echo
+from checks.reach._icmp import describe_icmp_error, echo_request, parse_echo
 
 log = logging.getLogger(__name__)
 

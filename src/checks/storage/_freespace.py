@@ -43,7 +43,7 @@ from checks.core.output import STATE_NAMES
 from checks.core.ranges import Range, parse_number
 from checks.core.runtime import doing, remaining
 from checks.core.units import BYTES, human_number
-from checks.storage.mounts import (
+from checks.storage._mounts import (
     Selection,
     Target,
     answer_within,
