@@ -271,8 +271,8 @@ def test_connection_refused_is_critical():
     [(["-H", "no-such-host.invalid"], "cannot resolve 'no-such-host.invalid'"),
      ([], "no host given: use -H HOST"),
      (["-H", "127.0.0.1", "::1"], "two hosts given: -H 127.0.0.1 and ::1"),
-     (["-H", "127.0.0.1", "-p", "0"], "'0' is not a port number"),
-     (["-H", "127.0.0.1", "-p", "65536"], "'65536' is not a port number")],
+     (["-H", "127.0.0.1", "-p", "0"], "'0' is not a port number (1 to 65535)"),
+     (["-H", "127.0.0.1", "-p", "65536"], "'65536' is not a port number (1 to 65535)")],
 )  # fmt: skip
 def test_wrong_use_is_unknown(args, message):
     outcome = run(*args)

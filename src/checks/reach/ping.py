@@ -35,6 +35,7 @@ from checks.core.evaluate import Summary, Verdict, show
 from checks.core.net import (
     Latency,
     add_family_options,
+    add_host_option,
     chosen_family,
     human_latency,
     name_of,
@@ -306,13 +307,7 @@ def build_parser() -> Parser:
             "check_ping -H host -6 -p 10 -c 100%           IPv6, 10 packets, only total loss",
         ),
     )
-    parser.add_argument(
-        "-H",
-        "--hostname",
-        required=True,
-        metavar="HOST",
-        help="host name or address to ping (C-compatible)",
-    )
+    add_host_option(parser, "host name or address to ping (C-compatible)", required=True)
     for option, level, default in (
         ("-w", "warning", DEFAULT_WARNING),
         ("-c", "critical", DEFAULT_CRITICAL),

@@ -39,7 +39,7 @@ import nagiosplugin
 from checks.core.cli import Parser, UsageError, add_thresholds, state
 from checks.core.errors import CannotCheck, ParseError
 from checks.core.evaluate import Perf, Summary, Verdict
-from checks.core.net import add_family_options, chosen_family
+from checks.core.net import add_family_options, addresses, chosen_family, port
 from checks.core.ranges import Range
 from checks.core.runtime import Bench, Local, Plugin, doing, remaining
 from checks.core.units import SECONDS, human_duration, human_number
@@ -185,17 +185,6 @@ class _Exchange:
         log.info("%s: %s, offset %.9f s", self.name, answer.describe(), answer.offset)
 
 
-def _resolve(name: str, port: int, family: int) -> list[tuple[int, tuple[str, int]]]:
-    """The distinct addresses of ``name`` (at most MAX_ADDRESSES), family first."""
-    infos = socket.getaddrinfo(name, port, family, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-    found: list[tuple[int, tuple[str, int]]] = []
-    for info_family, _, _, _, address in infos:
-        entry = (int(info_family), (str(address[0]), int(address[1])))
-        if entry not in found:
-            found.append(entry)
-    return found[:MAX_ADDRESSES]
-
-
 def ask_servers(names: list[str], port: int, family: int, wait: float) -> list[Answer]:
     """Ask every address of every server at once; one Answer per name, the best it got.
 
@@ -208,12 +197,14 @@ def ask_servers(names: list[str], port: int, family: int, wait: float) -> list[A
     with doing("resolving the NTP server names"):
         for name in names:
             try:
-                addresses = _resolve(name, port, family)
+                found = addresses(name, family, port, socket.SOCK_DGRAM)[:MAX_ADDRESSES]
             except (socket.gaierror, UnicodeError) as error:
                 reason = getattr(error, "strerror", None) or str(error)
                 answers[name].append(Answer(name, UNRESOLVED, problem=f"cannot resolve: {reason}"))
                 continue
-            exchanges += [_Exchange(name, found, address) for found, address in addresses]
+            exchanges += [
+                _Exchange(name, kind, (str(address[0]), int(address[1]))) for kind, address in found
+            ]
     deadline = time.monotonic() + wait
     try:
         with doing(f"waiting for {', '.join(names)} to answer"):
@@ -482,7 +473,7 @@ def build_parser() -> Parser:
     parser.add_argument(
         "-p",
         "--port",
-        type=_port,
+        type=port,
         default=NTP_PORT,
         metavar="PORT",
         help="UDP port of the servers (default: %(default)s, C-compatible)",
@@ -533,12 +524,6 @@ def build_parser() -> Parser:
         "critical, unknown (default: %(default)s)",
     )
     return parser
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
-    return int(text)
 
 
 def _signed_seconds(text: str) -> float:
