@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 
 from checks.core.errors import CannotCheck, ParseError
+from checks.core.threads import answer_within
 from checks.storage import _mounts
-from checks.storage._mounts import Selection, answer_within, find_mount, parse_mountinfo, select
+from checks.storage._mounts import Selection, find_mount, parse_mountinfo, select
 from tests.conftest import FIXTURES
 from tests.helpers.mutations import damaged, parses_or_refuses
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from checks.storage import smart
+from checks.core import external
 from checks.storage.smart import PLUGIN
 from tests.conftest import executable, shared_fixtures
 from tests.helpers.contract import assert_conforms
@@ -288,7 +288,7 @@ def test_no_disk_found_is_unknown(stub):
 def test_sudo_when_not_root(stub, monkeypatch):
     stub.write("sudo", SUDO, executable=True)
     stub.disk("/dev/sda", "text_sat_hdd_passed_smartctl64.txt")
-    monkeypatch.setattr(smart.os, "geteuid", lambda: 112)
+    monkeypatch.setattr(external.os, "geteuid", lambda: 112)
     outcome = PLUGIN.run(["-d", "/dev/sda", "--sudo"])
     assert outcome.state == 0, outcome.text
     smartctl = stub.directory / "smartctl"
@@ -301,14 +301,14 @@ def test_sudo_when_not_root(stub, monkeypatch):
 def test_sudo_not_needed_as_root(stub, monkeypatch):
     stub.write("sudo", SUDO_REFUSES, executable=True)
     stub.disk("/dev/sda", "text_sat_hdd_passed_smartctl64.txt")
-    monkeypatch.setattr(smart.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(external.os, "geteuid", lambda: 0)
     assert PLUGIN.run(["-d", "/dev/sda", "--sudo"]).state == 0
 
 
 def test_sudo_refusal_is_unknown_with_the_reason(stub, monkeypatch):
     stub.write("sudo", SUDO_REFUSES, executable=True)
     stub.disk("/dev/sda", "text_sat_hdd_passed_smartctl64.txt")
-    monkeypatch.setattr(smart.os, "geteuid", lambda: 112)
+    monkeypatch.setattr(external.os, "geteuid", lambda: 112)
     outcome = PLUGIN.run(["-d", "/dev/sda", "--sudo"])
     assert (outcome.state, outcome.summary) == (
         3,

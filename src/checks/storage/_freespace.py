@@ -34,19 +34,19 @@ import os
 from collections.abc import Callable, Sequence
 
 import nagiosplugin
-from nagiosplugin.state import Critical, Ok, Unknown, Warn
+from nagiosplugin.state import Critical, Ok, Warn
 
 from checks.core.cli import Parser, add_thresholds, regex, seconds, state
 from checks.core.errors import CannotCheck
-from checks.core.evaluate import Perf, Summary, Verdict, show
+from checks.core.evaluate import STATES, Perf, Summary, Verdict, show
 from checks.core.output import STATE_NAMES
 from checks.core.ranges import Range, parse_number
 from checks.core.runtime import doing, remaining
+from checks.core.threads import answer_within
 from checks.core.units import BYTES, human_number
 from checks.storage._mounts import (
     Selection,
     Target,
-    answer_within,
     printable,
     read_mounts,
     select,
@@ -54,7 +54,6 @@ from checks.storage._mounts import (
 
 log = logging.getLogger(__name__)
 
-STATES = (Ok, Warn, Critical, Unknown)
 DEFAULT_MOUNT_TIMEOUT = 3.0
 #: Errors of a mount whose server or daemon is gone; other errors are UNKNOWN.
 BROKEN = frozenset({

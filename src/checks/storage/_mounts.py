@@ -10,17 +10,16 @@ from ``statvfs``; this module is what they share on the gathering side:
 * :func:`select` applies check_disk's selection rules (``-p``, ``-E``, ``-x``, ``-X``,
   ``-N``, ``-l``, ``-r``/``-R``, ``-i``/``-I``) plus vigie's regex rules on fs types, and
   leaves out pseudo filesystems (:data:`PSEUDO_TYPES`) unless they are asked for.
-* :func:`answer_within` runs every ``statvfs`` in its own thread, all at once, and gives up
-  on those that have not answered by a deadline: a hung NFS or FUSE server blocks its
-  thread, never the check, and every other mount is still judged.
+
+The ``statvfs`` calls themselves run through :func:`checks.core.threads.answer_within`,
+all at once, given up on by a deadline: a hung NFS or FUSE server blocks its thread,
+never the check, and every other mount is still judged.
 """
 
 from __future__ import annotations
 
-import _thread
 import os
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from checks.core import procfs
 from checks.core.errors import CannotCheck, ParseError
@@ -319,37 +318,3 @@ def select(mounts: Sequence[Mount], selection: Selection) -> list[Target]:
 def _rank(mount: Mount) -> tuple[bool, int]:
     """Among mounts of one filesystem, lowest for the root shown at the shortest path."""
     return mount.root != "/", len(mount.path)
-
-
-def answer_within(
-    calls: Sequence[Callable[[], object]], timeout: float
-) -> list[object | BaseException | None]:
-    """Run every call in its own thread, all at once; what each returned or raised.
-
-    A call that has not finished ``timeout`` seconds after the start is reported as None
-    and left behind: a ``statvfs`` stuck on a dead server cannot be cancelled, only not
-    waited for (the process exits without it). Threads come from ``_thread``, which the
-    runtime has loaded already; ``threading`` would cost every run its import.
-    """
-    answers: list[object | BaseException | None] = [None] * len(calls)
-    locks = []
-
-    def work(index: int, call: Callable[[], object], done: _thread.LockType) -> None:
-        try:
-            answers[index] = call()
-        except BaseException as error:  # reported to the caller, not lost
-            answers[index] = error
-        finally:
-            done.release()
-
-    for index, call in enumerate(calls):
-        done = _thread.allocate_lock()
-        done.acquire()
-        _thread.start_new_thread(work, (index, call, done))
-        locks.append(done)
-    deadline = time.monotonic() + timeout
-    late = set()
-    for index, done in enumerate(locks):
-        if not done.acquire(timeout=max(deadline - time.monotonic(), 0)):
-            late.add(index)
-    return [None if index in late else answer for index, answer in enumerate(answers)]

@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable, Sequence
 
 import nagiosplugin
-from nagiosplugin.state import Critical, Ok, Unknown, Warn
+from nagiosplugin.state import Ok
 
 from checks.core import external
 from checks.core.cli import Parser, regex, state, threshold
 from checks.core.errors import ParseError
-from checks.core.evaluate import Perf, Summary, Verdict, show
+from checks.core.evaluate import STATES, Perf, Summary, Verdict, show
 from checks.core.output import STATE_NAMES
 from checks.core.ranges import Range
 from checks.core.runtime import Bench, Plugin
@@ -37,7 +37,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
 
-STATES = (Ok, Warn, Critical, Unknown)
 KINDS = ("user", "group")
 REPORT = "*** Report for "
 #: repquota counts space in quota blocks of 1 KiB.

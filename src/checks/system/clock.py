@@ -38,7 +38,7 @@ import nagiosplugin
 
 from checks.core.cli import Parser, UsageError, add_thresholds, state
 from checks.core.errors import CannotCheck, ParseError
-from checks.core.evaluate import Perf, Summary, Verdict
+from checks.core.evaluate import STATES, Perf, Summary, Verdict
 from checks.core.net import add_family_options, addresses, chosen_family, port
 from checks.core.ranges import Range
 from checks.core.runtime import Bench, Local, Plugin, doing, remaining
@@ -54,7 +54,6 @@ RESEND_INTERVAL = 1.0
 MAX_ADDRESSES = 4
 #: Part of the time left kept for judging and printing after the last wait, at most.
 SPARE_SECONDS = 0.5
-STATES = (nagiosplugin.Ok, nagiosplugin.Warn, nagiosplugin.Critical, nagiosplugin.Unknown)
 
 # What became of a server's query; ranked worst to best (the best answer of a name counts).
 UNRESOLVED, SILENT, DOWN, GARBAGE, KISS, UNSYNCHRONISED, USABLE = range(7)
