@@ -217,8 +217,10 @@ def test_swap_rates_over_the_interval_since_the_previous_run(isolated_state, mon
         "--warning-rate", "1000", "--critical-rate", "40000", monkeypatch=monkeypatch,
     )  # fmt: skip
     assert outcome.state == 2
+    # The rates' digits depend on how long after "4 s ago" the run starts (a loaded
+    # machine: 4.003 s gave 49897); their value is held to 1% below.
     assert re.fullmatch(
-        r"swap in 499\d\d pages/s > 40000, swap out 46\d\d\d pages/s > 40000 over the last 4 s",
+        r"swap in 49\d\d\d pages/s > 40000, swap out 46\d\d\d pages/s > 40000 over the last 4 s",
         outcome.summary,
     )
     rate_in = re.search(r"swap_in=([\d.]+);1000;40000;0", outcome.status_line)
