@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -300,15 +301,33 @@ def test_statefile_ignores_stale_foreign_and_broken_state(isolated_state, monkey
     assert statefile.counters("t", reader, 0.01).how == "over 0.01 s"
 
 
+def unusable(tmp_path: Path, name: str) -> str:
+    """A directory path that cannot be created, even by root: its parent is a file."""
+    blocker = tmp_path / "a-file"
+    blocker.touch()
+    return str(blocker / name)
+
+
+def test_state_dir_falls_back_to_the_system_then_the_user_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("VIGIE_STATE_DIR", unusable(tmp_path, "env"))
+    monkeypatch.setattr(statefile, "SYSTEM_DIR", str(tmp_path / "var-lib-vigie"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert statefile.state_dir() == str(tmp_path / "var-lib-vigie")
+    monkeypatch.setattr(statefile, "SYSTEM_DIR", unusable(tmp_path, "system"))
+    assert statefile.state_dir() == str(tmp_path / "xdg" / "vigie")
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert statefile.state_dir() == str(tmp_path / "home" / ".local" / "state" / "vigie")
+
+
 def test_unwritable_state_only_costs_a_sample(monkeypatch, tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    monkeypatch.setenv("VIGIE_STATE_DIR", str(locked / "sub"))
-    monkeypatch.setenv("HOME", str(locked))
-    monkeypatch.setenv("XDG_STATE_HOME", str(locked))
-    monkeypatch.setattr(statefile, "state_dir", lambda: None)
-    outcome = cpu.PLUGIN.run(["--sample", "0.1"])
+    monkeypatch.setenv("VIGIE_STATE_DIR", unusable(tmp_path, "env"))
+    monkeypatch.setattr(statefile, "SYSTEM_DIR", unusable(tmp_path, "system"))
+    monkeypatch.setenv("XDG_STATE_HOME", unusable(tmp_path, "xdg"))
+    assert statefile.state_dir() is None  # the real fallbacks, every one unusable
+    outcome = cpu.PLUGIN.run(["--sample", "0.1", "-v"])
     assert outcome.state in (0, 1, 2)
+    assert "over 0.1 s" in outcome.text, outcome.text
 
 
 def test_process_cpu_from_its_stat_line():

@@ -25,6 +25,8 @@ from checks.core.runtime import doing
 
 #: Oldest stored reading a rate may start from, in seconds.
 MAX_AGE = 1800.0
+#: The system-wide state directory, after ``$VIGIE_STATE_DIR``.
+SYSTEM_DIR = "/var/lib/vigie"
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 def state_dir() -> str | None:
     """The first usable state directory, created if missing; None when none is writable."""
     xdg = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local/state")
-    for candidate in (os.environ.get("VIGIE_STATE_DIR"), "/var/lib/vigie", f"{xdg}/vigie"):
+    for candidate in (os.environ.get("VIGIE_STATE_DIR"), SYSTEM_DIR, f"{xdg}/vigie"):
         if not candidate:
             continue
         try:
