@@ -19,7 +19,7 @@ import pytest
 
 from checks.core.cli import threshold
 from checks.core.runtime import Outcome
-from checks.storage import _freespace, partitions
+from checks.storage import _disk_options, _freespace, partitions
 from checks.storage._freespace import INODES, SPACE, Condition, Usage
 from tests.conftest import executable
 from tests.helpers.contract import assert_conforms
@@ -82,20 +82,20 @@ def test_inodes_are_files_and_free_files():
      (" 7% ", True, 7, None)],
 )  # fmt: skip
 def test_free_limit_reads_check_disks_forms(text, percent, number, unit):
-    limit = _freespace.free_limit(sizes=True)(text)
+    limit = _disk_options.free_limit(sizes=True)(text)
     assert (limit.percent, limit.number, limit.unit) == (percent, number, unit)
 
 
 @pytest.mark.parametrize("text", ["abc", "-5%", "101%", "10:20", "@10%", "2X", "", "%", "1e3"])
 def test_free_limit_refuses_anything_else(text):
     with pytest.raises(argparse.ArgumentTypeError, match=re.escape(repr(text))):
-        _freespace.free_limit(sizes=True)(text)
+        _disk_options.free_limit(sizes=True)(text)
 
 
 def test_inode_counts_take_no_size_unit():
-    assert _freespace.free_limit(sizes=False)("5000").number == 5000
+    assert _disk_options.free_limit(sizes=False)("5000").number == 5000
     with pytest.raises(argparse.ArgumentTypeError):
-        _freespace.free_limit(sizes=False)("5k")
+        _disk_options.free_limit(sizes=False)("5k")
 
 
 @pytest.mark.parametrize(
@@ -108,16 +108,16 @@ def test_units_are_powers_of_1024_as_in_check_disk_2_3(text, factor):
 
 def test_a_free_share_alerts_at_the_bound_included():
     usage = Usage(used=90, size=100)
-    at_bound = _freespace.free_limit(sizes=True)("10%").condition(SPACE)
+    at_bound = _disk_options.free_limit(sizes=True)("10%").condition(SPACE)
     assert at_bound.violation(usage) == "free 10% <= 10%"
-    assert _freespace.free_limit(sizes=True)("9.9%").condition(SPACE).violation(usage) is None
+    assert _disk_options.free_limit(sizes=True)("9.9%").condition(SPACE).violation(usage) is None
 
 
 def test_a_free_amount_is_in_units_unless_it_has_its_own():
     usage = Usage(used=0, size=500 * MIB)
-    in_units = _freespace.free_limit(sizes=True)("500").condition(SPACE, default_unit=MIB)
+    in_units = _disk_options.free_limit(sizes=True)("500").condition(SPACE, default_unit=MIB)
     assert in_units.violation(usage) == "free 500 MiB <= 500 MiB"
-    own = _freespace.free_limit(sizes=True)("499M").condition(SPACE, default_unit=1024**4)
+    own = _disk_options.free_limit(sizes=True)("499M").condition(SPACE, default_unit=1024**4)
     assert own.violation(usage) is None
 
 
@@ -126,16 +126,16 @@ def test_used_ranges_and_inode_wording():
     assert Condition(SPACE, "used_percent", threshold()("90")).violation(usage) == (
         "used 96% > 90%"
     )
-    condition = _freespace.free_limit(sizes=False)("5%").condition(INODES)
+    condition = _disk_options.free_limit(sizes=False)("5%").condition(INODES)
     assert condition.violation(usage) == "inodes free 4% <= 5%"
-    count = _freespace.free_limit(sizes=False)("10").condition(INODES)
+    count = _disk_options.free_limit(sizes=False)("10").condition(INODES)
     assert count.violation(usage) == "inodes free 4 <= 10"
 
 
 @pytest.mark.parametrize(
     ("condition", "perf"),
-    [(_freespace.free_limit(sizes=True)("10%").condition(SPACE), "@900:"),
-     (_freespace.free_limit(sizes=True)("300").condition(SPACE, default_unit=1), "@700:"),
+    [(_disk_options.free_limit(sizes=True)("10%").condition(SPACE), "@900:"),
+     (_disk_options.free_limit(sizes=True)("300").condition(SPACE, default_unit=1), "@700:"),
      (Condition(SPACE, "used_percent", threshold()("90")), "900"),
      (Condition(SPACE, "used_percent", threshold()("@80:90")), "@800:900")],
 )  # fmt: skip
@@ -149,7 +149,7 @@ def test_thresholds_become_ranges_on_used_for_perfdata(condition, perf):
 
 
 def test_perfdata_bounds_round_inwards_to_whole_units():
-    range_ = _freespace.free_limit(sizes=True)("10%").condition(SPACE).on_used(Usage(0, 1234))
+    range_ = _disk_options.free_limit(sizes=True)("10%").condition(SPACE).on_used(Usage(0, 1234))
     assert (range_.start, range_.end, range_.inside) == (1111, math.inf, True)
 
 

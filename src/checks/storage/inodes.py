@@ -21,7 +21,7 @@ import nagiosplugin
 
 from checks.core.cli import Parser
 from checks.core.runtime import Bench, Local, Plugin
-from checks.storage import _freespace
+from checks.storage import _disk_options
 from checks.storage._freespace import INODES, Condition
 
 DEFAULT_FREE = ("10%", "5%")
@@ -41,18 +41,18 @@ def build_parser() -> Parser:
     )
     thresholds = parser.add_argument_group("thresholds")
     thresholds.add_argument(
-        "-w", "--warning", action="append", default=[], type=_freespace.free_limit(sizes=False),
+        "-w", "--warning", action="append", default=[], type=_disk_options.free_limit(sizes=False),
         metavar="N%|N",
         help="warning when at most N%% or N inodes are free; may be given once as a share "
              "and once as a count (C-compatible as check_disk -W)",
     )  # fmt: skip
     thresholds.add_argument(
-        "-c", "--critical", action="append", default=[], type=_freespace.free_limit(sizes=False),
+        "-c", "--critical", action="append", default=[], type=_disk_options.free_limit(sizes=False),
         metavar="N%|N", help="critical, as -w (C-compatible as check_disk -K)",
     )  # fmt: skip
-    _freespace.add_inode_options(thresholds)
-    _freespace.add_used_options(thresholds, "inodes")
-    _freespace.add_selection_options(parser)
+    _disk_options.add_inode_options(thresholds)
+    _disk_options.add_used_options(thresholds, "inodes")
+    _disk_options.add_selection_options(parser)
     return parser
 
 
@@ -74,10 +74,10 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``; without thresholds, 10% and 5% free."""
     warning, critical = conditions(args, "warning"), conditions(args, "critical")
     if not warning and not critical:
-        default = _freespace.free_limit(sizes=False)
+        default = _disk_options.free_limit(sizes=False)
         warning = [default(DEFAULT_FREE[0]).condition(INODES)]
         critical = [default(DEFAULT_FREE[1]).condition(INODES)]
-    return _freespace.check(args, INODES, warning, critical)
+    return _disk_options.check(args, INODES, warning, critical)
 
 
 PLUGIN = Plugin(

@@ -26,7 +26,7 @@ import nagiosplugin
 from checks.core.cli import Parser
 from checks.core.runtime import Bench, Local, Plugin
 from checks.core.units import BYTES
-from checks.storage import _freespace
+from checks.storage import _disk_options
 from checks.storage._freespace import INODES, SPACE, Condition
 
 DEFAULT_FREE = ("20%", "10%")
@@ -60,17 +60,17 @@ def build_parser() -> Parser:
     )
     thresholds = parser.add_argument_group("thresholds")
     thresholds.add_argument(
-        "-w", "--warning", action="append", default=[], type=_freespace.free_limit(sizes=True),
+        "-w", "--warning", action="append", default=[], type=_disk_options.free_limit(sizes=True),
         metavar="N%|N|SIZE",
         help="warning when at most N%% or N units (-u) or SIZE (2G) are free; may be given "
              "once as a share and once as an amount (C-compatible)",
     )  # fmt: skip
     thresholds.add_argument(
-        "-c", "--critical", action="append", default=[], type=_freespace.free_limit(sizes=True),
+        "-c", "--critical", action="append", default=[], type=_disk_options.free_limit(sizes=True),
         metavar="N%|N|SIZE", help="critical, as -w (C-compatible)",
     )  # fmt: skip
-    _freespace.add_inode_options(thresholds)
-    _freespace.add_used_options(thresholds, "space")
+    _disk_options.add_inode_options(thresholds)
+    _disk_options.add_used_options(thresholds, "space")
     thresholds.add_argument(
         "-u", "--units", type=unit, default="MB", metavar="UNIT",
         help="unit of -w/-c numbers: bytes, kB, MB, GB, TB (powers of 1024), also KiB... "
@@ -82,7 +82,7 @@ def build_parser() -> Parser:
     thresholds.add_argument(
         "-m", "--megabytes", action="store_true", help="same as -u MB (C-compatible)"
     )  # fmt: skip
-    _freespace.add_selection_options(parser)
+    _disk_options.add_selection_options(parser)
     return parser
 
 
@@ -116,10 +116,10 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``; without thresholds, 20% and 10% free."""
     warning, critical = conditions(args, "warning"), conditions(args, "critical")
     if not warning and not critical:
-        default = _freespace.free_limit(sizes=True)
+        default = _disk_options.free_limit(sizes=True)
         warning = [default(DEFAULT_FREE[0]).condition(SPACE)]
         critical = [default(DEFAULT_FREE[1]).condition(SPACE)]
-    return _freespace.check(args, SPACE, warning, critical)
+    return _disk_options.check(args, SPACE, warning, critical)
 
 
 PLUGIN = Plugin(
