@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from checks.core import procfs
+from checks.core.cli import Parser, seconds
 from checks.core.runtime import doing
 
 #: Oldest stored reading a rate may start from, in seconds.
@@ -29,6 +30,19 @@ MAX_AGE = 1800.0
 SYSTEM_DIR = "/var/lib/vigie"
 
 log = logging.getLogger(__name__)
+
+
+def add_sample_option(parser: Parser, what: str = "") -> None:
+    """``--sample SECONDS`` (default 1): the sampling time of :func:`counters` (``what``:
+    of which readings, worded into the help)."""
+    parser.add_argument(
+        "--sample",
+        type=seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help=f"sampling time{what} when no reading from a previous run is usable "
+        "(default: %(default)g)",
+    )
 
 
 def state_dir() -> str | None:

@@ -236,6 +236,17 @@ def add_selection_options(parser: Parser) -> None:
     )
 
 
+def add_free_options(
+    container: argparse._ActionsContainer, sizes: bool, warning_help: str, critical_help: str
+) -> None:
+    """check_disk's ``-w``/``-c`` (repeatable): free ``N%``, ``N`` or (``sizes``) ``SIZE``."""
+    for letter, level, text in (("-w", "warning", warning_help), ("-c", "critical", critical_help)):
+        container.add_argument(
+            letter, f"--{level}", action="append", default=[], type=free_limit(sizes=sizes),
+            metavar="N%|N|SIZE" if sizes else "N%|N", help=text,
+        )  # fmt: skip
+
+
 def add_used_options(parser: argparse._ActionsContainer, what: str) -> None:
     """vigie's ranges on the used share (``--warning-used 90``: above 90% used)."""
     add_thresholds(

@@ -40,15 +40,11 @@ def build_parser() -> Parser:
         ),
     )
     thresholds = parser.add_argument_group("thresholds")
-    thresholds.add_argument(
-        "-w", "--warning", action="append", default=[], type=_disk_options.free_limit(sizes=False),
-        metavar="N%|N",
-        help="warning when at most N%% or N inodes are free; may be given once as a share "
-             "and once as a count (C-compatible as check_disk -W)",
-    )  # fmt: skip
-    thresholds.add_argument(
-        "-c", "--critical", action="append", default=[], type=_disk_options.free_limit(sizes=False),
-        metavar="N%|N", help="critical, as -w (C-compatible as check_disk -K)",
+    _disk_options.add_free_options(
+        thresholds, False,
+        "warning when at most N%% or N inodes are free; may be given once as a share "
+        "and once as a count (C-compatible as check_disk -W)",
+        "critical, as -w (C-compatible as check_disk -K)",
     )  # fmt: skip
     _disk_options.add_inode_options(thresholds)
     _disk_options.add_used_options(thresholds, "inodes")

@@ -59,15 +59,11 @@ def build_parser() -> Parser:
         ),
     )
     thresholds = parser.add_argument_group("thresholds")
-    thresholds.add_argument(
-        "-w", "--warning", action="append", default=[], type=_disk_options.free_limit(sizes=True),
-        metavar="N%|N|SIZE",
-        help="warning when at most N%% or N units (-u) or SIZE (2G) are free; may be given "
-             "once as a share and once as an amount (C-compatible)",
-    )  # fmt: skip
-    thresholds.add_argument(
-        "-c", "--critical", action="append", default=[], type=_disk_options.free_limit(sizes=True),
-        metavar="N%|N|SIZE", help="critical, as -w (C-compatible)",
+    _disk_options.add_free_options(
+        thresholds, True,
+        "warning when at most N%% or N units (-u) or SIZE (2G) are free; may be given "
+        "once as a share and once as an amount (C-compatible)",
+        "critical, as -w (C-compatible)",
     )  # fmt: skip
     _disk_options.add_inode_options(thresholds)
     _disk_options.add_used_options(thresholds, "space")

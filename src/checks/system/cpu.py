@@ -14,7 +14,7 @@ import argparse
 import nagiosplugin
 
 from checks.core import procfs, statefile
-from checks.core.cli import Parser, add_thresholds, seconds
+from checks.core.cli import Parser, add_thresholds
 from checks.core.errors import ParseError
 from checks.core.evaluate import Summary, Threshold, show
 from checks.core.runtime import Bench, Local, Plugin
@@ -114,13 +114,7 @@ def build_parser() -> Parser:
     add_thresholds(parser, "used %%", defaults=("90", "95"))
     for name in ("user", "system", "iowait", "steal"):
         add_thresholds(parser, f"{name} %%", metric=name, defaults=DEFAULTS.get(name, (None, None)))
-    parser.add_argument(
-        "--sample",
-        type=seconds,
-        default=1.0,
-        metavar="SECONDS",
-        help="sampling time when no reading from a previous run is usable (default: %(default)g)",
-    )
+    statefile.add_sample_option(parser)
     return parser
 
 

@@ -22,7 +22,7 @@ import os
 import nagiosplugin
 
 from checks.core import procfs, statefile
-from checks.core.cli import Parser, UsageError, add_thresholds, seconds, state
+from checks.core.cli import Parser, UsageError, add_thresholds, state
 from checks.core.errors import ParseError
 from checks.core.evaluate import Perf, Summary, Threshold, Verdict, show
 from checks.core.ranges import Range, parse_number
@@ -210,14 +210,7 @@ def build_parser() -> Parser:
         "(default: critical, C-compatible)",
     )
     add_thresholds(parser, "pages swapped in, and out, per second", metric="rate")
-    parser.add_argument(
-        "--sample",
-        type=seconds,
-        default=1.0,
-        metavar="SECONDS",
-        help="sampling time for the rates when no reading from a previous run is usable "
-        "(default: %(default)g)",
-    )
+    statefile.add_sample_option(parser, " for the rates")
     return parser
 
 

@@ -32,7 +32,7 @@ from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.servers import netns
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "reach"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reach"
 PING_OUTPUTS = sorted(path.stem for path in FIXTURES.glob("ping-*.txt"))
 PACKETS = sorted(path.stem for path in FIXTURES.glob("*.hex") if not path.stem.startswith("ssh"))
 

@@ -22,21 +22,9 @@ from checks.storage._smartctl import (
     parse_scan,
     read_disk,
 )
-from tests.conftest import FIXTURES, shared_fixtures, shared_fixtures_dir
+from tests.conftest import shared_fixtures, shared_fixtures_dir
 from tests.helpers.mutations import damaged, parses_or_refuses
-
-OWN = FIXTURES / "smartctl"
-
-
-def exit_status(path: Path) -> int:
-    """The exit status a fixture was captured with: its ``_exitN`` suffix, else 0."""
-    _, _, tail = path.stem.rpartition("_exit")
-    return int(tail) if tail.isdigit() else 0
-
-
-def read_fixture(path: Path) -> str:
-    """A fixture as check_smart gets smartctl's output: decoded, undecodable bytes replaced."""
-    return path.read_bytes().decode("utf-8", errors="replace")
+from tests.helpers.smart import OWN, exit_status, read_fixture
 
 
 def text_fixtures() -> list[Path]:

@@ -26,7 +26,7 @@ from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.servers.ntp_fake import FakeNtpServer, forge, ntp_timestamp
 from tests.servers.ports import free_port
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "clock"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "clock"
 #: When the chronyd replies in fixtures/clock were captured (Unix seconds).
 CAPTURED = 1_795_560_942.79
 COOKIE = bytes.fromhex("0123456789abcdef")

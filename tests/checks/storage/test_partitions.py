@@ -1,7 +1,7 @@
 """check_partitions: thresholds, wording and selection in-process; a hung mount for real.
 
 The numbers and the C comparison on filled loop filesystems are in
-tests/plugins/test_c_compat_disk.py; here the check runs in-process on mount tables
+tests/compat/test_disk.py; here the check runs in-process on mount tables
 written for the test (``VIGIE_PROC_ROOT``) whose mount points are directories of this
 machine, and once in a mount namespace with a FUSE mount whose server never answers.
 """
@@ -13,7 +13,6 @@ import math
 import os
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -23,24 +22,11 @@ from checks.storage import _disk_options, _freespace, partitions
 from checks.storage._freespace import INODES, SPACE, Condition, Usage
 from tests.conftest import executable
 from tests.helpers.contract import assert_conforms
+from tests.helpers.mounts import fake_proc, mountinfo_line
 
 MIB = 1024**2
 # A real statvfs of a 100 MiB ext4 (4 KiB blocks, 5% reserved) holding a 40 MiB file.
 EXT4 = os.statvfs_result((4096, 4096, 22960, 12714, 10922, 25600, 25588, 25588, 4096, 255))
-
-
-def fake_proc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str]) -> None:
-    proc = tmp_path / "proc"
-    (proc / "self").mkdir(parents=True)
-    (proc / "self" / "mountinfo").write_text("\n".join(lines) + "\n")
-    monkeypatch.setenv("VIGIE_PROC_ROOT", str(proc))
-
-
-def mountinfo_line(
-    number: int, path: str | Path, fs_type: str = "ext4", source: str = "/dev/sdz1"
-) -> str:
-    escaped = str(path).replace("\\", "\\134").replace(" ", "\\040")
-    return f"{number} 1 8:{number} / {escaped} rw,relatime - {fs_type} {source} rw"
 
 
 @pytest.fixture

@@ -23,8 +23,9 @@ from checks.system import procs
 from tests.conftest import executable
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.procs import wait_until_asleep
 
-SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "procs"
+SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "procs"
 SAMPLE = SAMPLES / "sample-debian12"
 TICKS = 100  # of the machine that recorded the sample (README)
 
@@ -237,15 +238,6 @@ def test_damaged_proc_answers_cleanly(monkeypatch, tmp_path):
 
 
 # --- live ---------------------------------------------------------------------------------------
-
-
-def wait_until_asleep(started: list[subprocess.Popen[bytes]]) -> None:
-    """Until each process sleeps: a process just forked runs a moment before it sleeps."""
-    deadline = time.monotonic() + 10
-    for process in started:
-        while procs.parse_stat(Path(f"/proc/{process.pid}/stat").read_text()).state != "S":
-            assert time.monotonic() < deadline, f"pid {process.pid} does not go to sleep"
-            time.sleep(0.01)
 
 
 @pytest.fixture

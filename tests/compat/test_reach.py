@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import c_plugin, executable
 from tests.helpers.compat import perf_value, same_state
 from tests.servers import netns
-from tests.unit.test_ssh import BANNERS, GARBAGE, FakeServer, fake_servers
+from tests.servers.ssh_fake import BANNERS, GARBAGE, FakeServer, fake_servers
 
 pytestmark = pytest.mark.integration
 OK, WARNING, CRITICAL = 0, 1, 2
@@ -132,7 +132,7 @@ def test_ping_wrong_use_is_unknown(args):
 
 @pytest.fixture
 def fake_ssh() -> Iterator[Callable[..., FakeServer]]:
-    """Fake servers started by the test (tests/unit/test_ssh.py), stopped after it."""
+    """Fake servers started by the test (tests/servers/ssh_fake.py), stopped after it."""
     with fake_servers() as start:
         yield start
 

@@ -1,6 +1,6 @@
 """check_inodes in-process: check_disk's -W/-K forms, counts, and filesystems without inodes.
 
-Numbers against the C check_disk on filled loop filesystems: tests/plugins/test_c_compat_disk.py.
+Numbers against the C check_disk on filled loop filesystems: tests/compat/test_disk.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from checks.core.runtime import Outcome
 from checks.storage import inodes
-from tests.unit.test_partitions import fake_proc, mountinfo_line
+from tests.helpers.mounts import fake_proc, mountinfo_line
 
 
 @pytest.fixture

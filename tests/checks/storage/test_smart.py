@@ -21,7 +21,7 @@ from checks.storage.smart import PLUGIN
 from tests.conftest import executable, shared_fixtures
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged
-from tests.unit.test_smart import OWN, exit_status, read_fixture
+from tests.helpers.smart import OWN, exit_status, read_fixture
 
 STUB = """#!/bin/sh
 # smartctl stand-in: logs its command line, answers from files next to it.

@@ -21,9 +21,9 @@ import pytest
 from checks.system import procs
 from tests.conftest import c_plugin, executable
 from tests.helpers.compat import perf_value, same_state
+from tests.helpers.procs import wait_until_asleep
 from tests.servers.ntp_fake import FakeNtpServer, forge
 from tests.servers.ports import free_port
-from tests.unit.test_procs import wait_until_asleep
 
 pytestmark = pytest.mark.integration
 
