@@ -291,8 +291,14 @@ def check(
     quantity: Quantity,
     warning: Sequence[Condition],
     critical: Sequence[Condition],
+    default_free: tuple[str, str],
 ) -> nagiosplugin.Check:
-    """The Check of check_partitions or check_inodes once their conditions are known."""
+    """The Check of check_partitions or check_inodes once their conditions are known;
+    without any, free thresholds ``default_free`` (warning, critical)."""
+    if not warning and not critical:
+        default = free_limit(sizes=quantity.uom == "B")  # sizes (2G) for space, not inodes
+        warning = [default(default_free[0]).condition(quantity)]
+        critical = [default(default_free[1]).condition(quantity)]
     return nagiosplugin.Check(
         Filesystems(selection(args), quantity, args.mount_timeout, args.stale),
         FreeContext(quantity, warning, critical),

@@ -69,11 +69,7 @@ def conditions(args: argparse.Namespace, level: str) -> list[Condition]:
 def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``; without thresholds, 10% and 5% free."""
     warning, critical = conditions(args, "warning"), conditions(args, "critical")
-    if not warning and not critical:
-        default = _disk_options.free_limit(sizes=False)
-        warning = [default(DEFAULT_FREE[0]).condition(INODES)]
-        critical = [default(DEFAULT_FREE[1]).condition(INODES)]
-    return _disk_options.check(args, INODES, warning, critical)
+    return _disk_options.check(args, INODES, warning, critical, DEFAULT_FREE)
 
 
 PLUGIN = Plugin(

@@ -111,11 +111,7 @@ def units(args: argparse.Namespace) -> float:
 def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``; without thresholds, 20% and 10% free."""
     warning, critical = conditions(args, "warning"), conditions(args, "critical")
-    if not warning and not critical:
-        default = _disk_options.free_limit(sizes=True)
-        warning = [default(DEFAULT_FREE[0]).condition(SPACE)]
-        critical = [default(DEFAULT_FREE[1]).condition(SPACE)]
-    return _disk_options.check(args, SPACE, warning, critical)
+    return _disk_options.check(args, SPACE, warning, critical, DEFAULT_FREE)
 
 
 PLUGIN = Plugin(

@@ -37,6 +37,11 @@ through ``sudo -n`` when it is not root, given this sudoers line (visudo -f
 /etc/sudoers.d/vigie-smart)::
 
     nagios ALL=(root) NOPASSWD: /usr/sbin/smartctl
+
+Why one module of over 450 lines: it is the judging of a disk alone, the table of rules
+above (health, sectors, wear, temperature, self-tests, exit bits) and the thresholds and
+wording of each; reading smartctl's output is :mod:`checks.storage._smartctl` (with
+:mod:`checks.storage._pysmart`), running it :class:`checks.core.external.Tool`.
 """
 
 from __future__ import annotations

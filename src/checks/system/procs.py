@@ -22,6 +22,11 @@ the option inside ps's STAT column (``Ss``, ``R+``…), so that one letter means
 both but ``-s DR`` matches nothing there; and ``-k`` leaves out every kernel thread by its
 kernel flag, kthreadd too. RSS is ``VmRSS`` as ps shows it; CPU is the share of one CPU
 over the process's lifetime, as ps %CPU.
+
+Why one module of over 450 lines: it is one contract, the C plugin's option surface (a
+dozen filters, four per-process metrics, their C-compatible forms) and the judging those
+options ask for; what a process is (/proc/<pid>) is :mod:`checks.system._process`, shared
+with check_load.
 """
 
 from __future__ import annotations
