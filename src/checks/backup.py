@@ -10,7 +10,9 @@ lost). So, per environment of ``drp.toml``:
   50 h: the alternation broke and one server only gets every other backup, or none);
 - the newest complete dump of each database on any of its targets, against the RPO
   (``--db-*``, default warning above 2 h 15 min, critical above 3 h);
-- the latest run of each backup failed or died (``--failed-run``, default warning);
+- the latest run of each backup failed, died, or still runs past its ``[limits]``
+  maximum, hung (``--failed-run``, default warning: the ages above turn critical soon
+  enough when no backup happens);
 - leftovers of interrupted runs and snapshots without ``COMPLETE`` (``--incomplete``);
 - on local targets, that the newest complete snapshot's ``COMPLETE`` names it and seals
   its ``MANIFEST`` (sha256 and size; the digest is cached by the manifest's inode, size,
@@ -225,10 +227,13 @@ class Backups(nagiosplugin.Resource):
         """Newest complete backup on one target, and findings about it."""
         findings = []
         place = self.config.targets[target]
-        record = status.read(status.record_name(kind, environment, target, database))
+        try:
+            record = status.read(status.record_name(kind, environment, target, database))
+        except status.Unreadable as error:  # a failed run must never pass for "no record"
+            raise CannotCheck(str(error)) from None
         what = f"{environment} {'files' if database is None else 'db ' + database} on {target}"
         if record is not None:
-            findings += self._run_findings(what, record)
+            findings += self._run_findings(what, kind, record)
         if place.location.is_remote:
             return status.newest_ok([record] if record else []), findings
         root = place.location.path
@@ -241,25 +246,51 @@ class Backups(nagiosplugin.Resource):
             directory = layout.dumps_dir(root, environment, database)
             states = dump_states(directory)
             latest = newest(states)
-        for name, condition in states:
-            if condition in (layout.INTERRUPTED, layout.UNMARKED):
-                why = (
-                    "left by an interrupted run"
-                    if condition == layout.INTERRUPTED
-                    else "no COMPLETE"
-                )
-                findings.append(_finding(f"{what}: {name} is {condition} ({why})", "incomplete"))
+        findings += _incomplete(what, "snapshots" if database is None else "dump sets", states)
         return latest, findings
 
-    def _run_findings(self, what: str, record: dict[str, object]) -> list[nagiosplugin.Metric]:
-        result = record.get("result")
+    def _run_findings(
+        self, what: str, kind: str, record: dict[str, object]
+    ) -> list[nagiosplugin.Metric]:
         started = record.get("started")
         ago = f" {show(self.now - started, 's')} ago" if isinstance(started, int | float) else ""
+        limit = self.config.limits[kind] * 60
+        result = status.judged(record, self.now, limit)
         if result == status.FAILED:
-            return [_finding(f"{what}: last run failed{ago}: {record.get('error')}", "failed_run")]
-        if result == status.RUNNING and not status.pid_alive(record.get("pid")):
-            return [_finding(f"{what}: the run started{ago} died unfinished", "failed_run")]
-        return []
+            text = f"{what}: last run failed{ago}: {record.get('error')}"
+        elif result == status.DIED:
+            text = f"{what}: the run started{ago} died unfinished"
+        elif result == status.HUNG:
+            text = (
+                f"{what}: the run started{ago} (pid {record.get('pid')}) still runs, longer "
+                f"than limits.{kind}_minutes ({show(limit, 's')}): hung?"
+            )
+        else:
+            return self._ok_run_findings(what, record)
+        return [_finding(text, "failed_run")]
+
+    @staticmethod
+    def _ok_run_findings(what: str, record: dict[str, object]) -> list[nagiosplugin.Metric]:
+        """What a run that succeeded still went without: unreadable files, retention."""
+        findings = []
+        count = record.get("unreadable_files")
+        if isinstance(count, int) and count > 0:
+            shown = record.get("unreadable")
+            names = ", ".join(map(str, shown)) if isinstance(shown, list) else ""
+            more = (
+                f" and {count - len(shown)} more"
+                if isinstance(shown, list) and count > len(shown)
+                else ""
+            )
+            findings.append(_finding(
+                f"{what}: {count} source file(s) could not be read and are not in "
+                f"{record.get('snapshot')}: {names}{more}", "failed_run"
+            ))  # fmt: skip
+        if record.get("prune_error"):
+            findings.append(
+                _finding(f"{what}: retention failed: {record['prune_error']}", "failed_run")
+            )
+        return findings
 
     def _files(self, environment: Environment) -> list[nagiosplugin.Metric]:
         metrics, times = [], []
@@ -304,6 +335,27 @@ class Backups(nagiosplugin.Resource):
 
 def _finding(text: str, kind: str) -> nagiosplugin.Metric:
     return nagiosplugin.Metric(text, 0, context=kind)
+
+
+#: More incomplete backups than this on one target are summed up in one finding: a loop of
+#: interrupted runs must not make a status line of thousands of characters.
+MAX_LISTED = 3
+
+
+def _incomplete(what: str, noun: str, states: list[tuple[str, str]]) -> list[nagiosplugin.Metric]:
+    """Findings about partial and unmarked backups: one each, or one for them all."""
+    found = [(name, c) for name, c in states if c in (layout.INTERRUPTED, layout.UNMARKED)]
+    if len(found) > MAX_LISTED:
+        text = (
+            f"{what}: {len(found)} incomplete {noun} ({found[0][0]} to {found[-1][0]}; "
+            "drp snapshots lists them)"
+        )
+        return [_finding(text, "incomplete")]
+    findings = []
+    for name, condition in found:
+        why = "left by an interrupted run" if condition == layout.INTERRUPTED else "no COMPLETE"
+        findings.append(_finding(f"{what}: {name} is {condition} ({why})", "incomplete"))
+    return findings
 
 
 class Finding(nagiosplugin.Context):

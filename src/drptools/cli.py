@@ -276,6 +276,15 @@ def _interrupt(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
+def _interrupted(interruption: Interrupted) -> int:
+    """Stop what still runs, say why, and exit 128 + the signal's number."""
+    from drptools.execute import stop_children
+
+    stop_children()
+    logging.getLogger("drptools").error("%s", interruption)
+    return 128 + interruption.signum
+
+
 def load_config(path: str) -> Config:
     """The validated configuration; ConfigError explains."""
     from drptools import config
@@ -285,19 +294,29 @@ def load_config(path: str) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch, and turn every failure into one line and an exit code."""
-    import importlib
-
-    from drptools.config import DEFAULT_PATH, ConfigError
-
     args = build_parser().parse_args(argv)
     setup_logging(getattr(args, "verbose", 0))
-    log = logging.getLogger("drptools")
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, _interrupt)
+    try:
+        return _run(args)
+    except Interrupted as interruption:  # while the config loads, or the mail is sent
+        return _interrupted(interruption)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Load the configuration and run the action, mailing the failures of backups."""
+    import importlib
+
+    from drptools import status
+    from drptools.config import DEFAULT_PATH, ConfigError, status_gid
+
+    log = logging.getLogger("drptools")
     module = importlib.import_module(HANDLERS[args.handler])
     run: Callable[[Config, argparse.Namespace], int] = module.main
     try:
         config = load_config(getattr(args, "config", DEFAULT_PATH))
+        gid = status_gid(config)
     except ConfigError as error:
         if args.handler == "config_check":
             for problem in error.problems:
@@ -305,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             log.error("%s", error.one_line())
         return EXIT_USAGE
+    status.configure(gid, {kind: minutes * 60.0 for kind, minutes in config.limits.items()})
     if args.handler not in NOTIFIED:
         return _dispatch(run, config, args)
     from drptools import notify
@@ -324,7 +344,6 @@ def _dispatch(
 ) -> int:
     """Run the action; every failure becomes one logged line and an exit code."""
     from drptools.errors import Failure
-    from drptools.execute import stop_children
 
     log = logging.getLogger("drptools")
     try:
@@ -332,9 +351,7 @@ def _dispatch(
     except Failure as failure:
         log.error("%s", failure)
         return failure.exit_code
-    except Interrupted as interruption:
-        stop_children()
-        log.error("%s", interruption)
-        return 128 + interruption.signum
+    except Interrupted as interruption:  # here, so that the mail tells it
+        return _interrupted(interruption)
     except BrokenPipeError:  # `drp snapshots | head`
         return 0

@@ -32,11 +32,16 @@ DEFAULT_KEEP_FILES = 14
 DEFAULT_KEEP_DUMPS = 36
 #: ``[files]`` switches, each true by default; their rsync options: :mod:`drptools.rsync`.
 PRESERVE_KEYS = ("hard_links", "sparse", "acls", "xattrs")
+#: Minutes a run may take before it counts as hung (``[limits]``): those of the systemd
+#: units' TimeoutStartSec, so a run systemd would stop is also one check_backup reports.
+DEFAULT_LIMITS = {"files": 1200, "db": 110}
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 HOST_CHARACTERS = NAME_CHARACTERS
 DATABASE_NAME_CHARACTERS = NAME_CHARACTERS | {"$"}
 #: Characters an ssh config path cannot hold: it is part of rsync's ``-e`` command string.
 UNQUOTABLE = frozenset(" \t\n\r'\"\\")
+#: What ends a line for someone: a list item holding one is refused.
+LINE_BREAKS = frozenset("\r\n")
 LOCATION_HELP = "an absolute path (/srv/backup), host:/path or user@host:/path"
 
 
@@ -217,9 +222,11 @@ class Config:
         "environments",
         "keep_dumps",
         "keep_files",
+        "limits",
         "notification",
         "preserve",
         "source",
+        "status_group",
         "targets",
     )
 
@@ -232,6 +239,8 @@ class Config:
         keep_files: int = DEFAULT_KEEP_FILES,
         keep_dumps: int = DEFAULT_KEEP_DUMPS,
         notification: Notification | None = None,
+        limits: dict[str, int] | None = None,
+        status_group: str | None = None,
         preserve: tuple[str, ...] = PRESERVE_KEYS,
     ) -> None:
         self.source = source
@@ -244,6 +253,10 @@ class Config:
         #: Complete dumps kept per database on each target.
         self.keep_dumps = keep_dumps
         self.notification = notification or Notification()
+        #: Longest run in minutes, per kind of run (``files``, ``db``).
+        self.limits = dict(DEFAULT_LIMITS, **(limits or {}))
+        #: Group that may read the state directory and records (the monitoring user's).
+        self.status_group = status_group
         #: What file snapshots keep besides contents and modes (``[files]``, all by default).
         self.preserve = preserve
 
@@ -271,13 +284,32 @@ def load(path: str = DEFAULT_PATH) -> Config:
 
 
 def _decode(path: str) -> dict[str, object]:
+    """The TOML document at ``path``; ConfigError names a bad byte by its offset.
+
+    The bytes are decoded here rather than by tomllib, whose UnicodeDecodeError says
+    neither the file nor the line: a Latin-1 "é" in a comment must not stop every
+    action with a traceback.
+    """
     import tomllib
 
     try:
         with open(path, "rb") as file:
-            return tomllib.load(file)
+            raw = file.read()
     except OSError as error:
         raise ConfigError(path, [f"cannot read it: {error.strerror}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            path,
+            [
+                f"not UTF-8, as TOML must be: byte 0x{raw[error.start]:02x} at offset "
+                f"{error.start} (line {line})"
+            ],
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, [f"not valid TOML: {error}"]) from None
 
@@ -306,12 +338,15 @@ def _cache(key: list[object], data: dict[str, object]) -> None:
     """Store the decoded document for the next reader; silently skipped when impossible."""
     import json
 
+    from drptools.status import make_state_dir
+
     path = _cache_path()
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         text = json.dumps({"key": key, "data": data})
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        make_state_dir()  # with its mode: not 0700 because drp ran under umask 077
         with open(temporary, "w", encoding="utf-8") as file:
+            os.fchmod(file.fileno(), 0o644)  # no secret in drp.toml; check_backup reads it
             file.write(text)
         os.replace(temporary, path)
     except (OSError, TypeError, ValueError):  # read-only state, or a TOML date
@@ -407,7 +442,7 @@ class _Problems(list[str]):
         good: list[str] = []
         for index, item in enumerate(value):
             label = f"{_join(where, key)}[{index}]"
-            if not isinstance(item, str) or not item or "\n" in item:
+            if not isinstance(item, str) or not item or set(item) & LINE_BREAKS:
                 self.append(f"{label}: expected a non-empty one-line string, found {_shown(item)}")
                 continue
             complaint = check(item) if check else None
@@ -444,8 +479,16 @@ def _absolute(path: str) -> str | None:
     return None
 
 
-TOP_KEYS = ("datacenter", "targets", "retention", "notification", "files", "environments")
-
+TOP_KEYS = (
+    "datacenter",
+    "targets",
+    "retention",
+    "limits",
+    "status",
+    "notification",
+    "files",
+    "environments",
+)
 TARGET_KEYS = ("location", "datacenter", "ssh_config")
 ENVIRONMENT_KEYS = ("paths", "excludes", "databases")
 DATABASE_KEYS = (
@@ -460,6 +503,8 @@ DATABASE_KEYS = (
     "globals",
 )
 RETENTION_KEYS = ("files", "dumps")
+LIMITS_KEYS = ("files_minutes", "db_minutes")
+STATUS_KEYS = ("group",)
 NOTIFICATION_KEYS = ("mail_to", "mail_from", "smtp_host", "smtp_port")
 
 
@@ -473,6 +518,21 @@ def parse(data: dict[str, object], source: str = DEFAULT_PATH) -> Config:
     problems.unknown(retention, RETENTION_KEYS, "retention")
     keep_files = problems.integer(retention, "files", "retention", DEFAULT_KEEP_FILES, 1, 10000)
     keep_dumps = problems.integer(retention, "dumps", "retention", DEFAULT_KEEP_DUMPS, 1, 100000)
+    limits_table = problems.table(data, "limits", "limits")
+    problems.unknown(limits_table, LIMITS_KEYS, "limits")
+    limits = {
+        kind: problems.integer(limits_table, f"{kind}_minutes", "limits", default, 1, 100000)
+        for kind, default in DEFAULT_LIMITS.items()
+    }
+    status_table = problems.table(data, "status", "status")
+    problems.unknown(status_table, STATUS_KEYS, "status")
+    group = problems.string(status_table, "group", "status")
+    if group is not None and (not set(group) <= NAME_CHARACTERS or group.startswith("-")):
+        problems.append(
+            f"status.group: {group!r} is not a group name (letters, digits, '.', '-', '_'; "
+            "not starting with '-')"
+        )
+        group = None
     notification = _notification(problems, problems.table(data, "notification", "notification"))
     files = problems.table(data, "files", "files")
     problems.unknown(files, PRESERVE_KEYS, "files")
@@ -483,7 +543,16 @@ def parse(data: dict[str, object], source: str = DEFAULT_PATH) -> Config:
     if problems:
         raise ConfigError(source, problems)
     return Config(
-        source, datacenter, targets, environments, keep_files, keep_dumps, notification, preserve
+        source,
+        datacenter,
+        targets,
+        environments,
+        keep_files,
+        keep_dumps,
+        notification,
+        limits,
+        group,
+        preserve,
     )
 
 
@@ -552,8 +621,10 @@ def _notification(problems: _Problems, table: dict[str, object]) -> Notification
     problems.unknown(table, NOTIFICATION_KEYS, where)
 
     def address(text: str) -> str | None:
+        # No blank nor control character: a CR or LF would end the mail's header line
+        # (email refuses to build the message, and no failure would ever be mailed).
         local, at, domain = text.rpartition("@")
-        if not at or not local or not domain or " " in text:
+        if not at or not local or not domain or any(c.isspace() or ord(c) < 32 for c in text):
             return f"{text!r} is not a mail address (expected name@domain)"
         return None
 
@@ -695,9 +766,28 @@ def secret_problem(path: str, where: str) -> str | None:
     return None
 
 
+def status_gid(config: Config) -> int | None:
+    """The group id of ``[status] group`` (None without one); ConfigError if it is unknown."""
+    if config.status_group is None:
+        return None
+    import grp
+
+    try:
+        return grp.getgrnam(config.status_group).gr_gid
+    except KeyError:
+        raise ConfigError(
+            config.source,
+            [f"status.group: no group {config.status_group!r} on this machine"],
+        ) from None
+
+
 def check_files(config: Config) -> list[str]:
     """Problems :func:`parse` cannot see: secret file modes, missing paths and files."""
     problems = []
+    try:
+        status_gid(config)
+    except ConfigError as error:
+        problems += error.problems
     for target in config.targets.values():
         where = f"targets.{target.name}"
         if target.ssh_config is not None and not os.access(target.ssh_config, os.R_OK):

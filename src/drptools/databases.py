@@ -26,7 +26,7 @@ from drptools.execute import CommandFailed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import IO
 
     from drptools.config import Database
@@ -52,6 +52,7 @@ class Artifact:
         compress: bool,
         env: dict[str, str] | None = None,
         secret: bytes | None = None,
+        cause: Callable[[str], str] = execute.last_line,
     ) -> None:
         self.suffix = suffix
         self.argv = argv
@@ -59,6 +60,8 @@ class Artifact:
         self.env = env or {}
         #: Content of a defaults file handed over through a pipe (MariaDB), or None.
         self.secret = secret
+        #: Picks the line of the tool's stderr that says why it failed.
+        self.cause = cause
 
     def command(self, descriptor: int | None) -> tuple[str, ...]:
         """The argument list; the pipe's descriptor goes first, as MariaDB requires."""
@@ -150,13 +153,18 @@ class Sink:
         self._errors.close()
 
 
-def _ended(steps: Sequence[tuple[subprocess.Popen[bytes], IO[bytes], str]]) -> None:
+#: One process of a dump pipeline: itself, its stderr, what it does, how to read stderr.
+Step = tuple[subprocess.Popen[bytes], "IO[bytes]", str, "Callable[[str], str]"]
+
+
+def _ended(steps: Sequence[Step]) -> None:
     """Reap every process of a pipeline; CommandFailed for the first that did not exit 0."""
-    codes = [execute.reap(process) for process, _, _ in steps]
-    for code, (_, errors, what) in zip(codes, steps, strict=True):
+    codes = [execute.reap(process) for process, _, _, _ in steps]
+    for code, (_, errors, what, cause) in zip(codes, steps, strict=True):
         if code != 0:
             errors.seek(0)
-            raise CommandFailed(what, code, errors.read().decode(errors="replace"))
+            said = errors.read().decode(errors="replace")
+            raise CommandFailed(what, code, said, said=cause(said))
 
 
 def _start(
@@ -212,8 +220,10 @@ def stream(artifact: Artifact, sinks: list[Sink], what: str) -> tuple[str, int]:
             source.close()
             for sink in sinks:
                 sink.finish()
-            steps = [(dump, dump_errors, what)]
+            steps: list[Step] = [(dump, dump_errors, what, artifact.cause)]
             if compressor is not None:
-                steps.append((compressor, zstd_errors, f"compressing the dump of {what}"))
+                steps.append(
+                    (compressor, zstd_errors, f"compressing the dump of {what}", execute.last_line)
+                )
             _ended(steps)
     return digest.hexdigest(), size

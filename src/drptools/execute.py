@@ -148,10 +148,20 @@ def start(
     return process
 
 
-def reap(process: subprocess.Popen[bytes]) -> int:
-    """Wait for ``process`` and forget it; its exit code (negative: the signal)."""
+def reap(process: subprocess.Popen[bytes], timeout: float | None = None) -> int:
+    """Wait for ``process`` and forget it; its exit code (negative: the signal).
+
+    With ``timeout``, a process still running after that many seconds gets SIGKILL: a
+    child that ignores SIGTERM (an ssh master stuck in ``poll``) must not keep drp, and
+    so its lock, for ever.
+    """
     try:
-        return process.wait()
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.debug("pid %d did not end within %g s: killing it", process.pid, timeout)
+            process.kill()
+            return process.wait()
     finally:
         _children.discard(process)
 
@@ -177,12 +187,14 @@ def run(
     pass_fds: Iterable[int] = (),
     meanings: Mapping[int, str] | None = None,
     cause: Callable[[str], str] = last_line,
+    timeout: float | None = None,
 ) -> Result:
     """Run ``argv`` to completion; CommandFailed unless its exit code is in ``ok``.
 
     ``capture=False`` leaves stdout on the terminal (rsync's progress); ``meanings``
     words the tool's exit codes in the error, ``cause`` picks the telling line of its
-    stderr (default: the last one).
+    stderr (default: the last one). ``timeout``: SIGKILL after that many seconds, and
+    CommandFailed saying so (for what must never hang, like closing a connection).
     """
     process = start(
         argv,
@@ -194,7 +206,10 @@ def run(
         pass_fds=pass_fds,
     )
     try:
-        out, err = process.communicate(stdin)
+        out, err = process.communicate(stdin, timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise CommandFailed(f"{what}: no answer within {timeout:g} s") from None
     except BaseException:  # interrupted (SIGTERM): the tool stops with drp
         process.terminate()
         raise

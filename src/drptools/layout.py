@@ -212,7 +212,9 @@ def dump_members(names: set[str], stamp: str) -> list[str]:
 # --- retention --------------------------------------------------------------------------
 
 
-def expired(snapshots: list[Snapshot], keep: int, resumable: bool = True) -> list[Snapshot]:
+def expired(
+    snapshots: list[Snapshot], keep: int, resumable: bool = True, at: float | None = None
+) -> list[Snapshot]:
     """What retention removes: complete ones beyond the ``keep`` newest, and leftovers.
 
     The newest complete one is never removed (``keep`` is at least 1), nothing in
@@ -220,9 +222,15 @@ def expired(snapshots: list[Snapshot], keep: int, resumable: bool = True) -> lis
     those, so a person must look). With ``resumable`` (file snapshots), an interrupted
     partial newer than every complete one is kept for the next run to resume; other
     partials are leftovers (a dump cannot be resumed).
+
+    Complete ones dated after ``at`` (default: :func:`now`) are kept and not counted:
+    they come from a clock that was ahead, or this one went back. Otherwise, with the
+    clock set back, the run that just wrote a snapshot would prune it, being older by
+    stamp than those of the future, and its record would name a snapshot that is gone.
     """
     keep = max(keep, 1)
-    complete = [snapshot for snapshot in snapshots if snapshot.state == COMPLETE]
+    limit = stamp(now() if at is None else at)
+    complete = [s for s in snapshots if s.state == COMPLETE and s.stamp <= limit]
     doomed = complete[:-keep]
     newest = complete[-1].stamp if complete else ""
     partials = [snapshot for snapshot in snapshots if snapshot.state == INTERRUPTED]

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from drptools.config import Notification
 
 log = logging.getLogger("drptools")
-SMTP_TIMEOUT = 30
+#: Seconds each exchange with the SMTP server may take: a silent server must not hold up
+#: a run that is already late (smtplib's timeout applies to every read and write).
+SMTP_TIMEOUT = 5
 
 
 class Collector(logging.Handler):

@@ -16,12 +16,32 @@ anonymous pipe: libpq ignores it unless it is a regular file.)
 from __future__ import annotations
 
 from drptools.databases import Artifact, read_password
+from drptools.execute import last_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from drptools.config import Database
 
 CONNECT_TIMEOUT = "30"
+
+
+def cause(stderr: str) -> str:
+    """The line of pg_dump's (or pg_dumpall's) stderr that says why it failed.
+
+    It ends with ``detail: Command was: COPY …`` or ``Query was: …``, which say where, not
+    why: the cause is the last ``error:`` line, completed by a server's message given as a
+    detail (``Error message from server: …``, when the server died mid-COPY).
+    """
+    lines = [" ".join(line.split()) for line in stderr.splitlines() if line.strip()]
+    errors = [index for index, line in enumerate(lines) if ": error: " in line]
+    if not errors:
+        return last_line(stderr)
+    found = lines[errors[-1]]
+    for line in lines[errors[-1] + 1 :]:
+        _, marker, detail = line.partition(": detail: ")
+        if marker and not detail.startswith(("Command was:", "Query was:")):
+            return f"{found} ({detail})"
+    return found
 
 
 def connection(database: Database) -> tuple[str, ...]:
@@ -51,6 +71,7 @@ def artifacts(database: Database) -> list[Artifact]:
          f"--dbname={database.name}"),
         compress=False,
         env=env,
+        cause=cause,
     )  # fmt: skip
     if not database.globals:
         return [dump]
@@ -60,5 +81,6 @@ def artifacts(database: Database) -> list[Artifact]:
          f"--database={database.name}"),
         compress=True,
         env=env,
+        cause=cause,
     )  # fmt: skip
     return [dump, roles]

@@ -41,6 +41,8 @@ LOCK_BUSY = 75
 #: for a moment); ``VIGIE_DRP_LOCK_WAIT`` shortens it in tests.
 LOCK_WAIT = 30
 CONNECT_TIMEOUT = 30
+#: Seconds closing waits for the ssh master (and a lock holder) before SIGKILL.
+CLOSE_WAIT = 5
 
 
 class Place:
@@ -114,11 +116,26 @@ class Place:
                 time.sleep(0.02)
 
     def close(self) -> None:
-        """End the master connection, if any."""
+        """End the master connection, if any, in bounded time.
+
+        ``ssh -O exit`` asks the master to leave; one that is still there CLOSE_WAIT
+        seconds later gets SIGKILL. SIGTERM alone is not enough: under load a master was
+        seen stuck in ``poll`` for ever, and a run that never ends keeps its locks, so
+        every later run is refused while check_backup sees only a record "running".
+        """
         if self._master is not None:
             if self._master.poll() is None:
-                self._master.terminate()
-            execute.reap(self._master)
+                directory = self._control_dir
+                if directory is not None and os.path.exists(os.path.join(directory, "master")):
+                    with contextlib.suppress(CommandFailed):
+                        execute.run(
+                            ["ssh", *self.ssh_options(), "-O", "exit", "--", str(self.host)],
+                            f"closing the ssh connection to {self}",
+                            timeout=CLOSE_WAIT,
+                        )
+                else:  # still connecting: nothing to ask politely
+                    self._master.terminate()
+            execute.reap(self._master, CLOSE_WAIT)
             self._master = None
         if self._control_dir is not None:
             import shutil
@@ -252,6 +269,33 @@ class Place:
         )
         self.run(["rm", "-rf", "--", *paths], what)
 
+    def show_to_monitoring(self, directories: Sequence[str], files: Sequence[str]) -> None:
+        """Let check_backup (the monitoring user) list ``directories`` and read ``files``.
+
+        Only a local target is read by check_backup, and only its layout: the directories
+        down to each snapshot or dump set, ``COMPLETE``, ``MANIFEST`` and the locks. Modes
+        are set explicitly (0755/0644, or 0750/0640 with ``[status] group``) because drp run
+        under ``umask 077`` would otherwise hide them all; the backed-up data keeps the
+        source's modes, and dumps stay private to drp.
+        """
+        if self.remote:
+            return
+        from drptools.status import settings
+
+        group = settings.gid
+        for paths, mode in ((directories, 0o755), (files, 0o644)):
+            for path in paths:
+                try:
+                    if group is not None:
+                        os.chown(path, -1, group)
+                    os.chmod(path, mode & ~0o007 if group is not None else mode)
+                except FileNotFoundError:
+                    continue
+                except OSError as error:
+                    raise CommandFailed(
+                        f"giving {path} on {self} to the monitoring: {error}"
+                    ) from None
+
     def sync(self, path: str) -> None:
         """Flush the filesystem holding ``path`` (``sync -f``: data and directory entries)."""
         self.run(["sync", "-f", "--", path], f"flushing {path} to disk on {self}")
@@ -295,4 +339,4 @@ class Place:
             holder.stdin.close()
             if holder.stderr is not None:
                 holder.stderr.close()
-            execute.reap(holder)
+            execute.reap(holder, CLOSE_WAIT)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from drptools import layout
-from tests.drp.helpers import EVEN_NOON, drp, wait_for, write_config
+from tests.drp.helpers import DAY, EVEN_NOON, drp, wait_for, write_config
 from tests.drp.test_backup_files import children, start_drp
 from tests.servers.mariadb import MariaDB
 from tests.servers.postgresql import PostgreSQL
@@ -330,3 +330,26 @@ def test_dry_run_shows_the_plan_and_no_secret(tmp_path, mariadb):
     ]
     assert mariadb.password not in result.stdout
     assert not (tmp_path / "A" / "www").exists()
+
+
+def test_a_retention_failure_after_a_dump_is_not_a_failed_backup(tmp_path, mariadb):
+    mariadb.sql("CREATE DATABASE shop;")
+    (tmp_path / "B").mkdir()
+    config = config_for(tmp_path, mariadb_database(mariadb, targets=["A"]), str(tmp_path / "B"))
+    directory = tmp_path / "A" / "www" / "db" / "shop"
+    directory.mkdir(parents=True)
+    leftover = directory / f"{layout.stamp(EVEN_NOON - DAY)}.sql.zst{layout.PARTIAL}"
+    leftover.write_bytes(b"left by a killed run")
+    subprocess.run(["chattr", "+i", str(leftover)], check=True)  # even root cannot remove it
+    try:
+        result = drp(config, "backup", "db", now=EVEN_NOON)
+    finally:
+        subprocess.run(["chattr", "-i", str(leftover)], check=True)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "retention failed after dump" in result.stderr
+    assert "Operation not permitted" in result.stderr
+    assert dump_sets(directory)[layout.stamp(EVEN_NOON)] == layout.COMPLETE
+    (record,) = json.loads(drp(config, "status", "--json").stdout)
+    assert (record["result"], record["snapshot"]) == ("ok", layout.stamp(EVEN_NOON))
+    assert "Operation not permitted" in record["prune_error"]

@@ -268,3 +268,78 @@ def test_status_records_are_written_atomically_and_read_back(tmp_path):
     (directory / "db.x.y.A.json").write_text("{not json")
     assert [r.get("result") for r in status.read_all()] == ["ok"]
     assert json.loads((directory / "files.www.A.json").read_text()) == {"result": "ok"}
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_a_record_holding_nan_or_infinity_is_unknown_and_drp_status_says_so(
+    site, monkeypatch, number
+):
+    tmp_path, config = site
+    healthy(tmp_path)
+    directory = Path(status.state_dir())
+    directory.mkdir(parents=True)
+    path = directory / "files.www.A.json"
+    path.write_text(
+        '{"what": "files", "environment": "www", "target": "A", "result": "ok", '
+        f'"started": {number}, "finished": {number}}}\n'
+    )
+    outcome = check(config, EVEN_NOON + HOUR, monkeypatch=monkeypatch)
+    assert (outcome.state, outcome.summary) == (
+        3,
+        f"{path}: not a usable status record: {number} where a number was expected",
+    )
+    result = drp(config, "status")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"drp: {path}: not a usable status record: {number} where a number was expected\n"
+    )
+
+
+def test_a_running_record_whose_pid_is_not_drp_has_died(site, monkeypatch):
+    tmp_path, config = site
+    healthy(tmp_path)
+    with subprocess.Popen(["sleep", "60"]) as stranger:  # the pid, reused by something else
+        try:
+            record("files.www.B", target="B", result="running", started=EVEN_NOON + 2 * HOUR,
+                   pid=stranger.pid)  # fmt: skip
+            outcome = check(config, EVEN_NOON + 4 * HOUR, monkeypatch=monkeypatch)
+            listed = drp(config, "status").stdout
+        finally:
+            stranger.kill()
+    assert (outcome.state, outcome.summary) == (
+        1,
+        "www files on B: the run started 2 h ago died unfinished",
+    )
+    assert " died " in listed
+
+
+def test_hundreds_of_partials_are_summed_up_in_one_finding(site, monkeypatch):
+    tmp_path, config = site
+    healthy(tmp_path)
+    for minute in range(300):
+        snapshot(tmp_path / "A", EVEN_NOON + 60 + minute * 60, complete=False, partial=True)
+    outcome = check(config, EVEN_NOON + 6 * HOUR, monkeypatch=monkeypatch)
+    first, last = layout.stamp(EVEN_NOON + 60), layout.stamp(EVEN_NOON + 300 * 60)
+    assert (outcome.state, outcome.summary) == (
+        1,
+        f"www files on A: 300 incomplete snapshots ({first}.partial to {last}.partial; "
+        "drp snapshots lists them)",
+    )
+    assert len(outcome.status_line) < 400
+
+
+def test_a_good_run_that_went_without_something_warns(site, monkeypatch):
+    tmp_path, config = site
+    healthy(tmp_path)
+    stamp = layout.stamp(EVEN_NOON)
+    record("files.www.A", target="A", result="ok", started=EVEN_NOON, snapshot=stamp,
+           unreadable_files=12, unreadable=["/srv/www/secret", "/srv/www/key"])  # fmt: skip
+    record("db.www.shop.B", target="B", result="ok", started=EVEN_NOON + 4 * HOUR,
+           prune_error="removing 1 item(s) on B: rm: cannot remove …")  # fmt: skip
+    outcome = check(config, EVEN_NOON + 5 * HOUR, monkeypatch=monkeypatch)
+    assert outcome.state == 1
+    assert outcome.summary == (
+        f"www files on A: 12 source file(s) could not be read and are not in {stamp}: "
+        "/srv/www/secret, /srv/www/key and 10 more, "
+        "www db shop on B: retention failed: removing 1 item(s) on B: rm: cannot remove …"
+    )

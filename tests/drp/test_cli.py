@@ -208,3 +208,50 @@ def test_an_unreachable_mail_server_is_reported_and_changes_nothing_else(site):
 
 def test_parser_builds_without_a_terminal():
     assert build_parser().prog == "drp"
+
+
+def test_a_silent_mail_server_delays_drp_a_few_seconds_only(site):
+    import socket
+    import time
+
+    tmp_path, config = site
+    with socket.socket() as silent:  # accepts (the kernel does), never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        config.write_text(
+            config.read_text() + '\n[notification]\nmail_to = ["oncall@example.net"]\n'
+            'mail_from = "drp@example.net"\nsmtp_host = "127.0.0.1"\n'
+            f"smtp_port = {silent.getsockname()[1]}\n"
+        )
+        (tmp_path / "src").rename(tmp_path / "gone")
+        started = time.monotonic()
+        result = drp(config, "backup", "files", now=EVEN_NOON)
+        took = time.monotonic() - started
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[1].startswith("drp: cannot mail the failure to oncall@example.net via 127.0.0.1:")
+    assert lines[1].endswith(": timed out"), lines[1]
+    assert took < 10, took
+
+
+def test_sigterm_while_the_configuration_loads_is_exit_143(tmp_path):
+    import signal
+    from pathlib import Path
+
+    from tests.drp.helpers import wait_for
+
+    fifo = tmp_path / "drp.toml"
+    os.mkfifo(fifo)  # opening it blocks until a writer comes: drp is caught loading it
+    process = subprocess.Popen(
+        [executable("drp"), "-c", str(fifo), "status"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wchan = Path(f"/proc/{process.pid}/wchan")
+    blocked = ("wait_for_partner", "fifo_open")  # the kernel function, by kernel version
+    wait_for(lambda: wchan.read_text() in blocked, 30, "drp opening its config")
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert (process.returncode, out, err) == (143, "", "drp: interrupted by SIGTERM\n")

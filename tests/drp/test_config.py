@@ -112,7 +112,7 @@ def test_the_shipped_example_is_valid_and_documents_every_key():
         ("datacenter", DELETE, "datacenter: missing (expected a string)"),
         ("datacenter", 3, "datacenter: expected a non-empty string, found an integer 3"),
         ("colour", "blue", "colour: unknown key (known here: datacenter, targets, retention, "
-         "notification, files, environments)"),
+         "limits, status, notification, files, environments)"),
         ("files", {"hard_links": "no"}, "files.hard_links: expected true or false, found a string "
          "'no'"),
         ("files", {"compress": True}, "files.compress: unknown key (known here: hard_links, "
@@ -311,3 +311,61 @@ def test_config_errors_stop_every_action_with_one_line(tmp_path):
 
 def test_secret_problem_of_a_directory(tmp_path: Path) -> None:
     assert config.secret_problem(str(tmp_path), "x") == f"x: {tmp_path} is not a regular file"
+
+
+def test_a_byte_that_is_not_utf8_is_one_line_naming_its_offset(tmp_path, monkeypatch):
+    from checks import backup
+    from tests.drp.helpers import local_site
+
+    _, good = local_site(tmp_path)
+    path = tmp_path / "latin1.toml"
+    text = good.read_bytes()
+    path.write_bytes(b"# r\xe9sum\xe9 of the site\n" + text)
+    for action in (["config", "check"], ["backup", "files"], ["status"]):
+        result = drp(path, *action)
+        assert (result.returncode, result.stderr) == (
+            2,
+            f"drp: {path}: not UTF-8, as TOML must be: byte 0xe9 at offset 3 (line 1)\n",
+        ), action
+    outcome = backup.PLUGIN.run(["--config", str(path)])
+    assert (outcome.state, outcome.summary) == (
+        3,
+        f"{path}: not UTF-8, as TOML must be: byte 0xe9 at offset 3 (line 1)",
+    )
+
+
+@pytest.mark.parametrize("where", ["mail_from", "mail_to"])
+@pytest.mark.parametrize("breaker", ["\r", "\n", "\r\n"], ids=["CR", "LF", "CRLF"])
+def test_line_breaks_in_mail_addresses_are_refused(where, breaker):
+    bad = f"drp@example.net{breaker}Bcc:everyone@example.net"  # no space: one "address"
+    notification: dict[str, object] = {
+        "mail_to": ["oncall@example.net"],
+        "mail_from": "drp@example.net",
+    }
+    notification[where] = bad if where == "mail_from" else [bad]
+    data = {**copy.deepcopy(GOOD), "notification": notification}
+    expected = (
+        f"notification.mail_from: {bad!r} is not a mail address (expected name@domain)"
+        if where == "mail_from"
+        else f"notification.mail_to[0]: expected a non-empty one-line string, found a string "
+        f"{bad!r}"
+    )
+    assert problems(data) == [expected]
+
+
+def test_the_status_group_must_exist_on_the_machine(tmp_path):
+    from tests.drp.helpers import local_site
+
+    _, path = local_site(tmp_path)
+    path.write_text(path.read_text() + '\n[status]\ngroup = "no-such-group-here"\n')
+    for action in (["config", "check"], ["status"]):
+        result = drp(path, *action)
+        assert (result.returncode, result.stderr) == (
+            2,
+            f"drp: {path}: status.group: no group 'no-such-group-here' on this machine\n",
+        ), action
+    assert problems({**GOOD, "status": {"group": "-x y", "mode": 1}}) == [
+        "status.mode: unknown key (known here: group)",
+        "status.group: '-x y' is not a group name (letters, digits, '.', '-', '_'; not "
+        "starting with '-')",
+    ]

@@ -66,16 +66,37 @@ def test_cron_runs_the_same_schedule():
         if line.strip() and not line.startswith("#") and "=" not in line.split()[0]
     ]
     assert entries == [
-        ["30", "1", "*", "*", "*", "root", "/usr/bin/drp backup files"],
-        ["15", "*/2", "*", "*", "*", "root", "/usr/bin/drp backup db"],
-        ["30", "5", "*", "*", "*", "root", "/usr/bin/drp verify files --rolling 7"],
-    ]
+        ["30", "1", "*", "*", "*", "root",
+         "timeout --kill-after=2m 1200m /usr/bin/drp backup files"],
+        ["15", "*/2", "*", "*", "*", "root",
+         "timeout --kill-after=2m 110m /usr/bin/drp backup db"],
+        ["30", "5", "*", "*", "*", "root",
+         "timeout --kill-after=2m 1200m /usr/bin/drp verify files --rolling 7"],
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "unit_name"), [("files", "vigie-drp-files"), ("db", "vigie-drp-db")]
+)
+def test_runs_are_limited_as_the_configuration_says(kind, unit_name):
+    from drptools.config import DEFAULT_LIMITS
+
+    minutes = DEFAULT_LIMITS[kind]
+    service = unit(f"{unit_name}.service")["Service"]
+    limit = service["TimeoutStartSec"]
+    unit_minutes = int(limit[:-1]) * 60 if limit.endswith("h") else int(limit.removesuffix("min"))
+    assert unit_minutes == minutes
+    assert service["TimeoutStopSec"] == "2min"
+    command = f"/usr/bin/drp backup {kind}"
+    (line,) = [line for line in CRON.read_text().splitlines() if line.endswith(command)]
+    assert f"timeout --kill-after=2m {minutes}m {command}" in line
 
 
 def test_the_rolling_verification_reads_every_file_within_check_backups_limit():
     assert unit("vigie-drp-verify.timer")["Timer"]["Persistent"] == "true"
-    command = unit("vigie-drp-verify.service")["Service"]["ExecStart"]
-    assert command == "/usr/bin/drp -v verify files --rolling 7"
+    service = unit("vigie-drp-verify.service")["Service"]
+    assert service["ExecStart"] == "/usr/bin/drp -v verify files --rolling 7"
+    assert (service["TimeoutStartSec"], service["TimeoutStopSec"]) == ("20h", "2min")
     limit = next(
         action.default for action in backup.build_parser()._actions
         if action.dest == "warning_verified"

@@ -18,6 +18,7 @@ from checks.core.ranges import Range, RangeError, parse_range
 from checks.core.units import Scale
 
 DEFAULT_TIMEOUT = 10.0
+MAX_TIMEOUT = 86400.0
 MAX_VERBOSITY = 3
 STATE_CODES = {"ok": 0, "warning": 1, "critical": 2, "unknown": 3}
 
@@ -127,13 +128,20 @@ class Parser(argparse.ArgumentParser):
 
 
 def seconds(text: str) -> float:
-    """A positive number of seconds, as ``-t`` takes."""
+    """A positive number of seconds up to a day, as ``-t`` takes.
+
+    The bound keeps the alarm and the watchdog's sleep within what the platform's timers
+    hold (beyond about 9.2e9 s they raise OverflowError in every check); no engine waits
+    a day for a check.
+    """
     try:
         value = float(text)
     except ValueError:
         value = -1.0
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    if value > MAX_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than {MAX_TIMEOUT:g} seconds (a day)")
     return value
 
 

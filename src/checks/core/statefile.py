@@ -15,7 +15,6 @@ simply samples.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -28,8 +27,6 @@ from checks.core.runtime import doing
 MAX_AGE = 1800.0
 #: The system-wide state directory, after ``$VIGIE_STATE_DIR``.
 SYSTEM_DIR = "/var/lib/vigie"
-
-log = logging.getLogger(__name__)
 
 
 def add_sample_option(parser: Parser, what: str = "") -> None:
@@ -86,7 +83,9 @@ def save(name: str, data: dict[str, object]) -> None:
             json.dump(data, file)
         os.replace(temporary, os.path.join(directory, f"{name}.json"))
     except OSError as error:
-        log.info("cannot store state %s in %s: %s", name, directory, error)
+        import logging  # only on this path: logging costs a check ~4 ms to import
+
+        logging.getLogger(__name__).info("cannot store state %s in %s: %s", name, directory, error)
 
 
 def boot_id() -> str:

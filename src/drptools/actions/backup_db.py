@@ -19,7 +19,9 @@ reader ever takes an unfinished set for a dump (:func:`drptools.layout.classify_
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import os
 
 from checks.core.units import human_bytes, human_duration
 from drptools import databases, layout, status
@@ -84,6 +86,11 @@ def backup_database(
                 run.place = stack.enter_context(Place(config.targets[run.name]))
                 run.directory = layout.dumps_dir(run.place.root, database.environment, database.key)
                 stack.enter_context(run.place.lock(f"{run.directory}/{layout.LOCK}"))
+                environment = os.path.dirname(os.path.dirname(run.directory))
+                run.place.show_to_monitoring(
+                    [environment, os.path.dirname(run.directory), run.directory],
+                    [f"{run.directory}/{layout.LOCK}"],
+                )
             except Failure as failure:
                 run.fail(str(failure))
         try:
@@ -96,16 +103,25 @@ def backup_database(
                 run.fail(f"{type(error).__name__}: {error}".rstrip(": "))
                 run.record.failed(clock.finished(), str(run.error))
             raise
+        pruning_failed = []
         for run in runs:
+            pruned: dict[str, object] = {}
             if run.error is None and prune and run.place is not None:
-                try:
-                    for line in prune_dumps(run.place, database, config.keep_dumps, False):
-                        log.info("%s", line)
-                except Failure as failure:
-                    run.fail(f"pruning: {failure}")
+                pruned = common.retention(
+                    functools.partial(prune_dumps, run.place, database, config.keep_dumps, False)
+                )
+            if pruned:  # the dump stands: recorded ok, the run still fails (exit 1)
+                pruning_failed.append(
+                    f"backup db {what} to {run.name}: retention failed after dump {stamp} was "
+                    f"committed (recorded ok): {pruned[common.PRUNE_ERROR]}"
+                )
             if run.error is None:
                 run.record.succeeded(
-                    clock.finished(), snapshot=stamp, files=len(run.checksums), bytes=run.size
+                    clock.finished(),
+                    snapshot=stamp,
+                    files=len(run.checksums),
+                    bytes=run.size,
+                    **pruned,
                 )
                 log.info(
                     "backup db %s to %s: %s, %s in %s",
@@ -117,7 +133,10 @@ def backup_database(
                 )
             else:
                 run.record.failed(clock.finished(), run.error)
-        return [f"backup db {what} to {run.name} failed: {run.error}" for run in runs if run.error]
+        failed = [
+            f"backup db {what} to {run.name} failed: {run.error}" for run in runs if run.error
+        ]
+        return failed + pruning_failed
 
 
 def _dump(database: Database, stamp: str, runs: list[TargetRun], what: str) -> None:

@@ -113,7 +113,9 @@ class FileBackup:
             lines.append("  first snapshot on this target: every file is copied")
         if self.resumed:
             lines.append(f"  resuming the interrupted {self.resumed.name}")
-        arguments = rsync.snapshot_arguments(*self._rsync_parts(), preserve=self.preserve)
+        arguments = rsync.snapshot_arguments(
+            *self._rsync_parts(), preserve=self.preserve, fake_super=self.place.uid != 0
+        )
         lines.append(f"  {' '.join(arguments)}")
         return lines
 
@@ -219,6 +221,11 @@ class FileBackup:
         """The atomic last step: the partial takes its final name."""
         self.place.rename(self.partial, self.final)
         self.place.sync(self.directory)
+        self.place.show_to_monitoring(
+            [os.path.dirname(self.directory), self.directory, self.final],
+            [f"{self.final}/{name}" for name in (layout.MARKER, layout.MANIFEST)]
+            + [f"{self.directory}/{layout.LOCK}"],
+        )
 
 
 def backup(

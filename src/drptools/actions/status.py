@@ -8,6 +8,7 @@ the latest failed, and the error. ``--json`` prints the records as stored.
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from checks.core.units import human_bytes, human_duration
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     import argparse
 
     from drptools.config import Config
+
+log = logging.getLogger("drptools")
 
 
 def _when(seconds: object) -> str:
@@ -37,9 +40,8 @@ def row(record: dict[str, object], now: float) -> list[str]:
         if isinstance(started, int | float) and isinstance(finished, int | float)
         else "-"
     )
-    result = str(record.get("result", "?"))
-    if result == status.RUNNING and not status.pid_alive(record.get("pid")):
-        result = "died"  # its process is gone without recording an end
+    limit = status.settings.limits.get(str(record.get("what")), float("inf"))
+    result = status.judged(record, now, limit)
     size = record.get("bytes")
     last_ok = record.get("last_ok")
     last = ""
@@ -74,14 +76,20 @@ def table(rows: list[list[str]]) -> str:
 
 
 def main(config: Config, args: argparse.Namespace) -> int:
-    """Print the records; exit 0 (judging them is check_backup's job)."""
-    records = status.read_all()
+    """Print the records; exit 0, or 1 when some cannot be read (judging is check_backup's).
+
+    Records that cannot be read are named on stderr, never left out silently: one of them
+    may be the failed run.
+    """
+    problems: list[str] = []
+    records = status.read_all(problems)
     if args.json:
         print(json.dumps(records, indent=1, sort_keys=True))
-        return 0
-    if not records:
+    elif records:
+        now = layout.now()
+        print(table([row(record, now) for record in records]))
+    elif not problems:
         print(f"no backup has run yet (no status records in {status.state_dir()})")
-        return 0
-    now = layout.now()
-    print(table([row(record, now) for record in records]))
-    return 0
+    for problem in problems:
+        log.error("%s", problem)
+    return 1 if problems else 0
