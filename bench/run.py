@@ -25,7 +25,6 @@ import threading
 import time
 from pathlib import Path
 
-from checks.core.runtime import Bench
 from checks.registry import plugins
 
 BIN = Path(sys.executable).parent
@@ -114,10 +113,6 @@ C_CASES: dict[str, list[str]] = {
 }  # fmt: skip
 # (label, argv, budget: CPU multiple of the floor or None, RSS budget MiB or None, C twin)
 BUDGETS = {"local": (3.5, 20), "tool": (6.0, 30)}  # tool: runs a tool or talks to a server
-# Bench cases still to be declared in their module: checks/backup.py is being edited on
-# another branch; its PLUGIN gets this bench case when it moves to checks/backup/.
-PENDING = {"backup": (Bench("check_backup (two empty local targets)",
-                            ("--config", "{backup_config}")),)}  # fmt: skip
 
 
 def argument(text: str) -> str:
@@ -141,7 +136,7 @@ def cases() -> list[tuple[str, list[str], tuple[float, float] | None, str | None
          "import nagiosplugin"], None, None),
     ]  # fmt: skip
     for plugin in plugins():
-        for case in plugin.bench or PENDING.get(plugin.name, ()):
+        for case in plugin.bench:
             if case.twin and case.twin not in [label for label, _, _, _ in found]:
                 tool, *arguments = C_CASES[case.twin]
                 found.append((case.twin, [str(C_PLUGINS / tool), *arguments], None, None))

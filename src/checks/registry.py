@@ -17,14 +17,12 @@ from checks.core.runtime import Plugin
 
 #: Packages of ``checks`` that hold plumbing, not checks.
 NOT_GROUPS = ("core", "clients")
-#: A check that still sits at the package root (until it moves into a group).
-ROOT_CHECKS = ("checks.backup",)
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
 def module_names() -> list[str]:
     """``checks.<group>.<name>`` of every check, sorted."""
-    names = [name for name in ROOT_CHECKS if os.path.exists(_path(name))]
+    names = []
     for group in sorted(os.listdir(_PACKAGE)):
         directory = os.path.join(_PACKAGE, group)
         if group in NOT_GROUPS or group.startswith(("_", ".")):
@@ -37,10 +35,6 @@ def module_names() -> list[str]:
             if file.endswith(".py") and not file.startswith("_")
         ]
     return sorted(names)
-
-
-def _path(module: str) -> str:
-    return os.path.join(_PACKAGE, *module.split(".")[1:]) + ".py"
 
 
 def plugins() -> list[Plugin]:

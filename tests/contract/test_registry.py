@@ -52,14 +52,8 @@ def nagios_services() -> dict[str, str]:
     return services
 
 
-# Declarations still to be written in their module: checks/backup.py is being edited on
-# another branch; its PLUGIN gets services=("vigie-backup",) when it moves to checks/backup/.
-PENDING = {"backup": ("vigie-backup",)}
-
-
 def icinga_services(plugin: Plugin) -> list[str]:
-    declared = plugin.services or PENDING.get(plugin.name, ())
-    return [f"vigie-{entry.name}" for entry in plugin.local] + list(declared)
+    return [f"vigie-{entry.name}" for entry in plugin.local] + list(plugin.services)
 
 
 def nagios_names(plugin: Plugin) -> list[str]:

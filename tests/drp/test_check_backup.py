@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from checks import backup
+from checks.backup import backup
 from checks.core.runtime import Outcome
 from drptools import layout, manifest, status
 from tests.conftest import executable

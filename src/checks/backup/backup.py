@@ -41,9 +41,9 @@ import nagiosplugin
 
 from checks.core.cli import Parser, add_thresholds, state
 from checks.core.errors import CannotCheck
-from checks.core.evaluate import Perf, Summary, Threshold, Verdict, show
+from checks.core.evaluate import STATES, Perf, Summary, Threshold, Verdict, show
 from checks.core.output import STATE_NAMES
-from checks.core.runtime import Plugin, doing
+from checks.core.runtime import Bench, Plugin, doing
 from checks.core.units import SECONDS
 from drptools import layout, manifest, status
 from drptools.config import DEFAULT_PATH, ConfigError
@@ -51,8 +51,6 @@ from drptools.config import DEFAULT_PATH, ConfigError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from drptools.config import Config, Environment
-
-STATES = (nagiosplugin.Ok, nagiosplugin.Warn, nagiosplugin.Critical, nagiosplugin.Unknown)
 
 
 def _locked(path: str) -> bool:
@@ -531,5 +529,11 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("backup", build_parser, make_check)
+PLUGIN = Plugin(
+    "backup",
+    build_parser,
+    make_check,
+    services=("vigie-backup",),
+    bench=(Bench("check_backup (two empty local targets)", ("--config", "{backup_config}")),),
+)
 main = PLUGIN.main
