@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.registry import local_suite
+from checks.registry import local_suite, plugins
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -31,9 +31,9 @@ STOCK_CONF_D = Path("/etc/icinga2/conf.d")  # what Debian's icinga2-common insta
 SUITE = local_suite()
 CHECKS = {f"vigie-{name}" for _, name, _ in SUITE}
 REMOTE = {"vigie-ping4", "vigie-ssh"}  # checked from the master, towards the host's address
+# Service name -> the check it runs, as each PLUGIN declares it.
 COMMAND = {f"vigie-{name}": plugin.name for plugin, name, _ in SUITE} | {
-    "vigie-ping4": "ping", "vigie-ssh": "ssh", "vigie-smart": "smart",
-    "vigie-backup": "backup"}  # fmt: skip
+    service: plugin.name for plugin in plugins() for service in plugin.services}  # fmt: skip
 # How each service's command line starts, as Icinga logs it once the plugin has run.
 RUNS = [
     *(f"{plugin.executable}'" for plugin, _, _ in SUITE if plugin.name != "procs"),
@@ -250,7 +250,7 @@ def test_daemon_validates_the_configuration(tmp_path):
     for (host, name), properties in services.items():
         agent = "web1.example.org" if host == "web1.example.org" and name not in REMOTE else ""
         assert properties.get("command_endpoint") == agent, (host, name)
-        command = "procs" if name.startswith("vigie-process") else COMMAND[name]
+        command = COMMAND["vigie-process "] if name.startswith("vigie-process") else COMMAND[name]
         assert properties["check_command"] == f"vigie-{command}"
         assert properties["max_check_attempts"] == (1 if name == "vigie-uptime" else 3)
         assert properties["check_interval"] == (
@@ -298,7 +298,7 @@ def test_icinga_runs_the_checks_with_the_variables_of_the_host(tmp_path, chronyd
     for name, result in results.items():
         assert result, f"Icinga never ran {name}"
         assert result["exit_status"] in (0, 1, 2), result
-        plugin = "procs" if name.startswith("vigie-process") else COMMAND[name]
+        plugin = COMMAND["vigie-process "] if name.startswith("vigie-process") else COMMAND[name]
         assert result["output"].startswith(f"{plugin.upper()} "), result
         assert "Traceback" not in result["output"]
     # Icinga orders arguments by key; each variable became its option.
