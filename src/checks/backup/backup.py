@@ -30,6 +30,10 @@ completed counts whatever the record says). Remote (ssh) targets are judged from
 status records alone: the check opens no ssh connection, which would need the backup
 account's key on the monitoring side and could hang; ``drp snapshots`` and ``drp verify``
 look at the remote side.
+
+Why one module of over 450 lines: it is one judgement, the policy above, whose rules share
+one walk over the targets and status records; reading what drp wrote is drptools' own
+(:mod:`drptools.layout`, :mod:`drptools.manifest`, :mod:`drptools.status`).
 """
 
 from __future__ import annotations
