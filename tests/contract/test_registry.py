@@ -151,8 +151,9 @@ def test_every_service_is_declared_by_its_check_and_no_stock_name_is_taken():
     declared = {name: plugin.name for plugin in PLUGINS for name in icinga_services(plugin)}
     rules = apply_rules()
     assert set(rules) == set(declared), (
-        "apply rules in icinga_conf/services.conf that no PLUGIN declares "
-        f"{sorted(set(rules) - set(declared))}"
+        "apply rules in icinga_conf/services.conf that no PLUGIN declares: "
+        f"{sorted(set(rules) - set(declared))}; declared but not written there: "
+        f"{sorted(set(declared) - set(rules))}"
     )
     assert not set(rules) & STOCK_SERVICES
     assert all(name.startswith("vigie-") for name in rules)
