@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from checks.registry import plugins
+
 BIN = Path(sys.executable).parent
 C_PLUGINS = Path("/usr/lib/nagios/plugins")
 SMART_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "smartctl"
@@ -96,65 +98,54 @@ def stub_smartctl(fixture: str) -> str:
     return str(path)
 
 
+# C plugins beside which vigie's checks are measured (the "twin" of a check's Bench).
+C_CASES: dict[str, list[str]] = {
+    "C check_load -w 5,4,3 -c 10,8,6": ["check_load", "-w", "5,4,3", "-c", "10,8,6"],
+    "C check_swap -w 50% -c 25%": ["check_swap", "-w", "50%", "-c", "25%"],
+    "C check_disk -w 10% -c 5% -p /": ["check_disk", "-w", "10%", "-c", "5%", "-p", "/"],
+    "C check_disk -W 10% -K 5% -p /": ["check_disk", "-W", "10%", "-K", "5%", "-p", "/"],
+    "C check_ping -H 127.0.0.1 -w 100,20% -c 500,60% -p 1": ["check_ping", "-H", "127.0.0.1",
+        "-w", "100,20%", "-c", "500,60%", "-p", "1"],
+    "C check_ssh -H 127.0.0.1 -p PORT": ["check_ssh", "-H", "127.0.0.1", "-p", SSH_PORT],
+    "C check_procs -w 500 -c 1000": ["check_procs", "-w", "500", "-c", "1000"],
+    "C check_ntp_time -H 127.0.0.1 -p PORT": ["check_ntp_time", "-H", "127.0.0.1", "-p",
+        NTP_PORT, "-w", "0.5", "-c", "1"],
+}  # fmt: skip
 # (label, argv, budget: CPU multiple of the floor or None, RSS budget MiB or None, C twin)
-LOCAL = 3.5, 20
-TOOL = 6.0, 30  # checks that run a tool or talk to a server
-CASES: list[tuple[str, list[str], tuple[float, float] | None, str | None]] = [
-    ("floor: python -I -c pass", [sys.executable, "-I", "-c", "pass"], None, None),
-    ("python -I -c 'import nagiosplugin'", [sys.executable, "-I", "-c", "import nagiosplugin"],
-     None, None),
-    ("C check_load -w 5,4,3 -c 10,8,6", [str(C_PLUGINS / "check_load"), "-w", "5,4,3", "-c",
-     "10,8,6"], None, None),
-    ("C check_swap -w 50% -c 25%", [str(C_PLUGINS / "check_swap"), "-w", "50%", "-c", "25%"],
-     None, None),
-    ("check_load -w 5,4,3 -c 10,8,6", [str(BIN / "check_load"), "-w", "5,4,3", "-c", "10,8,6"],
-     LOCAL, "C check_load -w 5,4,3 -c 10,8,6"),
-    ("check_load (defaults: per CPU)", [str(BIN / "check_load")], LOCAL, None),
-    ("check_cpu --sample 0.05", [str(BIN / "check_cpu"), "--sample", "0.05"], LOCAL, None),
-    ("check_memory", [str(BIN / "check_memory")], LOCAL, None),
-    ("check_swap -w 50% -c 25% --sample 0.05", [str(BIN / "check_swap"), "-w", "50%", "-c",
-     "25%", "--sample", "0.05"], LOCAL, "C check_swap -w 50% -c 25%"),
-    ("check_uptime", [str(BIN / "check_uptime")], LOCAL, None),
-    ("C check_disk -w 10% -c 5% -p /", [str(C_PLUGINS / "check_disk"), "-w", "10%", "-c", "5%",
-     "-p", "/"], None, None),
-    ("C check_disk -W 10% -K 5% -p /", [str(C_PLUGINS / "check_disk"), "-W", "10%", "-K", "5%",
-     "-p", "/"], None, None),
-    ("check_partitions -w 10% -c 5% -p /", [str(BIN / "check_partitions"), "-w", "10%", "-c",
-     "5%", "-p", "/"], LOCAL, "C check_disk -w 10% -c 5% -p /"),
-    ("check_partitions (defaults: every real mount)", [str(BIN / "check_partitions")], LOCAL,
-     None),
-    ("check_inodes -w 10% -c 5% -p /", [str(BIN / "check_inodes"), "-w", "10%", "-c", "5%",
-     "-p", "/"], LOCAL, "C check_disk -W 10% -K 5% -p /"),
-    ("check_quota (runs repquota -a)", [str(BIN / "check_quota")], TOOL, None),
-    ("C check_ping -H 127.0.0.1 -w 100,20% -c 500,60% -p 1", [str(C_PLUGINS / "check_ping"),
-     "-H", "127.0.0.1", "-w", "100,20%", "-c", "500,60%", "-p", "1"], None, None),
-    ("check_ping -H 127.0.0.1 -w 100,20% -c 500,60% -p 1", [str(BIN / "check_ping"), "-H",
-     "127.0.0.1", "-w", "100,20%", "-c", "500,60%", "-p", "1"], TOOL,
-     "C check_ping -H 127.0.0.1 -w 100,20% -c 500,60% -p 1"),
-    ("check_ping --method ping -H 127.0.0.1 -p 1 (via iputils ping)", [str(BIN / "check_ping"),
-     "--method", "ping", "-H", "127.0.0.1", "-p", "1"], TOOL, None),
-    ("C check_ssh -H 127.0.0.1 -p PORT", [str(C_PLUGINS / "check_ssh"), "-H", "127.0.0.1", "-p",
-     SSH_PORT], None, None),
-    ("check_ssh -H 127.0.0.1 -p PORT", [str(BIN / "check_ssh"), "-H", "127.0.0.1", "-p",
-     SSH_PORT], TOOL, "C check_ssh -H 127.0.0.1 -p PORT"),
-    ("C check_procs -w 500 -c 1000", [str(C_PLUGINS / "check_procs"), "-w", "500", "-c",
-     "1000"], None, None),
-    ("check_procs -w 500 -c 1000", [str(BIN / "check_procs"), "-w", "500", "-c", "1000"], LOCAL,
-     "C check_procs -w 500 -c 1000"),
-    ("check_procs -u root --warning-rss 1G", [str(BIN / "check_procs"), "-u", "root",
-     "--warning-rss", "1G"], LOCAL, None),
-    ("C check_ntp_time -H 127.0.0.1 -p PORT", [str(C_PLUGINS / "check_ntp_time"), "-H",
-     "127.0.0.1", "-p", NTP_PORT, "-w", "0.5", "-c", "1"], None, None),
-    ("check_clock -H 127.0.0.1 -p PORT --local off", [str(BIN / "check_clock"), "-H",
-     "127.0.0.1", "-p", NTP_PORT, "-w", "0.5", "-c", "1", "--local", "off"], TOOL,
-     "C check_ntp_time -H 127.0.0.1 -p PORT"),
-    ("check_backup (two empty local targets)", [str(BIN / "check_backup"), "--config",
-     backup_config()], LOCAL, None),
-    ("check_smart -d /dev/sda (SATA, stub smartctl)", [str(BIN / "check_smart"), "--smartctl",
-     stub_smartctl("text_sata_hdd_reallocated_304.txt"), "-d", "/dev/sda"], TOOL, None),
-    ("check_smart -d /dev/nvme0 (NVMe, stub smartctl)", [str(BIN / "check_smart"), "--smartctl",
-     stub_smartctl("text_nvme_passed_75pct_used.txt"), "-d", "/dev/nvme0"], TOOL, None),
-]  # fmt: skip
+BUDGETS = {"local": (3.5, 20), "tool": (6.0, 30)}  # tool: runs a tool or talks to a server
+
+
+def argument(text: str) -> str:
+    """A Bench argument with what the bench set up filled in."""
+    if text == "{ssh_port}":
+        return SSH_PORT
+    if text == "{ntp_port}":
+        return NTP_PORT
+    if text == "{backup_config}":
+        return backup_config()
+    if text.startswith("{smartctl:"):
+        return stub_smartctl(text[len("{smartctl:") : -1])
+    return text
+
+
+def cases() -> list[tuple[str, list[str], tuple[float, float] | None, str | None]]:
+    """The floor, nagiosplugin's import, then every check's Bench cases, each C twin first."""
+    found: list[tuple[str, list[str], tuple[float, float] | None, str | None]] = [
+        ("floor: python -I -c pass", [sys.executable, "-I", "-c", "pass"], None, None),
+        ("python -I -c 'import nagiosplugin'", [sys.executable, "-I", "-c",
+         "import nagiosplugin"], None, None),
+    ]  # fmt: skip
+    for plugin in plugins():
+        for case in plugin.bench:
+            if case.twin and case.twin not in [label for label, _, _, _ in found]:
+                tool, *arguments = C_CASES[case.twin]
+                found.append((case.twin, [str(C_PLUGINS / tool), *arguments], None, None))
+            argv = [str(BIN / plugin.executable), *map(argument, case.arguments)]
+            found.append((case.label, argv, BUDGETS[case.kind], case.twin))
+    return found
+
+
+CASES = cases()
 SUITE = ("vigie run (whole local suite, one process)", [str(BIN / "vigie"), "run"])
 
 

@@ -3,19 +3,19 @@
 Each ``check_<thing>`` gets ``object CheckCommand "vigie-<thing>"`` whose arguments are
 exactly the executable's options, with ITL-style custom variables
 ``vigie_<thing>_<option>`` and the ``--help`` text as description, so the Icinga
-configuration can never drift from the plugins. Nagios gets ``define command`` with the
-options in ``$ARG1$``. ``icinga_conf/commands.conf`` and ``icinga_conf/nagios/commands.cfg``
-are this output (a test keeps them so); ``vigie icinga-commands`` and
-``vigie nagios-commands`` print them for the installed version.
+configuration can never drift from the plugins. A network check's ``-H`` defaults to the
+host's address, as the ITL's commands do (``import "ipv4-or-ipv6"``, ``$check_address$``).
+Nagios gets ``define command`` with the options in ``$ARG1$``. ``icinga_conf/commands.conf``
+and ``icinga_conf/nagios/commands.cfg`` are this output (a test keeps them so);
+``vigie icinga-commands`` and ``vigie nagios-commands`` print them for the installed version.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.metadata
 
 from checks.core.runtime import Plugin
+from checks.registry import plugins
 
 NAGIOS_PLUGIN_DIR = "/usr/lib/vigie/plugins"
 HEADER = """\
@@ -28,16 +28,6 @@ HEADER = """\
  */
 """
 SKIPPED = {"help", "version", "verbose"}
-
-
-def plugins() -> list[Plugin]:
-    """Every check this distribution installs, by executable name."""
-    entries = sorted(
-        (entry for entry in importlib.metadata.distribution("vigie").entry_points
-         if entry.group == "console_scripts" and entry.name.startswith("check_")),
-        key=lambda entry: entry.name,
-    )  # fmt: skip
-    return [importlib.import_module(entry.value.split(":")[0]).PLUGIN for entry in entries]
 
 
 def _quote(text: str) -> str:
@@ -55,6 +45,7 @@ def command(plugin: Plugin) -> str:
     parser = plugin.parser()
     lines = [
         f'object CheckCommand "vigie-{plugin.name}" {{',
+        *(['\timport "ipv4-or-ipv6"', ""] if plugin.address else []),
         f'\tcommand = [ VigiePluginDir + "/{plugin.executable}" ]',
         "",
         "\targuments = {",
@@ -73,7 +64,10 @@ def command(plugin: Plugin) -> str:
                 lines.append("\t\t\trepeat_key = true")
         lines.append(f"\t\t\tdescription = {_quote(_describe(parser, action))}")
         lines.append("\t\t}")
-    lines += ["\t}", "}", ""]
+    lines.append("\t}")
+    if plugin.address:  # ITL convention: without the import, $check_address$ is empty
+        lines += ["", f'\tvars.vigie_{plugin.name}_hostname = "$check_address$"']
+    lines += ["}", ""]
     return "\n".join(lines)
 
 

@@ -11,7 +11,6 @@ the installed checks for Icinga 2 and Nagios.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -20,19 +19,8 @@ from collections.abc import Sequence
 from checks import __version__
 from checks.core.output import STATE_NAMES
 from checks.core.runtime import Outcome, Plugin
+from checks.registry import local_suite
 
-#: The local suite: (name, module, arguments). Samples are short so the run stays < 1 s.
-LOCAL_CHECKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("load", "checks.system.load", ()),
-    ("cpu", "checks.system.cpu", ("--sample", "0.4")),
-    ("memory", "checks.system.memory", ()),
-    ("swap", "checks.system.swap", ("--no-swap", "ok", "--sample", "0.4")),
-    ("uptime", "checks.system.uptime", ()),
-    ("partitions", "checks.storage.partitions", ()),
-    ("inodes", "checks.storage.inodes", ()),
-    ("clock", "checks.system.clock", ()),
-    ("zombies", "checks.system.procs", ("--warning-zombies", "5", "--critical-zombies", "50")),
-)
 SEVERITY = (0, 1, 3, 2)  # OK < WARNING < UNKNOWN < CRITICAL
 COLOURS = ("\033[32m", "\033[33m", "\033[31m", "\033[35m")
 
@@ -48,12 +36,16 @@ def run_checks(names: list[str]) -> list[tuple[str, list[str], Outcome]]:
     Each result is the suite's name for the check, its command line and its outcome.
     """
     results = []
-    for name, module, arguments in LOCAL_CHECKS:
+    for plugin, name, arguments in local_checks():
         if name in names:
-            plugin: Plugin = importlib.import_module(module).PLUGIN
             outcome = plugin.run(list(arguments))
             results.append((name, [plugin.executable, *arguments], outcome))
     return results
+
+
+def local_checks() -> list[tuple[Plugin, str, tuple[str, ...]]]:
+    """The local suite, from the checks' own declarations (``Plugin.local``)."""
+    return local_suite()
 
 
 def table(results: Sequence[tuple[str, list[str], Outcome]], colour: bool) -> str:
@@ -118,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """The ``vigie`` command."""
     args = build_parser().parse_args(argv)
-    known = [name for name, _, _ in LOCAL_CHECKS]
+    suite = local_checks()
+    known = [name for _, name, _ in suite]
     if args.command in ("icinga-commands", "nagios-commands"):
         from checks import icinga
 
@@ -126,11 +119,11 @@ def main(argv: list[str] | None = None) -> int:
                          icinga.nagios_commands())  # fmt: skip
         return 0
     if args.command == "list":
-        width = max(len(name) for name, _, _ in LOCAL_CHECKS)
-        for name, module, arguments in LOCAL_CHECKS:
-            check = importlib.import_module(module)
+        width = max(len(name) for name in known)
+        for plugin, name, arguments in suite:
+            check = sys.modules[plugin.check.__module__]
             summary = (check.__doc__ or "").split("\n")[0].split(": ", 1)[-1]
-            print(f"{name:<{width}}  {check.PLUGIN.executable} {' '.join(arguments)}".rstrip())
+            print(f"{name:<{width}}  {plugin.executable} {' '.join(arguments)}".rstrip())
             print(f"{'':<{width}}  {summary}")
         return 0
     names = known

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from checks import backup as check_backup
+from checks.backup import backup as check_backup
 from drptools import config as drp_config
 from drptools import layout, manifest
 from drptools.actions import common

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from checks import backup
+from checks.backup import backup
 from checks.core.runtime import Outcome
 from drptools import layout, manifest, status
 from tests.conftest import executable
-from tests.contract import assert_conforms
 from tests.drp.helpers import DAY, EVEN_NOON, drp, held_lock, local_site, write_config
+from tests.helpers.contract import assert_conforms
 
 HOUR = 3600
 

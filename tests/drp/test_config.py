@@ -314,7 +314,7 @@ def test_secret_problem_of_a_directory(tmp_path: Path) -> None:
 
 
 def test_a_byte_that_is_not_utf8_is_one_line_naming_its_offset(tmp_path, monkeypatch):
-    from checks import backup
+    from checks.backup import backup
     from tests.drp.helpers import local_site
 
     _, good = local_site(tmp_path)

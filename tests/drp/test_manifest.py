@@ -12,7 +12,7 @@ from drptools import manifest
 from drptools.actions import snapshots, verify
 from drptools.rsync import cause, regular_files_sent, snapshot_arguments, vanished
 from tests.conftest import FIXTURES
-from tests.mutations import damaged
+from tests.helpers.mutations import damaged
 
 DRP = FIXTURES / "drp"
 

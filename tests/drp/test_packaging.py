@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from checks import backup
+from checks.backup import backup
 from tests.conftest import REPO, executable
 
 UNITS = REPO / "packaging" / "systemd"

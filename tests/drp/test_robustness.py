@@ -86,7 +86,7 @@ def cmdline(pid: int) -> str:
 
 
 def test_a_refused_run_names_the_holder_and_fails_once_it_held_too_long(tmp_path, monkeypatch):
-    from checks import backup
+    from checks.backup import backup
     from drptools import status
 
     _, config = local_site(tmp_path)
@@ -230,7 +230,7 @@ def check_as(
 ) -> tuple[int, str]:
     """check_backup's state and summary when ``user`` runs it (after ``prepare()``); the
     targets' verification is not judged here."""
-    from checks import backup
+    from checks.backup import backup
 
     os.environ["VIGIE_DRP_NOW"] = str(int(now))
     arguments = ["--config", str(config), "--unverified", "ok"]

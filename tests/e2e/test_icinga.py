@@ -19,28 +19,24 @@ from pathlib import Path
 
 import pytest
 
-from checks.icinga import commands
+from checks.registry import local_suite, plugins
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
 CONF = REPO / "icinga_conf"
 MASTER = "icinga-master.test"
-CHECKS = {"load", "cpu", "memory", "swap", "uptime", "partitions", "inodes", "clock", "zombies"}
-REMOTE = {"ping4", "ssh"}  # checked from the master, towards the host's address
-COMMANDS_OF_ONE_SERVICE = (
-    "load",
-    "cpu",
-    "memory",
-    "swap",
-    "uptime",
-    "partitions",
-    "inodes",
-    "clock",
-)
+STOCK_CONF_D = Path("/etc/icinga2/conf.d")  # what Debian's icinga2-common installs
+# The services, from the checks' own declarations (Plugin.local, Plugin.services).
+SUITE = local_suite()
+CHECKS = {f"vigie-{name}" for _, name, _ in SUITE}
+REMOTE = {"vigie-ping4", "vigie-ssh"}  # checked from the master, towards the host's address
+# Service name -> the check it runs, as each PLUGIN declares it.
+COMMAND = {f"vigie-{name}": plugin.name for plugin, name, _ in SUITE} | {
+    service: plugin.name for plugin in plugins() for service in plugin.services}  # fmt: skip
 # How each service's command line starts, as Icinga logs it once the plugin has run.
 RUNS = [
-    *(f"check_{name}'" for name in COMMANDS_OF_ONE_SERVICE),
+    *(f"{plugin.executable}'" for plugin, _, _ in SUITE if plugin.name != "procs"),
     "check_procs' '--critical-zombies'",
     "check_procs' '--argument-array'",
 ]
@@ -115,11 +111,123 @@ def netstrings(path: Path) -> list[dict]:
     return records
 
 
-def test_commands_conf_is_generated_from_the_installed_checks():
-    assert (CONF / "commands.conf").read_text() == commands(), (
-        "icinga_conf/commands.conf is stale: "
-        "run `vigie icinga-commands > icinga_conf/commands.conf`"
+def run_until(root: Path, main: Path, log: Path, runs: list[str]) -> dict[str, dict]:
+    """Run the daemon until it has run every command of ``runs``; the services' results."""
+    daemon = subprocess.Popen(
+        [icinga2(), "daemon", "-c", str(main), *defines(root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=dict(os.environ, VIGIE_STATE_DIR=str(root / "state")),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            ran = log.read_text() if log.exists() else ""
+            if all(re.search(rf"/{start}[^)]*\) terminated", ran) for start in runs):
+                break
+            time.sleep(0.5)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=30)
+    return {
+        record["name"].split("!")[1]: record["update"].get("last_check_result")
+        for record in netstrings(root / "data" / "icinga2.state")
+        if record["type"] == "Service"
+    }
+
+
+def stock(root: Path, services: str) -> Path:
+    """A Debian-like Icinga 2: its stock conf.d (ping4, ssh, load … applied) beside vigie's."""
+    if not STOCK_CONF_D.is_dir():
+        pytest.skip(f"{STOCK_CONF_D} not found (apt install icinga2-common)")
+    for name in ("data", "cache", "log", "spool", "run"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+    shutil.copytree(STOCK_CONF_D, root / "conf.d")
+    hosts = root / "conf.d" / "hosts.conf"
+    # The stock NodeName host asks for everything vigie applies.
+    hosts.write_text(hosts.read_text().replace(
+        '  vars.os = "Linux"\n',
+        '  vars.os = "Linux"\n  vars.vigie_local_checks = true\n  vars.vigie_quota = true\n'
+        '  vars.vigie_smart = true\n  vars.vigie_backup = true\n'
+        '  vars.vigie_processes["init"] = { argument = "1" }\n', 1))  # fmt: skip
+    (root / "vigie-services.conf").write_text(services)
+    main = root / "icinga2.conf"
+    main.write_text(
+        f"""
+const PluginDir = "/usr/lib/nagios/plugins"
+const PluginContribDir = "/usr/lib/nagios/plugins"
+const NodeName = "{MASTER}"
+const ZoneName = NodeName
+const TicketSalt = ""
+include <itl>
+include <plugins>
+include <plugins-contrib>
+object Endpoint NodeName {{ }}
+object Zone ZoneName {{ endpoints = [ NodeName ] }}
+include_recursive "{root / "conf.d"}"
+include "{CONF}/constants.conf"
+include "{CONF}/commands.conf"
+include "{CONF}/templates.conf"
+include "{root / "vigie-services.conf"}"
+"""
     )
+    return main
+
+
+def test_vigie_sits_beside_the_stock_configuration_of_icinga2(tmp_path):
+    """Debian's conf.d applies "ping4", "ssh", "load" …; vigie's rules and commands do not clash."""
+    main = stock(tmp_path, (CONF / "services.conf").read_text())
+    result = subprocess.run(
+        [icinga2(), "daemon", "-C", "-c", str(main), *defines(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    services = {
+        record["name"] for record in netstrings(tmp_path / "cache" / "icinga2.debug")
+        if record["type"] == "Service"
+    }  # fmt: skip
+    assert {"ping4", "ssh", "load", "swap", "procs"} <= services  # the stock ones
+    assert {"vigie-ping4", "vigie-ssh", "vigie-load", "vigie-swap", "vigie-zombies"} <= services
+
+
+def test_stock_service_names_would_clash(tmp_path):
+    """The harness catches a clash: vigie's rules under the stock names are refused."""
+    services = (
+        (CONF / "services.conf").read_text().replace('apply Service "vigie-', 'apply Service "')
+    )
+    main = stock(tmp_path, services)
+    result = subprocess.run(
+        [icinga2(), "daemon", "-C", "-c", str(main), *defines(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "already exists" in result.stdout + result.stderr
+
+
+def test_a_network_check_defaults_to_the_address_of_its_host(tmp_path):
+    """vigie-ping on a host with only ``address`` set pings that address ($check_address$)."""
+    log = tmp_path / "log" / "notice.log"
+    extra = (
+        'object CheckerComponent "checker" { }\n'
+        f'object FileLogger "notice" {{ path = "{log}"; severity = "notice" }}'
+    )
+    main = layout(tmp_path, str(Path(sys.executable).parent), extra, zoned=False)
+    zone = tmp_path / "zones.d" / MASTER
+    (zone / "hosts.conf").write_text(
+        'object Host "pinged" {\n  import "generic-host"\n  address = "127.0.0.1"\n}\n'
+    )
+    (zone / "services.conf").write_text(
+        'object Service "vigie-ping" {\n  host_name = "pinged"\n  check_command = "vigie-ping"\n'
+        '  check_interval = 1s\n  vars.vigie_ping_packets = "1"\n}\n'
+    )
+    (tmp_path / "zones.conf.example").write_text("")
+    main.write_text(main.read_text().replace(str(CONF / "zones.conf.example"),
+                                             str(tmp_path / "zones.conf.example")))  # fmt: skip
+    results = run_until(tmp_path, main, log, ["check_ping'"])
+    result = results["vigie-ping"]
+    assert result, "Icinga never ran vigie-ping"
+    assert "--hostname" in result["command"], result["command"]
+    assert result["command"][result["command"].index("--hostname") + 1] == "127.0.0.1"
+    assert result["output"].startswith("PING OK"), result
 
 
 def test_daemon_validates_the_configuration(tmp_path):
@@ -138,14 +246,15 @@ def test_daemon_validates_the_configuration(tmp_path):
         if record["type"] == "Service"
     }
     assert {name for _, name in services} == CHECKS | REMOTE | {
-        "smart", "backup", "process nginx", "process php-fpm"}  # fmt: skip
+        "vigie-smart", "vigie-backup", "vigie-process nginx", "vigie-process php-fpm"}  # fmt: skip
     for (host, name), properties in services.items():
         agent = "web1.example.org" if host == "web1.example.org" and name not in REMOTE else ""
         assert properties.get("command_endpoint") == agent, (host, name)
-        command = "procs" if name.startswith("process") or name == "zombies" else name
-        assert properties["check_command"] == f"vigie-{command.removesuffix('4')}"
-        assert properties["max_check_attempts"] == (1 if name == "uptime" else 3)
-        assert properties["check_interval"] == (900 if name in ("smart", "backup") else 60)
+        command = COMMAND["vigie-process "] if name.startswith("vigie-process") else COMMAND[name]
+        assert properties["check_command"] == f"vigie-{command}"
+        assert properties["max_check_attempts"] == (1 if name == "vigie-uptime" else 3)
+        assert properties["check_interval"] == (
+            900 if name in ("vigie-smart", "vigie-backup") else 60)  # fmt: skip
 
 
 def test_daemon_refuses_a_broken_configuration(tmp_path):
@@ -184,43 +293,25 @@ def test_icinga_runs_the_checks_with_the_variables_of_the_host(tmp_path, chronyd
     templates.write_text(
         templates.read_text().replace("check_interval = 1m", "check_interval = 1s")
     )
-    daemon = subprocess.Popen(
-        [icinga2(), "daemon", "-c", str(main), *defines(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env=dict(os.environ, VIGIE_STATE_DIR=str(tmp_path / "state")),
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            ran = log.read_text() if log.exists() else ""
-            if all(re.search(rf"/{start}[^)]*\) terminated", ran) for start in RUNS):
-                break
-            time.sleep(0.5)
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=30)
-    results = {
-        record["name"].split("!")[1]: record["update"].get("last_check_result")
-        for record in netstrings(tmp_path / "data" / "icinga2.state")
-        if record["type"] == "Service"
-    }
-    assert set(results) == CHECKS | {"process init"}
+    results = run_until(tmp_path, main, log, RUNS)
+    assert set(results) == CHECKS | {"vigie-process init"}
     for name, result in results.items():
         assert result, f"Icinga never ran {name}"
         assert result["exit_status"] in (0, 1, 2), result
-        plugin = "procs" if name.startswith("process") or name == "zombies" else name
+        plugin = COMMAND["vigie-process "] if name.startswith("vigie-process") else COMMAND[name]
         assert result["output"].startswith(f"{plugin.upper()} "), result
         assert "Traceback" not in result["output"]
     # Icinga orders arguments by key; each variable became its option.
-    assert results["load"]["command"][1:] == ["--per-cpu", "--warning", "50,40,30"]
-    assert results["swap"]["command"][1:] == ["--no-swap", "ok"]
-    assert results["cpu"]["command"][1:] == ["--sample", "0.2"]
-    assert results["zombies"]["command"][1:] == [
+    assert results["vigie-load"]["command"][1:] == ["--per-cpu", "--warning", "50,40,30"]
+    assert results["vigie-swap"]["command"][1:] == ["--no-swap", "ok"]
+    assert results["vigie-cpu"]["command"][1:] == ["--sample", "0.2"]
+    assert results["vigie-zombies"]["command"][1:] == [
         "--critical-zombies", "50", "--warning-zombies", "5"]  # fmt: skip
-    assert results["clock"]["command"][1:] == [
+    assert results["vigie-clock"]["command"][1:] == [
         "--hostname",
         chronyd.host,
         "--port",
         str(chronyd.port),
     ]
-    assert results["process init"]["command"][1:] == ["--argument-array", "1", "--critical", "0:"]
+    assert results["vigie-process init"]["command"][1:] == [
+        "--argument-array", "1", "--critical", "0:"]  # fmt: skip

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from checks.icinga import nagios_commands
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -54,13 +53,6 @@ def configuration(root: Path, files: list[Path]) -> Path:
 def verify(main: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [nagios4(), "-v", str(main)], capture_output=True, text=True, timeout=60, check=False
-    )
-
-
-def test_commands_cfg_is_generated_from_the_installed_checks():
-    assert (NAGIOS / "commands.cfg").read_text() == nagios_commands(), (
-        "icinga_conf/nagios/commands.cfg is stale: "
-        "run `vigie nagios-commands > icinga_conf/nagios/commands.cfg`"
     )
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import nagiosplugin
-from nagiosplugin.state import Critical, Ok, Warn
+from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
 from checks.core.output import STATE_NAMES, perfdata
 from checks.core.ranges import Range
 from checks.core.units import human_bytes, human_duration, human_number
+
+#: nagiosplugin's states by code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+STATES = (Ok, Warn, Critical, Unknown)
 
 
 def show(value: float, uom: str = "") -> str:

@@ -4,6 +4,10 @@ One place for what every such call needs: an argument list (never a shell), the 
 so that output parses the same on every machine, a timeout that is what is left of the
 check's ``-t``, and a clear UNKNOWN when the tool is missing or cannot be run. Exit codes
 are returned, not judged: smartctl, for one, reports disk state in its exit bits.
+
+A tool that needs root (smartctl, repquota, drbdsetup, crm_mon, ceph …) is a :class:`Tool`:
+its ``--<tool> PATH`` option and ``--sudo`` (:func:`add_tool_options`), and runs through
+``sudo -n`` when asked to and not root, with sudo's refusal worded as one UNKNOWN line.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 import subprocess
 from collections.abc import Sequence
 
+from checks.core.cli import Parser
 from checks.core.errors import CannotCheck
 from checks.core.runtime import doing, remaining
 
@@ -72,3 +77,43 @@ def run(argv: Sequence[str], what: str | None = None, stdin: str | None = None) 
             raise CannotCheck(f"cannot run {command[0]}: {error.strerror}") from None
     log.debug("%s exited %d; stderr: %s", argv[0], finished.returncode, finished.stderr.strip())
     return Completed(command, finished.returncode, finished.stdout, finished.stderr)
+
+
+def add_tool_options(parser: Parser, tool: str, sudoers: str) -> None:
+    """``--sudo`` (run ``tool`` through ``sudo -n`` unless root; ``sudoers`` is the line to
+    give in the help) and ``--<tool> PATH`` (which program to run)."""
+    parser.add_argument(
+        "--sudo",
+        action="store_true",
+        help=f"run {tool} through 'sudo -n' unless root; sudoers: {sudoers}",
+    )
+    parser.add_argument(
+        f"--{tool}",
+        default=tool,
+        metavar="PATH",
+        help=f"the {tool} program (default: {tool} on PATH or in the sbin directories)",
+    )
+
+
+class Tool:
+    """A tool the check runs, maybe through ``sudo -n``: ``executable`` is the check's
+    command name, for the hint to its ``--help`` (where the sudoers line is)."""
+
+    def __init__(self, program: str, sudo: bool, executable: str) -> None:
+        self.program, self.sudo, self.executable = program, sudo, executable
+
+    def run(self, arguments: Sequence[str], what: str | None = None) -> Completed:
+        """Run the tool with ``arguments``; sudo refusing to run it is UNKNOWN."""
+        command = [find(self.program), *arguments]
+        through_sudo = self.sudo and os.geteuid() != 0
+        if through_sudo:
+            command = ["sudo", "-n", "--", *command]
+        done = run(command, what)
+        if through_sudo and done.returncode and not done.stdout.strip():
+            name = os.path.basename(self.program)
+            refusal = done.stderr.strip().splitlines()[:1] or [f"exit {done.returncode}"]
+            raise CannotCheck(
+                f"sudo did not run {name}: {refusal[0]} (see {self.executable} --help for the "
+                "sudoers line)"
+            )
+        return done

@@ -130,18 +130,72 @@ def _watchdog(name: str, seconds: float) -> None:
     os._exit(3)
 
 
+class Local:
+    """An entry of the local suite (``vigie run``): its name there, its arguments, its rank.
+
+    Each entry is also the Icinga service ``vigie-<name>`` applied to the hosts that set
+    ``vars.vigie_local_checks`` and the Nagios service ``<name>`` of the hostgroup
+    ``vigie-local`` (a unit test holds ``icinga_conf/`` to that).
+    """
+
+    __slots__ = ("arguments", "name", "rank")
+
+    def __init__(self, name: str, arguments: tuple[str, ...] = (), rank: int = 0) -> None:
+        self.name, self.arguments, self.rank = name, arguments, rank
+
+
+class Bench:
+    """A case of ``make bench``: its label in RESULTS.md, the arguments, the budget, a twin.
+
+    ``arguments`` may name what the bench sets up for the run: ``{ssh_port}``,
+    ``{ntp_port}``, ``{backup_config}``, ``{smartctl:FIXTURE}``. ``kind`` is the budget of
+    PERFORMANCE.md (``local``, or ``tool`` for a check that runs a tool or talks to a
+    server); ``twin`` the label of the C plugin's case it is compared with.
+    """
+
+    __slots__ = ("arguments", "kind", "label", "twin")
+
+    def __init__(
+        self, label: str, arguments: tuple[str, ...] = (), kind: str = "local",
+        twin: str | None = None,
+    ) -> None:  # fmt: skip
+        self.label, self.arguments, self.kind, self.twin = label, arguments, kind, twin
+
+
 class Plugin:
-    """A check executable: its name, its argument parser, and how to build its Check."""
+    """A check executable: the one declaration everything else about the check derives from.
+
+    ``name`` (the executable is ``check_<name>``, the CheckCommand ``vigie-<name>``), its
+    argument parser and how to build its nagiosplugin Check; then what the rest of vigie
+    reads: ``local`` (its entries in ``vigie run``), ``services`` (the other Icinga apply
+    rules of ``icinga_conf/services.conf`` that run it) and ``nagios`` (the other Nagios
+    services of ``icinga_conf/nagios/services.cfg``), or ``no_service`` saying why it has
+    none; ``bench`` (its cases in ``make bench``). ``address``: ``-H`` is the monitored host,
+    so its CheckCommand defaults it to the host's address (``$check_address$``).
+    """
 
     def __init__(
         self,
         name: str,
         parser: Callable[[], Parser],
         check: Callable[[argparse.Namespace], nagiosplugin.Check],
+        *,
+        local: tuple[Local, ...] = (),
+        services: tuple[str, ...] = (),
+        nagios: tuple[str, ...] = (),
+        no_service: str = "",
+        bench: tuple[Bench, ...] = (),
+        address: bool = False,
     ) -> None:
         self.name = name
         self.parser = parser
         self.check = check
+        self.local = local
+        self.services = services
+        self.nagios = nagios
+        self.no_service = no_service
+        self.bench = bench
+        self.address = address
 
     @property
     def executable(self) -> str:

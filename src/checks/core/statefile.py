@@ -20,16 +20,32 @@ import time
 from collections.abc import Callable
 
 from checks.core import procfs
+from checks.core.cli import Parser, seconds
 from checks.core.runtime import doing
 
 #: Oldest stored reading a rate may start from, in seconds.
 MAX_AGE = 1800.0
+#: The system-wide state directory, after ``$VIGIE_STATE_DIR``.
+SYSTEM_DIR = "/var/lib/vigie"
+
+
+def add_sample_option(parser: Parser, what: str = "") -> None:
+    """``--sample SECONDS`` (default 1): the sampling time of :func:`counters` (``what``:
+    of which readings, worded into the help)."""
+    parser.add_argument(
+        "--sample",
+        type=seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help=f"sampling time{what} when no reading from a previous run is usable "
+        "(default: %(default)g)",
+    )
 
 
 def state_dir() -> str | None:
     """The first usable state directory, created if missing; None when none is writable."""
     xdg = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local/state")
-    for candidate in (os.environ.get("VIGIE_STATE_DIR"), "/var/lib/vigie", f"{xdg}/vigie"):
+    for candidate in (os.environ.get("VIGIE_STATE_DIR"), SYSTEM_DIR, f"{xdg}/vigie"):
         if not candidate:
             continue
         try:

@@ -32,11 +32,18 @@ from nagiosplugin.state import Critical, Warn
 from checks.core.cli import Parser, UsageError, seconds
 from checks.core.errors import CannotCheck, ParseError, ServiceDown
 from checks.core.evaluate import Summary, Verdict, show
+from checks.core.net import (
+    Latency,
+    add_family_options,
+    add_host_option,
+    chosen_family,
+    human_latency,
+    name_of,
+    resolve,
+)
 from checks.core.ranges import Range, parse_number
-from checks.core.runtime import Plugin, remaining
-from checks.reach.address import add_family_options, chosen_family, name_of, resolve
-from checks.reach.echo import MARGIN, Round, exchange, open_socket
-from checks.reach.latency import Latency, human_latency
+from checks.core.runtime import Bench, Plugin, remaining
+from checks.reach._echo import MARGIN, Round, exchange, open_socket
 
 DEFAULT_PACKETS = 5
 DEFAULT_INTERVAL = 0.2
@@ -300,13 +307,7 @@ def build_parser() -> Parser:
             "check_ping -H host -6 -p 10 -c 100%           IPv6, 10 packets, only total loss",
         ),
     )
-    parser.add_argument(
-        "-H",
-        "--hostname",
-        required=True,
-        metavar="HOST",
-        help="host name or address to ping (C-compatible)",
-    )
+    add_host_option(parser, "host name or address to ping (C-compatible)", required=True)
     for option, level, default in (
         ("-w", "warning", DEFAULT_WARNING),
         ("-c", "critical", DEFAULT_CRITICAL),
@@ -376,5 +377,19 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("ping", build_parser, make_check)
+PLUGIN = Plugin(
+    "ping",
+    build_parser,
+    make_check,
+    address=True,
+    services=("vigie-ping4", "vigie-ping6"),
+    nagios=("ping",),
+    bench=(
+        Bench("check_ping -H 127.0.0.1 -w 100,20% -c 500,60% -p 1", ("-H", "127.0.0.1", "-w",
+              "100,20%", "-c", "500,60%", "-p", "1"), kind="tool",
+              twin="C check_ping -H 127.0.0.1 -w 100,20% -c 500,60% -p 1"),
+        Bench("check_ping --method ping -H 127.0.0.1 -p 1 (via iputils ping)", ("--method",
+              "ping", "-H", "127.0.0.1", "-p", "1"), kind="tool"),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

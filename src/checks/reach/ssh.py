@@ -28,14 +28,24 @@ import nagiosplugin
 from nagiosplugin.state import Critical, Ok
 
 from checks import __version__
-from checks.core.cli import Parser, UsageError, add_thresholds
+from checks.core.cli import Parser, add_thresholds
 from checks.core.errors import ParseError, ServiceDown, TimedOut
 from checks.core.evaluate import Summary, Verdict
+from checks.core.net import (
+    Latency,
+    add_family_options,
+    add_host_option,
+    chosen_family,
+    connect,
+    host_of,
+    human_latency,
+    port,
+    read_banner,
+    resolve,
+)
 from checks.core.output import screen
-from checks.core.runtime import Plugin, doing, remaining
+from checks.core.runtime import Bench, Plugin, doing, remaining
 from checks.core.units import SECONDS
-from checks.reach.address import add_family_options, chosen_family, resolve
-from checks.reach.latency import Latency, human_latency
 
 DEFAULT_PORT = 22
 #: Protocol versions that speak SSH-2 (1.99: a server that also offers SSH-1).
@@ -91,18 +101,7 @@ def parse_banner(text: str) -> Banner:
 
 def read_identification(sock: socket.socket) -> str:
     """What the server sends up to its identification line, the end, or the limit."""
-    received = b""
-    while len(received) < IDENTIFICATION_LIMIT:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        received += chunk
-        end = 0
-        for line in received.split(b"\n")[:-1]:  # complete lines only
-            end += len(line) + 1
-            if line.startswith(b"SSH-"):
-                return received[:end].decode("latin-1")
-    return received.decode("latin-1")
+    return read_banner(sock, lambda line: line.startswith(b"SSH-"), IDENTIFICATION_LIMIT)
 
 
 class Ssh(nagiosplugin.Resource):
@@ -116,7 +115,7 @@ class Ssh(nagiosplugin.Resource):
         """Connect, read the identification, greet, close."""
         addresses = resolve(self.host, self.family, self.port)
         started = time.monotonic()
-        sock = self._connect(addresses)
+        sock, self.where = connect(self.host, self.port, addresses, self.timeout)
         with sock:
             try:
                 with doing(f"reading the SSH identification from {self.where}"):
@@ -138,32 +137,6 @@ class Ssh(nagiosplugin.Resource):
             nagiosplugin.Metric("time", elapsed, "s", 0, context="time"),
             nagiosplugin.Metric("identification", banner, context="identification"),
         ]
-
-    def _connect(
-        self, addresses: list[tuple[socket.AddressFamily, tuple[object, ...]]]
-    ) -> socket.socket:
-        """A connection to the first address that accepts one; CRITICAL if none does."""
-        failures = []
-        for family, sockaddr in addresses:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                with doing(f"connecting to {sockaddr[0]} port {self.port}"):
-                    sock.settimeout(remaining())
-                    sock.connect(sockaddr)
-            except (TimeoutError, TimedOut):
-                sock.close()
-                failures.append(f"{sockaddr[0]}: no answer within {self.timeout:g} s")
-                break  # the time is up for every other address too
-            except OSError as error:
-                sock.close()
-                failures.append(f"{sockaddr[0]}: {(error.strerror or str(error)).lower()}")
-                continue
-            if len(addresses) > 1:
-                self.where = f"{self.host} ({sockaddr[0]}) port {self.port}"
-            return sock
-        if len(failures) == 1:
-            raise ServiceDown(f"{self.where}: {failures[0].partition(': ')[2]}")
-        raise ServiceDown(f"cannot connect to {self.where}: {'; '.join(failures)}")
 
     @staticmethod
     def _greet(sock: socket.socket) -> None:
@@ -226,13 +199,6 @@ class SshSummary(Summary):
         ]
 
 
-def port_number(text: str) -> int:
-    """A TCP port, 1 to 65535."""
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
-    return int(text)
-
-
 def build_parser() -> Parser:
     """check_ssh's options: the C plugin's, plus response-time thresholds."""
     parser = Parser(
@@ -244,17 +210,11 @@ def build_parser() -> Parser:
             "check_ssh -H host -r 'OpenSSH_9.2p1 Debian-2+deb12u3'   as the C plugin",
         ),
     )
-    parser.add_argument(
-        "-H",
-        "--hostname",
-        metavar="HOST",
-        help="host name or address (C-compatible; or give it last)",
-    )
-    parser.add_argument("host", nargs="?", metavar="HOST", help=argparse.SUPPRESS)
+    add_host_option(parser, "host name or address (C-compatible; or give it last)", last=True)
     parser.add_argument(
         "-p",
         "--port",
-        type=port_number,
+        type=port,
         default=DEFAULT_PORT,
         help="TCP port (default: %(default)s, C-compatible)",
     )
@@ -279,18 +239,24 @@ def build_parser() -> Parser:
 
 def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``; the host comes from -H or the last argument."""
-    if args.hostname and args.host and args.hostname != args.host:
-        raise UsageError(f"two hosts given: -H {args.hostname} and {args.host}")
-    host = args.hostname or args.host
-    if not host:
-        raise UsageError("no host given: use -H HOST")
     return nagiosplugin.Check(
-        Ssh(host, args.port, chosen_family(args), args.timeout),
+        Ssh(host_of(args), args.port, chosen_family(args), args.timeout),
         Latency("time", args.warning, args.critical, describe_time),
         Identification(args.remote_protocol, args.remote_version),
         SshSummary(),
     )
 
 
-PLUGIN = Plugin("ssh", build_parser, make_check)
+PLUGIN = Plugin(
+    "ssh",
+    build_parser,
+    make_check,
+    address=True,
+    services=("vigie-ssh",),
+    nagios=("ssh",),
+    bench=(
+        Bench("check_ssh -H 127.0.0.1 -p PORT", ("-H", "127.0.0.1", "-p", "{ssh_port}"),
+              kind="tool", twin="C check_ssh -H 127.0.0.1 -p PORT"),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

@@ -9,7 +9,7 @@ tests feed it samples. The calls pySMART makes on its own to refine a SCSI devic
 (``-l sataphy``, ``-l sasphy``, ``-l background``) get an empty answer: they would cost a
 smartctl run per disk for nothing vigie judges.
 
-:func:`read_into` copies what pySMART found into a :class:`~checks.storage.smartctl.Disk`
+:func:`read_into` copies what pySMART found into a :class:`~checks.storage._smartctl.Disk`
 and turns any exception of pySMART on damaged text into a :class:`ParseError`, so nothing
 of pySMART's object model leaks into the check.
 
@@ -22,36 +22,19 @@ attribute use (PEP 562), so a run pays for them only if pySMART really calls the
 
 from __future__ import annotations
 
-import sys
-import types
-
 from checks.core.errors import ParseError
-from checks.storage.smartctl import Attribute, Disk, SelfTest
+from checks.core.lazy import defer
+from checks.storage._smartctl import Attribute, Disk, SelfTest
 
 #: pySMART's dependencies that it imports eagerly and calls rarely.
 DEFERRED = ("chardet", "humanfriendly")
 
 
-def _defer(name: str) -> None:
-    """Register ``name`` as a module that imports itself when an attribute is first used."""
-    if name in sys.modules:
-        return
-    placeholder = types.ModuleType(name, f"{name}, imported on first use by vigie")
-
-    def load(attribute: str) -> object:
-        if sys.modules.get(name) is placeholder:
-            del sys.modules[name]
-        return getattr(__import__(name), attribute)
-
-    placeholder.__getattr__ = load  # type: ignore[method-assign]
-    sys.modules[name] = placeholder
-
-
 for _name in DEFERRED:
-    _defer(_name)
+    defer(_name)
 
-from pySMART import Device  # noqa: E402 - after the placeholders, on purpose
-from pySMART.smartctl import Smartctl  # noqa: E402
+from pySMART import Device  # noqa: E402, TID253 - after the placeholders; this helper is imported lazily
+from pySMART.smartctl import Smartctl  # noqa: E402, TID253
 
 #: The device interface pySMART is told, by the kind of text: it picks its parser from it
 #: and, given one, never runs ``smartctl -d test`` to find it out.

@@ -20,9 +20,9 @@ import argparse
 import nagiosplugin
 
 from checks.core.cli import Parser
-from checks.core.runtime import Plugin
-from checks.storage import freespace
-from checks.storage.freespace import INODES, Condition
+from checks.core.runtime import Bench, Local, Plugin
+from checks.storage import _disk_options
+from checks.storage._freespace import INODES, Condition
 
 DEFAULT_FREE = ("10%", "5%")
 
@@ -40,19 +40,15 @@ def build_parser() -> Parser:
         ),
     )
     thresholds = parser.add_argument_group("thresholds")
-    thresholds.add_argument(
-        "-w", "--warning", action="append", default=[], type=freespace.free_limit(sizes=False),
-        metavar="N%|N",
-        help="warning when at most N%% or N inodes are free; may be given once as a share "
-             "and once as a count (C-compatible as check_disk -W)",
+    _disk_options.add_free_options(
+        thresholds, False,
+        "warning when at most N%% or N inodes are free; may be given once as a share "
+        "and once as a count (C-compatible as check_disk -W)",
+        "critical, as -w (C-compatible as check_disk -K)",
     )  # fmt: skip
-    thresholds.add_argument(
-        "-c", "--critical", action="append", default=[], type=freespace.free_limit(sizes=False),
-        metavar="N%|N", help="critical, as -w (C-compatible as check_disk -K)",
-    )  # fmt: skip
-    freespace.add_inode_options(thresholds)
-    freespace.add_used_options(thresholds, "inodes")
-    freespace.add_selection_options(parser)
+    _disk_options.add_inode_options(thresholds)
+    _disk_options.add_used_options(thresholds, "inodes")
+    _disk_options.add_selection_options(parser)
     return parser
 
 
@@ -73,12 +69,17 @@ def conditions(args: argparse.Namespace, level: str) -> list[Condition]:
 def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``; without thresholds, 10% and 5% free."""
     warning, critical = conditions(args, "warning"), conditions(args, "critical")
-    if not warning and not critical:
-        default = freespace.free_limit(sizes=False)
-        warning = [default(DEFAULT_FREE[0]).condition(INODES)]
-        critical = [default(DEFAULT_FREE[1]).condition(INODES)]
-    return freespace.check(args, INODES, warning, critical)
+    return _disk_options.check(args, INODES, warning, critical, DEFAULT_FREE)
 
 
-PLUGIN = Plugin("inodes", build_parser, make_check)
+PLUGIN = Plugin(
+    "inodes",
+    build_parser,
+    make_check,
+    local=(Local("inodes", rank=7),),
+    bench=(
+        Bench("check_inodes -w 10% -c 5% -p /", ("-w", "10%", "-c", "5%", "-p", "/"),
+              twin="C check_disk -W 10% -K 5% -p /"),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

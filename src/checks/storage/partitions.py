@@ -2,7 +2,7 @@
 
 A full filesystem stops databases, mail queues and logs at once, so every real mount is
 judged by default (pseudo filesystems such as proc, tmpfs, overlay or squashfs are left
-out, see :mod:`checks.storage.mounts`). Free is what an unprivileged process may still
+out, see :mod:`checks.storage._mounts`). Free is what an unprivileged process may still
 write (``f_bavail``), as for ``df`` and check_disk; blocks reserved for root are neither
 free nor part of the size. A mount whose server does not answer is judged on its own
 (``--stale``, default CRITICAL) and cannot hang the check.
@@ -24,10 +24,10 @@ import argparse
 import nagiosplugin
 
 from checks.core.cli import Parser
-from checks.core.runtime import Plugin
+from checks.core.runtime import Bench, Local, Plugin
 from checks.core.units import BYTES
-from checks.storage import freespace
-from checks.storage.freespace import INODES, SPACE, Condition
+from checks.storage import _disk_options
+from checks.storage._freespace import INODES, SPACE, Condition
 
 DEFAULT_FREE = ("20%", "10%")
 #: check_disk's ``-u`` names (all powers of 1024 in monitoring-plugins 2.3), plus ours.
@@ -59,18 +59,14 @@ def build_parser() -> Parser:
         ),
     )
     thresholds = parser.add_argument_group("thresholds")
-    thresholds.add_argument(
-        "-w", "--warning", action="append", default=[], type=freespace.free_limit(sizes=True),
-        metavar="N%|N|SIZE",
-        help="warning when at most N%% or N units (-u) or SIZE (2G) are free; may be given "
-             "once as a share and once as an amount (C-compatible)",
+    _disk_options.add_free_options(
+        thresholds, True,
+        "warning when at most N%% or N units (-u) or SIZE (2G) are free; may be given "
+        "once as a share and once as an amount (C-compatible)",
+        "critical, as -w (C-compatible)",
     )  # fmt: skip
-    thresholds.add_argument(
-        "-c", "--critical", action="append", default=[], type=freespace.free_limit(sizes=True),
-        metavar="N%|N|SIZE", help="critical, as -w (C-compatible)",
-    )  # fmt: skip
-    freespace.add_inode_options(thresholds)
-    freespace.add_used_options(thresholds, "space")
+    _disk_options.add_inode_options(thresholds)
+    _disk_options.add_used_options(thresholds, "space")
     thresholds.add_argument(
         "-u", "--units", type=unit, default="MB", metavar="UNIT",
         help="unit of -w/-c numbers: bytes, kB, MB, GB, TB (powers of 1024), also KiB... "
@@ -82,7 +78,7 @@ def build_parser() -> Parser:
     thresholds.add_argument(
         "-m", "--megabytes", action="store_true", help="same as -u MB (C-compatible)"
     )  # fmt: skip
-    freespace.add_selection_options(parser)
+    _disk_options.add_selection_options(parser)
     return parser
 
 
@@ -115,12 +111,18 @@ def units(args: argparse.Namespace) -> float:
 def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``; without thresholds, 20% and 10% free."""
     warning, critical = conditions(args, "warning"), conditions(args, "critical")
-    if not warning and not critical:
-        default = freespace.free_limit(sizes=True)
-        warning = [default(DEFAULT_FREE[0]).condition(SPACE)]
-        critical = [default(DEFAULT_FREE[1]).condition(SPACE)]
-    return freespace.check(args, SPACE, warning, critical)
+    return _disk_options.check(args, SPACE, warning, critical, DEFAULT_FREE)
 
 
-PLUGIN = Plugin("partitions", build_parser, make_check)
+PLUGIN = Plugin(
+    "partitions",
+    build_parser,
+    make_check,
+    local=(Local("partitions", rank=6),),
+    bench=(
+        Bench("check_partitions -w 10% -c 5% -p /", ("-w", "10%", "-c", "5%", "-p", "/"),
+              twin="C check_disk -w 10% -c 5% -p /"),
+        Bench("check_partitions (defaults: every real mount)"),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

@@ -21,23 +21,22 @@ import time
 from collections.abc import Callable, Sequence
 
 import nagiosplugin
-from nagiosplugin.state import Critical, Ok, Unknown, Warn
+from nagiosplugin.state import Ok
 
 from checks.core import external
 from checks.core.cli import Parser, regex, state, threshold
 from checks.core.errors import ParseError
-from checks.core.evaluate import Perf, Summary, Verdict, show
+from checks.core.evaluate import STATES, Perf, Summary, Verdict, show
 from checks.core.output import STATE_NAMES
 from checks.core.ranges import Range
-from checks.core.runtime import Plugin
+from checks.core.runtime import Bench, Plugin
 from checks.core.units import human_duration, human_number
-from checks.storage.mounts import find_mount, read_mounts
+from checks.storage._mounts import find_mount, read_mounts
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
 
-STATES = (Ok, Warn, Critical, Unknown)
 KINDS = ("user", "group")
 REPORT = "*** Report for "
 #: repquota counts space in quota blocks of 1 KiB.
@@ -427,5 +426,11 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("quota", build_parser, make_check)
+PLUGIN = Plugin(
+    "quota",
+    build_parser,
+    make_check,
+    services=("vigie-quota",),
+    bench=(Bench("check_quota (runs repquota -a)", kind="tool"),),
+)  # fmt: skip
 main = PLUGIN.main

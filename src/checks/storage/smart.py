@@ -2,7 +2,7 @@
 
 Disks announce most of their failures before data is lost: sectors they had to move,
 sectors they cannot read, media errors, worn-out flash, a failed self-test. smartctl reads
-that; pySMART parses its text (:mod:`checks.storage.smartctl`); this module judges, one
+that; pySMART parses its text (:mod:`checks.storage._smartctl`); this module judges, one
 smartctl run per disk, every disk smartctl finds (``--scan-open``) or those named with -d.
 
 Per disk:
@@ -37,24 +37,28 @@ through ``sudo -n`` when it is not root, given this sudoers line (visudo -f
 /etc/sudoers.d/vigie-smart)::
 
     nagios ALL=(root) NOPASSWD: /usr/sbin/smartctl
+
+Why one module of over 450 lines: it is the judging of a disk alone, the table of rules
+above (health, sectors, wear, temperature, self-tests, exit bits) and the thresholds and
+wording of each; reading smartctl's output is :mod:`checks.storage._smartctl` (with
+:mod:`checks.storage._pysmart`), running it :class:`checks.core.external.Tool`.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
 
 import nagiosplugin
 
 from checks.core import external
 from checks.core.cli import Parser, UsageError, state
 from checks.core.errors import CannotCheck
-from checks.core.evaluate import Perf, Summary, Threshold, Verdict
+from checks.core.evaluate import STATES, Perf, Summary, Threshold, Verdict
 from checks.core.output import STATE_NAMES
 from checks.core.ranges import Range, RangeError, parse_range
-from checks.core.runtime import Plugin
-from checks.storage.smartctl import (
+from checks.core.runtime import Bench, Plugin
+from checks.storage._smartctl import (
     COMMAND_FAILED,
     COMMAND_LINE,
     ERROR_LOG,
@@ -87,7 +91,6 @@ KINDS: dict[str, tuple[str, str, float | None, str | None, str | None]] = {
     "errors_logged": ("error log entries", "c", None, None, None),
 }
 NOCHECK_MODES = ("never", "sleep", "standby", "idle")
-STATES = (nagiosplugin.Ok, nagiosplugin.Warn, nagiosplugin.Critical, nagiosplugin.Unknown)
 OK, WARNING, CRITICAL, UNKNOWN = range(4)
 
 
@@ -245,8 +248,7 @@ class Smartctl:
     """Runs smartctl, through ``sudo -n`` when asked to and not root: gathering only."""
 
     def __init__(self, program: str, sudo: bool, nocheck: str) -> None:
-        self.program = program
-        self.sudo = sudo
+        self.tool = external.Tool(program, sudo, "check_smart")
         self.nocheck = nocheck
 
     def scan(self) -> list[ScanEntry]:
@@ -262,19 +264,9 @@ class Smartctl:
         return read_disk(done.stdout, done.returncode, device, device_type)
 
     def _run(self, arguments: list[str], what: str) -> external.Completed:
-        command = [external.find(self.program), *arguments]
-        through_sudo = self.sudo and os.geteuid() != 0
-        if through_sudo:
-            command = ["sudo", "-n", "--", *command]
-        done = external.run(command, what)
+        done = self.tool.run(arguments, what)
         if done.returncode < 0:
             raise CannotCheck(f"smartctl was killed by signal {-done.returncode} while {what}")
-        if through_sudo and done.returncode and not done.stdout.strip():
-            refusal = done.stderr.strip().splitlines()[:1] or [f"exit {done.returncode}"]
-            raise CannotCheck(
-                f"sudo did not run smartctl: {refusal[0]} (see check_smart --help for the "
-                "sudoers line)"
-            )
         return done
 
 
@@ -598,18 +590,7 @@ def build_parser() -> Parser:
         metavar="STATE",
         help="state of a disk left alone in a low-power mode (default: ok)",
     )
-    parser.add_argument(
-        "--sudo",
-        action="store_true",
-        help="run smartctl through 'sudo -n' unless root; sudoers: "
-        "nagios ALL=(root) NOPASSWD: /usr/sbin/smartctl",
-    )
-    parser.add_argument(
-        "--smartctl",
-        default="smartctl",
-        metavar="PATH",
-        help="the smartctl program (default: smartctl on PATH or in the sbin directories)",
-    )
+    external.add_tool_options(parser, "smartctl", "nagios ALL=(root) NOPASSWD: /usr/sbin/smartctl")
     return parser
 
 
@@ -640,5 +621,16 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("smart", build_parser, make_check)
+PLUGIN = Plugin(
+    "smart",
+    build_parser,
+    make_check,
+    services=("vigie-smart",),
+    bench=(
+        Bench("check_smart -d /dev/sda (SATA, stub smartctl)", ("--smartctl",
+              "{smartctl:text_sata_hdd_reallocated_304.txt}", "-d", "/dev/sda"), kind="tool"),
+        Bench("check_smart -d /dev/nvme0 (NVMe, stub smartctl)", ("--smartctl",
+              "{smartctl:text_nvme_passed_75pct_used.txt}", "-d", "/dev/nvme0"), kind="tool"),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

@@ -29,51 +29,35 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
-import select
-import socket
-import time
 
 import nagiosplugin
 
 from checks.core.cli import Parser, UsageError, add_thresholds, state
 from checks.core.errors import CannotCheck, ParseError
-from checks.core.evaluate import Perf, Summary, Verdict
+from checks.core.evaluate import STATES, Perf, Summary, Verdict
+from checks.core.net import add_family_options, chosen_family, port
 from checks.core.ranges import Range
-from checks.core.runtime import Plugin, doing, remaining
-from checks.core.units import SECONDS, human_duration, human_number
-from checks.reach.address import add_family_options, chosen_family
-from checks.system import sntp, timesync
+from checks.core.runtime import Bench, Local, Plugin, remaining
+from checks.core.units import SECONDS
+from checks.system import _timesync
+from checks.system._ntp import (
+    DOWN,
+    GARBAGE,
+    KISS,
+    SILENT,
+    UNRESOLVED,
+    UNSYNCHRONISED,
+    USABLE,
+    Answer,
+    ask_servers,
+    offset_text,
+)
 
 log = logging.getLogger(__name__)
 
 NTP_PORT = 123
-#: Seconds between requests to a server that has not answered yet (UDP may lose one).
-RESEND_INTERVAL = 1.0
-#: Addresses asked per server name (a pool name may resolve to many).
-MAX_ADDRESSES = 4
 #: Part of the time left kept for judging and printing after the last wait, at most.
 SPARE_SECONDS = 0.5
-STATES = (nagiosplugin.Ok, nagiosplugin.Warn, nagiosplugin.Critical, nagiosplugin.Unknown)
-
-# What became of a server's query; ranked worst to best (the best answer of a name counts).
-UNRESOLVED, SILENT, DOWN, GARBAGE, KISS, UNSYNCHRONISED, USABLE = range(7)
-
-
-def offset_text(seconds: float, signed: bool = True) -> str:
-    """An offset for people: ``+1.2 ms``, ``-350 us``, ``+2.5 s``, ``-5 min 3 s``."""
-    magnitude = abs(seconds)
-    if magnitude < 0.001:
-        text = f"{human_number(magnitude * 1e6, 0)} us"
-    elif magnitude < 1:
-        text = f"{human_number(magnitude * 1000, 1)} ms"
-    elif magnitude < 60:
-        text = f"{human_number(magnitude, 3)} s"
-    else:
-        text = human_duration(magnitude)
-    if not signed:
-        return text
-    return ("-" if seconds < 0 else "+") + text
 
 
 def median(values: list[float]) -> float:
@@ -83,172 +67,6 @@ def median(values: list[float]) -> float:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
-
-
-class Answer:
-    """What one server (``-H`` name) answered: the reply, or why there is none."""
-
-    __slots__ = ("address", "delay", "kind", "name", "offset", "problem", "reply")
-
-    def __init__(self, name: str, kind: int, address: str = "", problem: str = "") -> None:
-        self.name = name
-        self.kind = kind
-        self.address = address
-        self.problem = problem
-        self.reply: sntp.Reply | None = None
-        self.offset = 0.0
-        self.delay = 0.0
-
-    def describe(self) -> str:
-        """``ntp1 (192.0.2.1) stratum 2, refid 192.0.2.7, delay 1.2 ms`` or the problem."""
-        where = self.name if self.address in ("", self.name) else f"{self.name} ({self.address})"
-        if self.reply is None or self.kind in (GARBAGE, DOWN, SILENT):
-            return f"{where}: {self.problem}"
-        reply = self.reply
-        if self.kind == KISS:
-            code = reply.kiss_code or ""
-            meaning = sntp.KISS_CODES.get(code, "unknown kiss code")
-            return f"{where}: kiss-o'-death {code} ({meaning})"
-        if self.kind == UNSYNCHRONISED:
-            return f"{where}: the server's clock is not synchronised ({self.problem})"
-        return (
-            f"{where} stratum {reply.stratum}, refid {reply.reference}, "
-            f"delay {offset_text(self.delay, signed=False)}"
-        )
-
-
-class _Exchange:
-    """Requests to one address and the answer they got; the cookies match replies."""
-
-    def __init__(self, name: str, family: int, address: tuple[str, int]) -> None:
-        self.name = name
-        self.address = address
-        self.sent: dict[bytes, int] = {}
-        self.last_sent = -RESEND_INTERVAL
-        self.answer: Answer | None = None
-        self.socket = socket.socket(family, socket.SOCK_DGRAM)
-        self.socket.setblocking(False)
-
-    @property
-    def refused(self) -> str:
-        """The problem of an address whose port is closed (ICMP port unreachable)."""
-        return f"port {self.address[1]} unreachable (no NTP server listening)"
-
-    def _end(self, kind: int, problem: str = "") -> Answer:
-        self.answer = Answer(self.name, kind, self.address[0], problem)
-        return self.answer
-
-    def send(self) -> None:
-        """One request with a fresh cookie; an address that cannot be reached ends here."""
-        cookie = os.urandom(8)
-        packet = sntp.request(cookie)
-        try:
-            if not self.sent:
-                self.socket.connect(self.address)  # then the kernel reports ICMP errors
-            self.sent[cookie] = time.time_ns()
-            self.socket.send(packet)
-        except ConnectionRefusedError:
-            self._end(DOWN, self.refused)
-        except OSError as error:
-            self._end(DOWN, f"cannot send to port {self.address[1]}: {error.strerror}")
-        self.last_sent = time.monotonic()
-
-    def receive(self) -> None:
-        """Read one datagram: the answer, or a stale or foreign one to ignore."""
-        try:
-            data = self.socket.recv(4096)
-            arrived = time.time_ns()
-        except ConnectionRefusedError:
-            self._end(DOWN, self.refused)
-            return
-        except OSError as error:
-            self._end(DOWN, error.strerror or str(error))
-            return
-        try:
-            reply = sntp.parse_reply(data, arrived)
-        except ParseError as error:
-            self._end(GARBAGE, f"not an NTP reply: {error}")
-            return
-        if reply.origin not in self.sent:
-            log.info("%s: ignoring a reply to a request this check did not send", self.name)
-            return
-        kind = USABLE
-        problem = ""
-        if reply.kiss_code is not None:
-            kind = KISS
-        elif not reply.synchronised:
-            kind = UNSYNCHRONISED
-            problem = f"leap indicator {reply.leap}, stratum {reply.stratum}"
-        answer = self._end(kind, problem)
-        answer.reply = reply
-        answer.offset, answer.delay = reply.offset_and_delay(self.sent[reply.origin], arrived)
-        log.info("%s: %s, offset %.9f s", self.name, answer.describe(), answer.offset)
-
-
-def _resolve(name: str, port: int, family: int) -> list[tuple[int, tuple[str, int]]]:
-    """The distinct addresses of ``name`` (at most MAX_ADDRESSES), family first."""
-    infos = socket.getaddrinfo(name, port, family, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-    found: list[tuple[int, tuple[str, int]]] = []
-    for info_family, _, _, _, address in infos:
-        entry = (int(info_family), (str(address[0]), int(address[1])))
-        if entry not in found:
-            found.append(entry)
-    return found[:MAX_ADDRESSES]
-
-
-def ask_servers(names: list[str], port: int, family: int, wait: float) -> list[Answer]:
-    """Ask every address of every server at once; one Answer per name, the best it got.
-
-    Waits at most ``wait`` seconds for all answers, resending to silent addresses every
-    RESEND_INTERVAL; the replies of a name rank usable, unsynchronised, kiss-o'-death,
-    garbage, unreachable, silent (the first usable of several is the one with least delay).
-    """
-    answers: dict[str, list[Answer]] = {name: [] for name in names}
-    exchanges: list[_Exchange] = []
-    with doing("resolving the NTP server names"):
-        for name in names:
-            try:
-                addresses = _resolve(name, port, family)
-            except (socket.gaierror, UnicodeError) as error:
-                reason = getattr(error, "strerror", None) or str(error)
-                answers[name].append(Answer(name, UNRESOLVED, problem=f"cannot resolve: {reason}"))
-                continue
-            exchanges += [_Exchange(name, found, address) for found, address in addresses]
-    deadline = time.monotonic() + wait
-    try:
-        with doing(f"waiting for {', '.join(names)} to answer"):
-            _exchange(exchanges, deadline)
-    finally:
-        for exchange in exchanges:
-            exchange.socket.close()
-    for exchange in exchanges:
-        silent = f"no reply within {human_number(wait, 1)} s"
-        answer = exchange.answer or Answer(exchange.name, SILENT, exchange.address[0], silent)
-        answers[exchange.name].append(answer)
-    return [
-        max(found, key=lambda answer: (answer.kind, -answer.delay)) for found in answers.values()
-    ]
-
-
-def _exchange(exchanges: list[_Exchange], deadline: float) -> None:
-    """Send, resend and receive until every address answered or the deadline passed."""
-    while True:
-        pending = [exchange for exchange in exchanges if exchange.answer is None]
-        now = time.monotonic()
-        if not pending or now >= deadline:
-            return
-        for exchange in pending:
-            if now - exchange.last_sent >= RESEND_INTERVAL:
-                exchange.send()
-        pending = [exchange for exchange in pending if exchange.answer is None]
-        if not pending:
-            return
-        next_resend = min(exchange.last_sent for exchange in pending) + RESEND_INTERVAL
-        timeout = max(min(deadline, next_resend) - time.monotonic(), 0)
-        readable, _, _ = select.select([exchange.socket for exchange in pending], [], [], timeout)
-        for exchange in pending:
-            if exchange.socket in readable:
-                exchange.receive()
 
 
 class Clock(nagiosplugin.Resource):
@@ -296,7 +114,7 @@ class Clock(nagiosplugin.Resource):
         if self.local_mode == "off":
             return []
         try:
-            observed = timesync.observe(self.local_mode, self.chrony_address)
+            observed = _timesync.observe(self.local_mode, self.chrony_address)
         except ParseError:
             raise
         except CannotCheck as error:  # a named daemon that does not answer
@@ -426,7 +244,7 @@ class LocalState(nagiosplugin.Context):
         """``chronyd: synchronised to 192.0.2.1 stratum 2`` or why not."""
         if isinstance(metric.value, str):
             return f"local time daemon: {metric.value}"
-        local: timesync.LocalSync = metric.value
+        local: _timesync.LocalSync = metric.value
         if not local.synchronised:
             return f"{local.daemon}: the local clock is not synchronised ({local.detail})"
         text = f"{local.daemon}: synchronised"
@@ -482,7 +300,7 @@ def build_parser() -> Parser:
     parser.add_argument(
         "-p",
         "--port",
-        type=_port,
+        type=port,
         default=NTP_PORT,
         metavar="PORT",
         help="UDP port of the servers (default: %(default)s, C-compatible)",
@@ -513,7 +331,7 @@ def build_parser() -> Parser:
     )
     parser.add_argument(
         "--local",
-        choices=("auto", *timesync.DAEMONS, "off"),
+        choices=("auto", *_timesync.DAEMONS, "off"),
         default="auto",
         help="time daemon whose synchronisation state to judge: auto (the first of "
         "chronyd, ntpd, systemd-timesyncd that answers, none is fine), a named one (not "
@@ -533,12 +351,6 @@ def build_parser() -> Parser:
         "critical, unknown (default: %(default)s)",
     )
     return parser
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
-    return int(text)
 
 
 def _signed_seconds(text: str) -> float:
@@ -567,5 +379,15 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("clock", build_parser, make_check)
+PLUGIN = Plugin(
+    "clock",
+    build_parser,
+    make_check,
+    local=(Local("clock", rank=8),),
+    bench=(
+        Bench("check_clock -H 127.0.0.1 -p PORT --local off", ("-H", "127.0.0.1", "-p",
+              "{ntp_port}", "-w", "0.5", "-c", "1", "--local", "off"), kind="tool",
+              twin="C check_ntp_time -H 127.0.0.1 -p PORT"),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

@@ -14,10 +14,10 @@ import argparse
 import nagiosplugin
 
 from checks.core import procfs, statefile
-from checks.core.cli import Parser, add_thresholds, seconds
+from checks.core.cli import Parser, add_thresholds
 from checks.core.errors import ParseError
 from checks.core.evaluate import Summary, Threshold, show
-from checks.core.runtime import Plugin
+from checks.core.runtime import Bench, Local, Plugin
 
 # /proc/stat's cpu line: user nice system idle iowait irq softirq steal guest guest_nice.
 # guest and guest_nice are already counted in user and nice, so they are left out of the total.
@@ -114,13 +114,7 @@ def build_parser() -> Parser:
     add_thresholds(parser, "used %%", defaults=("90", "95"))
     for name in ("user", "system", "iowait", "steal"):
         add_thresholds(parser, f"{name} %%", metric=name, defaults=DEFAULTS.get(name, (None, None)))
-    parser.add_argument(
-        "--sample",
-        type=seconds,
-        default=1.0,
-        metavar="SECONDS",
-        help="sampling time when no reading from a previous run is usable (default: %(default)g)",
-    )
+    statefile.add_sample_option(parser)
     return parser
 
 
@@ -136,5 +130,11 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     return nagiosplugin.Check(Cpu(args.sample), *contexts, CpuSummary())
 
 
-PLUGIN = Plugin("cpu", build_parser, make_check)
+PLUGIN = Plugin(
+    "cpu",
+    build_parser,
+    make_check,
+    local=(Local("cpu", ("--sample", "0.4"), rank=2),),
+    bench=(Bench("check_cpu --sample 0.05", ("--sample", "0.05")),),
+)  # fmt: skip
 main = PLUGIN.main

@@ -23,7 +23,8 @@ from checks.core.cli import Parser, thresholds
 from checks.core.errors import ParseError
 from checks.core.evaluate import Summary, Threshold, show
 from checks.core.ranges import parse_range
-from checks.core.runtime import Plugin
+from checks.core.runtime import Bench, Local, Plugin
+from checks.system._process import cpu_percent, parse_stat
 
 PERIODS = (1, 5, 15)
 DEFAULT_PER_CPU_WARNING = [parse_range(value) for value in ("2", "1.5", "1")]
@@ -56,12 +57,8 @@ def count_online_cpus(stat: str) -> int:
 
 def parse_process_cpu(stat: str, clock_ticks: int, uptime: float) -> tuple[str, float]:
     """A process's name and lifetime CPU % (as ``ps`` shows it) from ``/proc/<pid>/stat``."""
-    name_start, name_end = stat.index("("), stat.rindex(")")
-    fields = stat[name_end + 2 :].split()
-    # fields[0] is field 3 (state): utime is field 14, stime 15, starttime 22.
-    busy = (int(fields[11]) + int(fields[12])) / clock_ticks
-    alive = uptime - int(fields[19]) / clock_ticks
-    return stat[name_start + 1 : name_end], 100.0 * busy / alive if alive > 0 else 0.0
+    process = parse_stat(stat)
+    return process.comm, cpu_percent(process, uptime, clock_ticks)
 
 
 class Load(nagiosplugin.Resource):
@@ -104,7 +101,7 @@ class Load(nagiosplugin.Resource):
                 continue
             try:
                 name, percent = parse_process_cpu(procfs.read(f"{entry}/stat"), ticks, uptime)
-            except (OSError, ValueError, IndexError):  # gone meanwhile, or a kernel thread oddity
+            except (OSError, ParseError):  # gone meanwhile, or a kernel thread oddity
                 continue
             seen.append((percent, int(entry), name))
         seen.sort(reverse=True)
@@ -204,5 +201,15 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     return nagiosplugin.Check(Load(per_cpu, top), *contexts, summary)
 
 
-PLUGIN = Plugin("load", build_parser, make_check)
+PLUGIN = Plugin(
+    "load",
+    build_parser,
+    make_check,
+    local=(Local("load", rank=1),),
+    bench=(
+        Bench("check_load -w 5,4,3 -c 10,8,6", ("-w", "5,4,3", "-c", "10,8,6"),
+              twin="C check_load -w 5,4,3 -c 10,8,6"),
+        Bench("check_load (defaults: per CPU)"),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

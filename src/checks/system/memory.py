@@ -15,9 +15,9 @@ import nagiosplugin
 from checks.core import procfs
 from checks.core.cli import Parser, add_thresholds
 from checks.core.evaluate import Summary, Threshold, show
-from checks.core.runtime import Plugin
+from checks.core.runtime import Bench, Local, Plugin
 from checks.core.units import BYTES
-from checks.system.meminfo import parse_meminfo
+from checks.system._meminfo import parse_meminfo
 
 
 def memory_usage(meminfo: dict[str, int]) -> dict[str, int]:
@@ -100,5 +100,11 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("memory", build_parser, make_check)
+PLUGIN = Plugin(
+    "memory",
+    build_parser,
+    make_check,
+    local=(Local("memory", rank=3),),
+    bench=(Bench("check_memory"),),
+)  # fmt: skip
 main = PLUGIN.main

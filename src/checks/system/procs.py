@@ -22,6 +22,11 @@ the option inside ps's STAT column (``Ss``, ``R+``…), so that one letter means
 both but ``-s DR`` matches nothing there; and ``-k`` leaves out every kernel thread by its
 kernel flag, kthreadd too. RSS is ``VmRSS`` as ps shows it; CPU is the share of one CPU
 over the process's lifetime, as ps %CPU.
+
+Why one module of over 450 lines: it is one contract, the C plugin's option surface (a
+dozen filters, four per-process metrics, their C-compatible forms) and the judging those
+options ask for; what a process is (/proc/<pid>) is :mod:`checks.system._process`, shared
+with check_load.
 """
 
 from __future__ import annotations
@@ -37,129 +42,31 @@ import nagiosplugin
 
 from checks.core import procfs
 from checks.core.cli import Parser, UsageError, add_thresholds, threshold
-from checks.core.errors import CannotCheck, ParseError
+from checks.core.errors import CannotCheck
 from checks.core.evaluate import Perf, Summary, Threshold, Verdict, show
 from checks.core.ranges import Range
-from checks.core.runtime import Plugin
+from checks.core.runtime import Bench, Local, Plugin
 from checks.core.units import BYTES, SECONDS
+from checks.system._process import (
+    KERNEL_THREAD,
+    KIB,
+    STATE_LETTERS,
+    ZOMBIE,
+    Process,
+    command_line,
+    cpu_percent,
+    parse_stat,
+    parse_status,
+    read_bytes,
+)
 
 log = logging.getLogger(__name__)
 
-#: The task states of /proc/<pid>/stat (fs/proc/array.c), W and K only on old kernels.
-STATE_LETTERS = "RSDZTtXxIPWK"
-ZOMBIE = "Z"
-#: The kernel-thread bit of the process flags (PF_KTHREAD, include/linux/sched.h).
-KERNEL_THREAD = 0x00200000
 #: The metrics judged per process, with their perfdata unit.
 PER_PROCESS = {"rss": "B", "vsz": "B", "cpu": "%", "elapsed": "s"}
 C_METRICS = ("PROCS", "RSS", "VSZ", "CPU", "ELAPSED")
-KIB = 1024
-#: What ps does to the bytes of a command line: NUL and newline become spaces, other
-#: control characters ``?``.
-PS_ARGS = bytes(
-    32 if byte in (0, 10) else 63 if byte < 32 or byte == 127 else byte for byte in range(256)
-)
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 #: How many of the worst processes a problem names.
 NAMED = 3
-
-
-class Process:
-    """One process as /proc tells it; ``uid`` and ``args`` only when they were read."""
-
-    __slots__ = (
-        "args",
-        "comm",
-        "cpu_ticks",
-        "flags",
-        "pid",
-        "ppid",
-        "rss",
-        "start_ticks",
-        "state",
-        "uid",
-        "vsize",
-    )
-
-    def __init__(self, pid: int, comm: str, fields: list[str]) -> None:
-        # fields[0] is field 3 of proc(5) (state): ppid 4, flags 9, utime 14, stime 15,
-        # starttime 22, vsize 23, rss 24.
-        self.pid = pid
-        self.comm = comm
-        self.state = fields[0]
-        self.ppid = int(fields[1])
-        self.flags = int(fields[6])
-        self.cpu_ticks = int(fields[11]) + int(fields[12])
-        self.start_ticks = int(fields[19])
-        self.vsize = int(fields[20])
-        #: Resident bytes: stat's page count, replaced by status's exact VmRSS when read.
-        self.rss = int(fields[21]) * PAGE_SIZE
-        self.uid: int | None = None
-        self.args = ""
-
-    def __repr__(self) -> str:
-        return f"Process({self.pid}, {self.comm!r}, {self.state!r})"
-
-
-def parse_stat(text: str) -> Process:
-    """``/proc/<pid>/stat``: ``pid (comm) state ppid …``; comm may hold spaces and ``)``."""
-    opening, closing = text.find("("), text.rfind(")")
-    if opening < 1 or closing < opening:
-        raise ParseError(f"/proc/<pid>/stat has no '(command name)': {text[:60]!r}")
-    fields = text[closing + 1 :].split()
-    try:
-        pid = int(text[:opening])
-        if len(fields) < 22 or fields[0] not in STATE_LETTERS or len(fields[0]) != 1:
-            raise ValueError
-        return Process(pid, text[opening + 1 : closing], fields)
-    except ValueError:
-        raise ParseError(f"/proc/<pid>/stat is not a process status: {text[:60]!r}") from None
-
-
-def parse_status(text: str) -> tuple[int, int | None]:
-    """The effective user ID and the resident size in bytes of ``/proc/<pid>/status``.
-
-    The effective ID (``Uid: real effective saved fs``), as ``ps -o uid`` and the C
-    plugin's ``-u`` use; ``VmRSS``, which ps shows, exact where stat's page count may lag
-    (None for kernel threads and zombies, which have no memory of their own).
-    """
-    uid = rss = None
-    for line in text.splitlines():
-        if line.startswith("Uid:"):
-            ids = line.split()[1:]
-            if len(ids) < 2 or not ids[1].isdigit():
-                break
-            uid = int(ids[1])
-        elif line.startswith("VmRSS:"):
-            size = line.split()[1:]
-            if len(size) != 2 or not size[0].isdigit() or size[1] != "kB":
-                raise ParseError(f"/proc/<pid>/status: cannot read {line.strip()!r}")
-            rss = int(size[0]) * KIB
-    if uid is None:
-        raise ParseError("/proc/<pid>/status has no readable 'Uid:' line")
-    return uid, rss
-
-
-def command_line(raw: bytes, comm: str, state: str) -> str:
-    """The command line as ``ps -o args`` shows it, which ``-a`` searches.
-
-    /proc/<pid>/cmdline holds the arguments NUL-separated; ps joins them with spaces, turns
-    newlines into spaces too and other control characters into ``?``. A kernel thread (or a
-    process that wiped its arguments) has none and shows ``[comm]``, a zombie
-    ``[comm] <defunct>``.
-    """
-    text = raw.rstrip(b"\0").translate(PS_ARGS).decode("utf-8", "replace")
-    if not text:
-        text = f"[{comm}]"
-    if state == ZOMBIE:
-        text += " <defunct>"
-    return text
-
-
-def cpu_percent(process: Process, uptime: float, ticks: int) -> float:
-    """CPU time over the process's lifetime, in % of one CPU, as ``ps -o %cpu``."""
-    alive = uptime - process.start_ticks / ticks
-    return 100.0 * process.cpu_ticks / ticks / alive if alive > 0 else 0.0
 
 
 def measure(process: Process, uptime: float, ticks: int) -> dict[str, float]:
@@ -238,23 +145,14 @@ class Selection:
         return ", ".join(parts)
 
 
-def _read(path: str, limit: int = 65536) -> bytes:
-    """A /proc file's bytes (os.read: a third of open()'s cost, for hundreds of files)."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(descriptor, limit)
-    finally:
-        os.close(descriptor)
-
-
 class Myself:
     """This run and its parent (never counted), and how to tell another run of this check."""
 
     def __init__(self) -> None:
         self.pids = {os.getpid(), os.getppid()}
-        stat = parse_stat(_read("/proc/self/stat").decode("utf-8", "replace"))
+        stat = parse_stat(read_bytes("/proc/self/stat").decode("utf-8", "replace"))
         self.comm = stat.comm
-        self.program = self.identity(_read("/proc/self/cmdline"))
+        self.program = self.identity(read_bytes("/proc/self/cmdline"))
 
     @staticmethod
     def identity(cmdline: bytes) -> tuple[bytes, bytes]:
@@ -319,7 +217,7 @@ class ProcessTable(nagiosplugin.Resource):
     def _select(self, directory: str, myself: Myself | None) -> Process | None:
         """The process in ``directory`` if it passes the filters, reading only what they need
         (stat always; cmdline, status when a filter asks); None for this check itself."""
-        process = parse_stat(_read(f"{directory}/stat").decode("utf-8", "replace"))
+        process = parse_stat(read_bytes(f"{directory}/stat").decode("utf-8", "replace"))
         self.seen += 1
         if myself is not None and process.pid in myself.pids:
             return None
@@ -329,11 +227,13 @@ class ProcessTable(nagiosplugin.Resource):
         if not process.flags & KERNEL_THREAD and (
             self.selection.needs_args or self.listing or (myself and process.comm == myself.comm)
         ):
-            cmdline = _read(f"{directory}/cmdline", 1 << 20)
+            cmdline = read_bytes(f"{directory}/cmdline", 1 << 20)
         if myself is not None and myself.runs_the_same_program(process, cmdline):
             return None
         if self.selection.uid is not None or self.exact_rss:
-            process.uid, rss = parse_status(_read(f"{directory}/status").decode("utf-8", "replace"))
+            process.uid, rss = parse_status(
+                read_bytes(f"{directory}/status").decode("utf-8", "replace")
+            )
             process.rss = process.rss if rss is None else rss
             if self.selection.uid is not None and process.uid != self.selection.uid:
                 return None
@@ -627,5 +527,16 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("procs", build_parser, make_check)
+PLUGIN = Plugin(
+    "procs",
+    build_parser,
+    make_check,
+    local=(Local("zombies", ("--warning-zombies", "5", "--critical-zombies", "50"), rank=9),),
+    services=("vigie-process ",),
+    bench=(
+        Bench("check_procs -w 500 -c 1000", ("-w", "500", "-c", "1000"),
+              twin="C check_procs -w 500 -c 1000"),
+        Bench("check_procs -u root --warning-rss 1G", ("-u", "root", "--warning-rss", "1G")),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

@@ -22,13 +22,13 @@ import os
 import nagiosplugin
 
 from checks.core import procfs, statefile
-from checks.core.cli import Parser, UsageError, add_thresholds, seconds, state
+from checks.core.cli import Parser, UsageError, add_thresholds, state
 from checks.core.errors import ParseError
 from checks.core.evaluate import Perf, Summary, Threshold, Verdict, show
 from checks.core.ranges import Range, parse_number
-from checks.core.runtime import Plugin
+from checks.core.runtime import Bench, Local, Plugin
 from checks.core.units import BYTES, human_number
-from checks.system.meminfo import KIB, parse_meminfo
+from checks.system._meminfo import KIB, parse_meminfo
 
 DEFAULT_FREE = ("50%", "25%")
 
@@ -210,14 +210,7 @@ def build_parser() -> Parser:
         "(default: critical, C-compatible)",
     )
     add_thresholds(parser, "pages swapped in, and out, per second", metric="rate")
-    parser.add_argument(
-        "--sample",
-        type=seconds,
-        default=1.0,
-        metavar="SECONDS",
-        help="sampling time for the rates when no reading from a previous run is usable "
-        "(default: %(default)g)",
-    )
+    statefile.add_sample_option(parser, " for the rates")
     return parser
 
 
@@ -246,5 +239,14 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("swap", build_parser, make_check)
+PLUGIN = Plugin(
+    "swap",
+    build_parser,
+    make_check,
+    local=(Local("swap", ("--no-swap", "ok", "--sample", "0.4"), rank=4),),
+    bench=(
+        Bench("check_swap -w 50% -c 25% --sample 0.05", ("-w", "50%", "-c", "25%", "--sample",
+              "0.05"), twin="C check_swap -w 50% -c 25%"),
+    ),
+)  # fmt: skip
 main = PLUGIN.main

@@ -17,7 +17,7 @@ from checks.core import procfs
 from checks.core.cli import Parser, add_thresholds
 from checks.core.errors import ParseError
 from checks.core.evaluate import Summary, Threshold, show
-from checks.core.runtime import Plugin
+from checks.core.runtime import Bench, Local, Plugin
 from checks.core.units import SECONDS
 
 
@@ -68,5 +68,11 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     )
 
 
-PLUGIN = Plugin("uptime", build_parser, make_check)
+PLUGIN = Plugin(
+    "uptime",
+    build_parser,
+    make_check,
+    local=(Local("uptime", rank=5),),
+    bench=(Bench("check_uptime"),),
+)  # fmt: skip
 main = PLUGIN.main

@@ -1,0 +1,1 @@
+"""Tests of the checks, laid out as src/checks: <group>/test_<check>.py."""

@@ -1,0 +1,1 @@
+"""Tests of checks/core, the plumbing every check shares."""

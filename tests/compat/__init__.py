@@ -1,0 +1,1 @@
+"""vigie beside the C monitoring-plugins, on the same targets: the same states."""

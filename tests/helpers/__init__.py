@@ -1,0 +1,1 @@
+"""What tests share: the output grammar, side-by-side comparison, damaged fixtures."""

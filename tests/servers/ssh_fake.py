@@ -1,0 +1,81 @@
+"""Fake SSH servers: TCP servers on loopback that send what broken or odd servers send.
+
+Garbage, an SSH-1 identification, lines before the identification, nothing at all, or
+their identification too late; and the identification strings other servers send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+#: Identification strings as other servers send them (their documented formats).
+BANNERS = {
+    "rfc4253-with-lines-before": "Welcome to the lab\r\nMaintenance at 22:00\r\n"
+    "SSH-2.0-billsSSH_3.6.3q3\r\n",
+    "dropbear": "SSH-2.0-dropbear_2022.83\r\n",
+    "cisco-ssh1-and-2": "SSH-1.99-Cisco-1.25\r\n",
+    "lf-only": "SSH-2.0-Go\n",
+    "ssh1-only": "SSH-1.5-OpenSSH_2.5.2p2\r\n",
+}
+
+
+GARBAGE = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+
+
+class FakeServer:
+    """A TCP server on loopback: each client gets ``script`` after ``delay`` seconds.
+
+    With an empty script the connection closes at once; otherwise the server then reads
+    what the client says (kept in ``heard``) for up to 2 s and closes.
+    """
+
+    def __init__(self, script: bytes, delay: float = 0.0, host: str = "127.0.0.1") -> None:
+        self.script, self.delay, self.host = script, delay, host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.listener = socket.socket(family, socket.SOCK_STREAM)
+        self.listener.bind((host, 0))
+        self.listener.listen(8)
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.heard: list[bytes] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                if self.stopping.wait(self.delay) or not self.script:
+                    continue
+                connection.sendall(self.script)
+                connection.settimeout(2)
+                with contextlib.suppress(OSError):
+                    self.heard.append(connection.recv(256))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        self.listener.close()
+
+
+@contextlib.contextmanager
+def fake_servers() -> Iterator[Callable[..., FakeServer]]:
+    """Start fake servers with ``start(script, delay, host)``; all stop on the way out."""
+    started: list[FakeServer] = []
+
+    def start(script: bytes, delay: float = 0.0, host: str = "127.0.0.1") -> FakeServer:
+        started.append(FakeServer(script, delay, host))
+        return started[-1]
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
