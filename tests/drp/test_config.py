@@ -106,6 +106,44 @@ def test_the_shipped_example_is_valid_and_documents_every_key():
         assert f"{key}" in text, f"examples/drp.toml does not mention {key}"
 
 
+def _example_keys(data: dict[str, object]) -> set[tuple[str, str]]:
+    """(section of :data:`drptools.config.SECTIONS`, key) of every key set in ``data``."""
+    found = {("", key) for key in data}
+
+    def tables(value: object) -> dict[str, dict[str, object]]:
+        assert isinstance(value, dict)
+        return value
+
+    for section in ("retention", "limits", "status", "notification", "files"):
+        found |= {(section, key) for key in tables(data.get(section, {}))}
+    for target in tables(data["targets"]).values():
+        found |= {("target", key) for key in target}
+    for environment in tables(data["environments"]).values():
+        found |= {("environment", key) for key in environment}
+        for database in tables(environment.get("databases", {})).values():
+            found |= {("database", key) for key in tables(database)}
+    return found
+
+
+def test_the_example_sets_every_key_of_the_schema_and_no_other():
+    declared = {(section, key.name) for section, keys in config.SECTIONS.items() for key in keys}
+    in_example = _example_keys(tomllib.loads(EXAMPLE.read_text()))
+    assert sorted(declared - in_example) == [], "keys of the schema not in examples/drp.toml"
+    assert sorted(in_example - declared) == [], "keys of examples/drp.toml not in the schema"
+    for keys in config.SECTIONS.values():
+        for key in keys:
+            assert key.help, f"{key.name} has no help in drptools.config.schema"
+
+
+def test_unknown_key_messages_list_the_schema_keys():
+    data = copy.deepcopy(GOOD)
+    data["retention"] = {"weeks": 2}
+    with pytest.raises(ConfigError) as raised:
+        parse(data)
+    known = ", ".join(key.name for key in config.SECTIONS["retention"])
+    assert f"retention.weeks: unknown key (known here: {known})" in raised.value.problems
+
+
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
