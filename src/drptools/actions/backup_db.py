@@ -5,7 +5,7 @@ targets (both by default) at once:
 
 1. lock     the local lock of the database, then each target's (a target that cannot be
             reached or locked fails alone; the others go on)
-2. stream   each file of the dump set (:mod:`drptools.databases`) into
+2. stream   each file of the dump set (:mod:`drptools.engines`) into
             ``<stamp>.<suffix>.partial`` on every target, hashed on the way
 3. rename   once the dump tool exited 0 and the target's ``dd`` did too: flush, give
             every file its final name
@@ -24,9 +24,10 @@ import logging
 import os
 
 from checks.core.units import human_bytes, human_duration
-from drptools import databases, layout, status
+from drptools import engines, layout, status
 from drptools.actions import common
 from drptools.actions.prune import prune_dumps
+from drptools.engines import stream
 from drptools.errors import BadUse, Failure
 from drptools.status import LocalLock
 from drptools.targets import Place
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     import argparse
 
     from drptools.config import Config, Database
+    from drptools.engines.common import Artifact
 
 log = logging.getLogger("drptools")
 
@@ -143,17 +145,17 @@ def _dump(database: Database, stamp: str, runs: list[TargetRun], what: str) -> N
     """Stream every artifact to every run's target, then commit where all went well."""
     if not runs:
         return
-    artifacts = databases.artifacts(database)
+    artifacts = engines.artifacts(database)
     try:
         for artifact in artifacts:
             name = stamp + artifact.suffix
             live = [run for run in runs if run.error is None]
             sinks = [
-                databases.Sink(run.place, f"{run.directory}/{name}{layout.PARTIAL}")
+                stream.Sink(run.place, f"{run.directory}/{name}{layout.PARTIAL}")
                 for run in live
                 if run.place is not None
             ]
-            digest, size = databases.stream(artifact, sinks, f"dumping {what}")
+            digest, size = stream.stream(artifact, sinks, f"dumping {what}")
             for run, sink in zip(live, sinks, strict=True):
                 if sink.error:
                     run.fail(sink.error)
@@ -173,7 +175,7 @@ def _dump(database: Database, stamp: str, runs: list[TargetRun], what: str) -> N
             _clean([run], stamp, artifacts)
 
 
-def _commit(run: TargetRun, stamp: str, artifacts: list[databases.Artifact]) -> None:
+def _commit(run: TargetRun, stamp: str, artifacts: list[Artifact]) -> None:
     place = run.place
     assert place is not None
     directory = run.directory
@@ -187,7 +189,7 @@ def _commit(run: TargetRun, stamp: str, artifacts: list[databases.Artifact]) -> 
     place.sync(directory)
 
 
-def _clean(runs: list[TargetRun], stamp: str, artifacts: list[databases.Artifact]) -> None:
+def _clean(runs: list[TargetRun], stamp: str, artifacts: list[Artifact]) -> None:
     """Remove what a failed run wrote on its targets (nothing there counts as a dump)."""
     for run in runs:
         if run.place is None:
@@ -203,7 +205,7 @@ def dry_run(config: Config, database: Database, targets: list[str], clock: commo
     what = f"{database.environment}/{database.key}"
     stamp = layout.stamp(clock.started)
     print(f"would dump {what} ({database.engine}) as {stamp} to {', '.join(targets)}")
-    for artifact in databases.artifacts(database):
+    for artifact in engines.artifacts(database):
         print(f"  {artifact.shown()}  > {stamp}{artifact.suffix}")
     for target in targets:
         with Place(config.targets[target]) as place:
