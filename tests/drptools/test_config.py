@@ -14,31 +14,9 @@ from hypothesis import strategies as st
 from drptools import config
 from drptools.config import ConfigError, parse, parse_location
 from tests.conftest import REPO
-from tests.drp.helpers import drp
+from tests.helpers.drp import GOOD, drp
 
 EXAMPLE = REPO / "examples" / "drp.toml"
-
-GOOD: dict[str, object] = {
-    "datacenter": "rennes-1",
-    "targets": {
-        "A": {"location": "/srv/backup", "datacenter": "rennes-1"},
-        "B": {
-            "location": "vigie@backup-b:/srv/vigie",
-            "datacenter": "paris-2",
-            "ssh_config": "/etc/vigie/ssh_config",
-        },
-    },
-    "environments": {
-        "www": {
-            "paths": ["/srv/www", "/etc/nginx/"],
-            "excludes": ["*.tmp"],
-            "databases": {
-                "shop": {"engine": "mariadb", "user": "backup", "password_file": "/etc/p"},
-                "accounts": {"engine": "postgresql", "host": "db", "port": 5432, "targets": ["B"]},
-            },
-        }
-    },
-}
 
 
 def changed(path: str, value: object) -> dict[str, object]:
@@ -353,7 +331,7 @@ def test_secret_problem_of_a_directory(tmp_path: Path) -> None:
 
 def test_a_byte_that_is_not_utf8_is_one_line_naming_its_offset(tmp_path, monkeypatch):
     from checks import backup
-    from tests.drp.helpers import local_site
+    from tests.helpers.drp import local_site
 
     _, good = local_site(tmp_path)
     path = tmp_path / "latin1.toml"
@@ -392,7 +370,7 @@ def test_line_breaks_in_mail_addresses_are_refused(where, breaker):
 
 
 def test_the_status_group_must_exist_on_the_machine(tmp_path):
-    from tests.drp.helpers import local_site
+    from tests.helpers.drp import local_site
 
     _, path = local_site(tmp_path)
     path.write_text(path.read_text() + '\n[status]\ngroup = "no-such-group-here"\n')

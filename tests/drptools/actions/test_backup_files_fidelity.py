@@ -25,7 +25,7 @@ from drptools.actions.backup_files import FileBackup
 from drptools.errors import Failure
 from drptools.targets import Place
 from tests.contract import assert_conforms
-from tests.drp.helpers import DAY, EVEN_NOON, drp, local_site, make_tree, write_config
+from tests.helpers.drp import DAY, EVEN_NOON, drp, local_site, make_tree, write_config
 
 pytestmark = pytest.mark.integration
 HOUR = 3600

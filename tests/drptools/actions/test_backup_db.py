@@ -20,8 +20,7 @@ from drptools import engines, layout
 from drptools.config import Database
 from drptools.errors import Failure
 from drptools.execute import CommandFailed
-from tests.drp.helpers import DAY, EVEN_NOON, drp, wait_for, write_config
-from tests.drp.test_backup_files import children, start_drp
+from tests.helpers.drp import DAY, EVEN_NOON, children, drp, start_drp, wait_for, write_config
 from tests.servers.mariadb import MariaDB
 from tests.servers.postgresql import PostgreSQL
 

@@ -15,7 +15,7 @@ from checks.core.runtime import Outcome
 from drptools import layout, manifest, status
 from tests.conftest import executable
 from tests.contract import assert_conforms
-from tests.drp.helpers import DAY, EVEN_NOON, drp, held_lock, local_site, write_config
+from tests.helpers.drp import DAY, EVEN_NOON, drp, held_lock, local_site, write_config
 
 HOUR = 3600
 
