@@ -23,7 +23,7 @@ from checks import backup as check_backup
 from drptools import config as drp_config
 from drptools import layout, manifest
 from drptools.actions import common
-from drptools.actions.backup_files import FileBackup
+from drptools.procedures.backup_files import FileBackup
 from drptools.targets import Place
 from tests.helpers.drp import (
     DAY,

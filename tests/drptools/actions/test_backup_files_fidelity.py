@@ -21,8 +21,8 @@ from checks import backup as check_backup
 from drptools import config as drp_config
 from drptools import layout, manifest, status
 from drptools.actions import common
-from drptools.actions.backup_files import FileBackup
 from drptools.errors import Failure
+from drptools.procedures.backup_files import FileBackup
 from drptools.targets import Place
 from tests.contract import assert_conforms
 from tests.helpers.drp import DAY, EVEN_NOON, drp, local_site, make_tree, write_config
