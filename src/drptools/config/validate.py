@@ -75,8 +75,9 @@ class Problems(list[str]):
 
     def path(self, table: dict[str, object], key: str, where: str) -> str | None:
         value = self.string(table, key, where)
-        if value is not None and not value.startswith("/"):
-            self.append(f"{_join(where, key)}: {value!r} is not an absolute path")
+        complaint = absolute(value) if value is not None else None
+        if complaint:
+            self.append(f"{_join(where, key)}: {complaint}")
             return None
         return value
 
