@@ -75,25 +75,20 @@ def environment(database: Database) -> dict[str, str]:
 def artifacts(database: Database) -> list[Artifact]:
     """The dump set of a PostgreSQL database: the custom-format dump, then the globals."""
     env = environment(database)
-    dump = Artifact(
-        DUMP,
-        ("pg_dump", "--format=custom", "--no-password", *connection(database),
-         f"--dbname={database.name}"),
-        compress=False,
-        env=env,
-        cause=cause,
-    )  # fmt: skip
-    if not database.globals:
-        return [dump]
-    roles = Artifact(
-        GLOBALS,
-        ("pg_dumpall", "--globals-only", "--no-password", *connection(database),
-         f"--database={database.name}"),
-        compress=True,
-        env=env,
-        cause=cause,
-    )  # fmt: skip
-    return [dump, roles]
+    # suffix, the tool and its mode, the option naming the database, compressed by zstd
+    made = [(DUMP, ("pg_dump", "--format=custom"), "--dbname", False)]
+    if database.globals:
+        made.append((GLOBALS, ("pg_dumpall", "--globals-only"), "--database", True))
+    return [
+        Artifact(
+            suffix,
+            (*tool, "--no-password", *connection(database), f"{option}={database.name}"),
+            compress=compress,
+            env=env,
+            cause=cause,
+        )
+        for suffix, tool, option, compress in made
+    ]
 
 
 def restore(database: Database, files: Mapping[str, str]) -> None:
