@@ -25,9 +25,9 @@ import os
 
 from checks.core.units import human_bytes, human_duration
 from drptools import engines, layout, status
-from drptools.actions import common
 from drptools.engines import stream
 from drptools.errors import Failure
+from drptools.procedures import common
 from drptools.procedures.prune import prune_dumps
 from drptools.status import LocalLock
 from drptools.targets import Place

@@ -36,8 +36,8 @@ import os
 from checks import __version__
 from checks.core.units import human_bytes, human_duration
 from drptools import layout, manifest, rsync, status
-from drptools.actions import common
 from drptools.errors import Failure
+from drptools.procedures import common
 from drptools.procedures.prune import prune_files
 from drptools.status import LocalLock
 from drptools.targets import Place
