@@ -3,7 +3,7 @@
 Every environment is copied daily, even days to target A and odd days to target B (one of
 them in another datacenter), and every database is dumped every 2 hours to both. This
 module only parses the command line, sets up logging and dispatches to one module per
-action (:mod:`drptools.actions`).
+action (:mod:`drptools.actions`), both from one table, :data:`ACTIONS`.
 
 For cron and systemd: exit 0 when everything worked; otherwise one line per failure on
 stderr and exit 1 (a backup or check failed), 2 (bad command line or configuration) or
@@ -68,16 +68,12 @@ def _common(verbose: bool = True) -> Parser:
 
 
 def _action(
-    parent: argparse._SubParsersAction[Parser],
-    name: str,
-    summary: str,
-    handler: str,
-    description: str | None = None,
+    parent: argparse._SubParsersAction[Parser], name: str, summary: str, handler: str
 ) -> Parser:
     parser = parent.add_parser(
         name,
         help=summary,
-        description=description or summary,
+        description=summary,
         parents=[_common()],
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -112,8 +108,128 @@ def _days(text: str) -> int:
     return int(text)
 
 
+def _files_options(parser: Parser) -> None:
+    _environments(parser)
+    _target(parser, "use this target whatever the day (default: A on even days, B on odd)")
+    _backup_options(parser)
+
+
+def _db_options(parser: Parser) -> None:
+    _environments(parser)
+    parser.add_argument(
+        "--database", metavar="NAME", help="only this database (of one environment)"
+    )
+    _target(parser, "only this target (default: the database's targets, normally both)")
+    _backup_options(parser)
+
+
+def _snapshots_options(parser: Parser) -> None:
+    _environments(parser)
+    _target(parser, "only this target")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _verify_files_options(parser: Parser) -> None:
+    _environments(parser)
+    _target(parser, "only this target (default: both)")
+    parser.add_argument(
+        "--rolling",
+        type=_days,
+        metavar="DAYS",
+        help="hash only today's share of the files, so that a daily run reads every file "
+        "within DAYS days (the marker and the whole listing are still checked)",
+    )
+    parser.add_argument(
+        "--snapshot", metavar="STAMP", help="this snapshot (default: the newest complete one)"
+    )
+
+
+def _verify_db_options(parser: Parser) -> None:
+    parser.add_argument("environment", metavar="ENVIRONMENT")
+    parser.add_argument("--database", metavar="NAME", help="only this database")
+    _target(parser, "only this target (default: the database's targets)")
+    parser.add_argument(
+        "--dump", metavar="STAMP", help="this dump set (default: the newest complete one)"
+    )
+
+
+def _prune_options(parser: Parser) -> None:
+    _environments(parser)
+    _target(parser, "only this target")
+    parser.add_argument("--dry-run", action="store_true", help="print what would be removed")
+
+
+def _status_options(parser: Parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the records as JSON")
+
+
+#: The groups of two-word actions (``drp backup KIND``): summary, title and metavar of
+#: their second word.
+GROUPS = {
+    "config": ("check the configuration file", "actions", "ACTION"),
+    "backup": ("make a backup: files (daily) or db (every 2 hours)", "kinds", "KIND"),
+    "verify": ("re-check a backup against its checksums", "kinds", "KIND"),
+}
+#: The one registration of every action, as pip's ``commands_dict``: its handler name ->
+#: the words that name it, the module whose ``main(config, args)`` runs it (imported only
+#: when chosen), its summary, and its options. The parser and the dispatcher both read it.
+ACTIONS: dict[str, tuple[tuple[str, ...], str, str, Callable[[Parser], None] | None]] = {
+    "config_check": (
+        ("config", "check"),
+        "drptools.actions.config_check",
+        "validate the configuration and the files it names (secrets, paths)",
+        None,
+    ),
+    "backup_files": (
+        ("backup", "files"),
+        "drptools.actions.backup_files",
+        "hard-link snapshot of each environment's paths, to A on even days, B on odd days "
+        "(days since 1970-01-01 by the local date)",
+        _files_options,
+    ),
+    "backup_db": (
+        ("backup", "db"),
+        "drptools.actions.backup_db",
+        "consistent, compressed, checksummed dump of each database, to its targets",
+        _db_options,
+    ),
+    "snapshots": (
+        ("snapshots",),
+        "drptools.actions.snapshots",
+        "list file snapshots and dumps on each target: complete, partial or in progress",
+        _snapshots_options,
+    ),
+    "verify_files": (
+        ("verify", "files"),
+        "drptools.actions.verify",
+        "hash the files of a snapshot and compare them with its manifest",
+        _verify_files_options,
+    ),
+    "verify_db": (
+        ("verify", "db"),
+        "drptools.actions.verify",
+        "check a dump set's files against its sha256 file",
+        _verify_db_options,
+    ),
+    "prune": (
+        ("prune",),
+        "drptools.actions.prune",
+        "apply retention: keep the newest complete backups, remove older ones and leftovers",
+        _prune_options,
+    ),
+    "status": (
+        ("status",),
+        "drptools.actions.status",
+        "show the last run of every backup",
+        _status_options,
+    ),
+}
+#: Handler name -> module, from :data:`ACTIONS`.
+HANDLERS = {handler: row[1] for handler, row in ACTIONS.items()}
+
+
 def build_parser() -> Parser:
-    """``drp`` and its actions."""
+    """``drp`` and its actions, from :data:`ACTIONS`."""
     parser = Parser(
         prog="drp",
         description="Backups of the site as its quality policy asks: files daily to A (even "
@@ -124,106 +240,23 @@ def build_parser() -> Parser:
     )
     parser.add_argument("-V", "--version", action="version", version=f"drp (vigie {__version__})")
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
-
-    config = _action(actions, "config", "check the configuration file", "")
-    config_actions = config.add_subparsers(title="actions", metavar="ACTION", required=True)
-    _action(
-        config_actions,
-        "check",
-        "validate the configuration and the files it names (secrets, paths)",
-        "config_check",
-    )
-
-    backup = _action(actions, "backup", "make a backup: files (daily) or db (every 2 hours)", "")
-    kinds = backup.add_subparsers(title="kinds", metavar="KIND", required=True)
-    files = _action(
-        kinds,
-        "files",
-        "hard-link snapshot of each environment's paths, to A on even days, B on odd days "
-        "(days since 1970-01-01 by the local date)",
-        "backup_files",
-    )
-    _environments(files)
-    _target(files, "use this target whatever the day (default: A on even days, B on odd)")
-    _backup_options(files)
-    db = _action(
-        kinds,
-        "db",
-        "consistent, compressed, checksummed dump of each database, to its targets",
-        "backup_db",
-    )
-    _environments(db)
-    db.add_argument("--database", metavar="NAME", help="only this database (of one environment)")
-    _target(db, "only this target (default: the database's targets, normally both)")
-    _backup_options(db)
-
-    snapshots = _action(
-        actions,
-        "snapshots",
-        "list file snapshots and dumps on each target: complete, partial or in progress",
-        "snapshots",
-    )
-    _environments(snapshots)
-    _target(snapshots, "only this target")
-    snapshots.add_argument("--json", action="store_true", help="print JSON")
-
-    verify = _action(actions, "verify", "re-check a backup against its checksums", "")
-    verify_kinds = verify.add_subparsers(title="kinds", metavar="KIND", required=True)
-    verify_files = _action(
-        verify_kinds,
-        "files",
-        "hash the files of a snapshot and compare them with its manifest",
-        "verify_files",
-    )
-    _environments(verify_files)
-    _target(verify_files, "only this target (default: both)")
-    verify_files.add_argument(
-        "--rolling",
-        type=_days,
-        metavar="DAYS",
-        help="hash only today's share of the files, so that a daily run reads every file "
-        "within DAYS days (the marker and the whole listing are still checked)",
-    )
-    verify_files.add_argument(
-        "--snapshot", metavar="STAMP", help="this snapshot (default: the newest complete one)"
-    )
-    verify_db = _action(
-        verify_kinds, "db", "check a dump set's files against its sha256 file", "verify_db"
-    )
-    verify_db.add_argument("environment", metavar="ENVIRONMENT")
-    verify_db.add_argument("--database", metavar="NAME", help="only this database")
-    _target(verify_db, "only this target (default: the database's targets)")
-    verify_db.add_argument(
-        "--dump", metavar="STAMP", help="this dump set (default: the newest complete one)"
-    )
-
-    prune = _action(
-        actions,
-        "prune",
-        "apply retention: keep the newest complete backups, remove older ones and leftovers",
-        "prune",
-    )
-    _environments(prune)
-    _target(prune, "only this target")
-    prune.add_argument("--dry-run", action="store_true", help="print what would be removed")
-
-    status = _action(actions, "status", "show the last run of every backup", "status")
-    status.add_argument("--json", action="store_true", help="print the records as JSON")
+    groups: dict[str, argparse._SubParsersAction[Parser]] = {}
+    for handler, (words, _, summary, options) in ACTIONS.items():
+        parent = actions
+        if len(words) > 1:
+            if words[0] not in groups:
+                group_summary, title, metavar = GROUPS[words[0]]
+                group = _action(actions, words[0], group_summary, "")
+                groups[words[0]] = group.add_subparsers(title=title, metavar=metavar, required=True)
+            parent = groups[words[0]]
+        action = _action(parent, words[-1], summary, handler)
+        if options is not None:
+            options(action)
     return parser
 
 
 #: Actions whose failures are mailed (``[notification]``).
 NOTIFIED = ("backup_files", "backup_db")
-HANDLERS = {
-    "config_check": "drptools.actions.config_check",
-    "backup_files": "drptools.actions.backup_files",
-    "backup_db": "drptools.actions.backup_db",
-    "snapshots": "drptools.actions.snapshots",
-    "verify_files": "drptools.actions.verify",
-    "verify_db": "drptools.actions.verify",
-    "prune": "drptools.actions.prune",
-    "status": "drptools.actions.status",
-}
 
 
 #: syslog priorities of the log levels (sd-daemon(3) prefixes).
@@ -312,7 +345,7 @@ def _run(args: argparse.Namespace) -> int:
     from drptools.config import DEFAULT_PATH, ConfigError, status_gid
 
     log = logging.getLogger("drptools")
-    module = importlib.import_module(HANDLERS[args.handler])
+    module = importlib.import_module(ACTIONS[args.handler][1])
     run: Callable[[Config, argparse.Namespace], int] = module.main
     try:
         config = load_config(getattr(args, "config", DEFAULT_PATH))

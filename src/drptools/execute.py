@@ -4,7 +4,7 @@ Every tool (rsync, ssh, find, sha256sum, flock, mariadb-dump, pg_dump, zstd) sta
 from an argument list, never through a local shell, with the C locale so that its output
 parses the same everywhere. The command line is logged at debug level: it never holds a
 secret, because credentials travel by file descriptor or environment (see
-:mod:`drptools.mariadb`, :mod:`drptools.postgresql`). A failure becomes
+:mod:`drptools.engines.mariadb`, :mod:`drptools.engines.postgresql`). A failure becomes
 :class:`CommandFailed` with one line an operator can act on: what was being done, how the
 process ended (exit code or signal name) and the last thing it said on stderr.
 
@@ -117,6 +117,15 @@ def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def shown(argv: Sequence[str], extra_env: Mapping[str, str] | None = None) -> str:
+    """``argv`` as a shell would read it, after the names of its extra variables, masked.
+
+    ``PGPASSWORD=*** pg_dump …``: the log says a variable was set, never its value.
+    """
+    names = [f"{name}=***" for name in sorted(extra_env or {})]
+    return " ".join([*names, shlex.join(argv)])
+
+
 def start(
     argv: Sequence[str],
     *,
@@ -130,7 +139,8 @@ def start(
     """Start ``argv`` (its first element looked up with :func:`tool`) and return it."""
     _load_prctl()
     command = [tool(argv[0]), *argv[1:]]
-    log.debug("running: %s%s", shlex.join(command), f" (in {cwd})" if cwd else "")
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("running: %s%s", shown(command, extra_env), f" (in {cwd})" if cwd else "")
     try:
         process = subprocess.Popen(
             command,

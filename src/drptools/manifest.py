@@ -259,24 +259,14 @@ def marker_problem(
 
 def list_files(place: Place, directory: str) -> tuple[list[bytes], list[int]]:
     """Listing keys and sizes of every regular file below ``directory`` on the target."""
-    result = place.run(
-        ["find", directory, "-type", "f", "-printf", LISTING_FORMAT],
-        f"listing the files of {directory} on {place}",
-    )
-    return parse_listing(result.stdout)
+    return parse_listing(place.list_files(directory, LISTING_FORMAT))
 
 
 def hash_files(place: Place, directory: str, paths: list[bytes]) -> dict[bytes, bytes]:
     """Raw path → sha256 of ``paths`` (relative to ``directory``) on the target."""
     if not paths:
         return {}
-    result = place.run(
-        ["xargs", "-0", "-r", "sha256sum", "-z", "--"],
-        f"computing checksums of {len(paths)} file(s) in {directory} on {place}",
-        cwd=directory,
-        stdin=b"\0".join(paths) + b"\0",
-    )
-    hashes = parse_sha256sum(result.stdout)
+    hashes = parse_sha256sum(place.hash_files(directory, paths))
     missing = [path for path in paths if path not in hashes]
     if missing:
         shown = os.fsdecode(missing[0])

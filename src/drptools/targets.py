@@ -220,6 +220,22 @@ class Place:
             raise CommandFailed(f"listing {directory} on {self}", 1, result.stderr)
         return {os.fsdecode(name) for name in result.stdout.split(b"\0") if name}
 
+    def list_files(self, directory: str, printf_format: str) -> bytes:
+        """``find DIRECTORY -type f -printf FORMAT``: one record per regular file below it."""
+        return self.run(
+            ["find", directory, "-type", "f", "-printf", printf_format],
+            f"listing the files of {directory} on {self}",
+        ).stdout
+
+    def hash_files(self, directory: str, paths: Sequence[bytes]) -> bytes:
+        """``sha256sum -z`` of ``paths`` (relative to ``directory``): ``HASH  path`` records."""
+        return self.run(
+            ["xargs", "-0", "-r", "sha256sum", "-z", "--"],
+            f"computing checksums of {len(paths)} file(s) in {directory} on {self}",
+            cwd=directory,
+            stdin=b"\0".join(paths) + b"\0",
+        ).stdout
+
     def read(self, path: str) -> bytes | None:
         """The content of ``path``, or None when it does not exist."""
         result = self.run(["cat", "--", path], f"reading {path} on {self}", ok=(0, 1))

@@ -2,7 +2,7 @@
 
 A check imports checks/core (and helpers of its own group), never another group's module;
 checks/core imports no group; tests import helpers, servers and conftest, never another
-test module (tests/drp/ keeps its own rules).
+test module.
 """
 
 from __future__ import annotations
@@ -56,8 +56,6 @@ def test_core_imports_no_check_group():
 
 def test_no_test_module_imports_another_test_module():
     for path in sorted((REPO / "tests").rglob("*.py")):
-        if "drp" in path.relative_to(REPO / "tests").parts:
-            continue
         tests = {
             name for name in imported(path)
             if name.startswith("tests.") and name.rsplit(".", 1)[-1].startswith("test_")

@@ -1,43 +1,17 @@
-"""What the actions share: the clock of a run, choosing environments, recording a run."""
+"""What the actions share: the clock of a run, and choosing environments, databases, targets."""
 
 from __future__ import annotations
 
-import logging
-import time
-
-from drptools import layout, status
-from drptools.errors import BadUse, Failure
+from drptools.errors import BadUse
+from drptools.procedures.common import Clock
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
     from drptools.config import Config, Database, Environment
 
-log = logging.getLogger("drptools")
-
-#: The status record's field for retention that failed after the backup was committed.
-PRUNE_ERROR = "prune_error"
-
-
-class RetentionFailed(Failure):
-    """Retention failed after the backup was committed: the backup stands, the run fails."""
-
-
-class Clock:
-    """A run's start (``VIGIE_DRP_NOW`` in tests) and its finish, measured monotonically."""
-
-    def __init__(self) -> None:
-        self.started = layout.now()
-        self._monotonic = time.monotonic()
-
-    def elapsed(self) -> float:
-        """Seconds since the start."""
-        return time.monotonic() - self._monotonic
-
-    def finished(self) -> float:
-        """The start plus the time elapsed."""
-        return self.started + self.elapsed()
+__all__ = ["Clock", "database", "environments", "targets"]
 
 
 def environments(config: Config, names: Sequence[str]) -> list[Environment]:
@@ -65,49 +39,3 @@ def database(environment: Environment, key: str) -> Database:
 def targets(config: Config, chosen: str | None) -> list[str]:
     """Both targets, or the one chosen with ``--target``."""
     return [chosen] if chosen else list(config.targets)
-
-
-def retention(prune: Callable[[], list[str]]) -> dict[str, object]:
-    """Run ``prune`` after a committed backup: its lines are logged, its failure returned.
-
-    By then the backup is done. A snapshot that retention cannot remove is a problem of
-    the target, not a missing backup: recorded as the backup's failure, it made
-    check_backup call the target as old as its previous success. So a failure comes back
-    as ``{PRUNE_ERROR: reason}``, a figure of the run, which :func:`recorded` records
-    beside ``ok`` and still ends the run with exit 1.
-    """
-    try:
-        lines = prune()
-    except Failure as failure:
-        return {PRUNE_ERROR: str(failure)}
-    for line in lines:
-        log.info("%s", line)
-    return {}
-
-
-def recorded(
-    name: str, fields: dict[str, object], clock: Clock, body: Callable[[], dict[str, object]]
-) -> dict[str, object]:
-    """Run ``body`` with a status record: running, then ok with its figures, or failed.
-
-    The record is written only once the local lock is held (the caller's job), so that a
-    run refused for a busy lock never overwrites the record of the run that holds it.
-    Figures with a :data:`PRUNE_ERROR` (see :func:`retention`) are recorded ok, then
-    raise :class:`RetentionFailed`.
-    """
-    record = status.Run(name, fields, clock.started)
-    try:
-        figures = body()
-    except Failure as failure:
-        record.failed(clock.finished(), str(failure))
-        raise
-    except BaseException as error:  # interrupted (SIGTERM) or a bug: still leave a record
-        record.failed(clock.finished(), f"{type(error).__name__}: {error}".rstrip(": "))
-        raise
-    record.succeeded(clock.finished(), **figures)
-    if figures.get(PRUNE_ERROR):
-        raise RetentionFailed(
-            f"retention failed after snapshot {figures.get('snapshot')} was committed"
-            f" (recorded ok): {figures[PRUNE_ERROR]}"
-        )
-    return figures

@@ -14,31 +14,9 @@ from hypothesis import strategies as st
 from drptools import config
 from drptools.config import ConfigError, parse, parse_location
 from tests.conftest import REPO
-from tests.drp.helpers import drp
+from tests.helpers.drp import GOOD, drp
 
 EXAMPLE = REPO / "examples" / "drp.toml"
-
-GOOD: dict[str, object] = {
-    "datacenter": "rennes-1",
-    "targets": {
-        "A": {"location": "/srv/backup", "datacenter": "rennes-1"},
-        "B": {
-            "location": "vigie@backup-b:/srv/vigie",
-            "datacenter": "paris-2",
-            "ssh_config": "/etc/vigie/ssh_config",
-        },
-    },
-    "environments": {
-        "www": {
-            "paths": ["/srv/www", "/etc/nginx/"],
-            "excludes": ["*.tmp"],
-            "databases": {
-                "shop": {"engine": "mariadb", "user": "backup", "password_file": "/etc/p"},
-                "accounts": {"engine": "postgresql", "host": "db", "port": 5432, "targets": ["B"]},
-            },
-        }
-    },
-}
 
 
 def changed(path: str, value: object) -> dict[str, object]:
@@ -104,6 +82,44 @@ def test_the_shipped_example_is_valid_and_documents_every_key():
         *config.NOTIFICATION_KEYS,
     ):
         assert f"{key}" in text, f"examples/drp.toml does not mention {key}"
+
+
+def _example_keys(data: dict[str, object]) -> set[tuple[str, str]]:
+    """(section of :data:`drptools.config.SECTIONS`, key) of every key set in ``data``."""
+    found = {("", key) for key in data}
+
+    def tables(value: object) -> dict[str, dict[str, object]]:
+        assert isinstance(value, dict)
+        return value
+
+    for section in ("retention", "limits", "status", "notification", "files"):
+        found |= {(section, key) for key in tables(data.get(section, {}))}
+    for target in tables(data["targets"]).values():
+        found |= {("target", key) for key in target}
+    for environment in tables(data["environments"]).values():
+        found |= {("environment", key) for key in environment}
+        for database in tables(environment.get("databases", {})).values():
+            found |= {("database", key) for key in tables(database)}
+    return found
+
+
+def test_the_example_sets_every_key_of_the_schema_and_no_other():
+    declared = {(section, key.name) for section, keys in config.SECTIONS.items() for key in keys}
+    in_example = _example_keys(tomllib.loads(EXAMPLE.read_text()))
+    assert sorted(declared - in_example) == [], "keys of the schema not in examples/drp.toml"
+    assert sorted(in_example - declared) == [], "keys of examples/drp.toml not in the schema"
+    for keys in config.SECTIONS.values():
+        for key in keys:
+            assert key.help, f"{key.name} has no help in drptools.config.schema"
+
+
+def test_unknown_key_messages_list_the_schema_keys():
+    data = copy.deepcopy(GOOD)
+    data["retention"] = {"weeks": 2}
+    with pytest.raises(ConfigError) as raised:
+        parse(data)
+    known = ", ".join(key.name for key in config.SECTIONS["retention"])
+    assert f"retention.weeks: unknown key (known here: {known})" in raised.value.problems
 
 
 @pytest.mark.parametrize(
@@ -315,7 +331,7 @@ def test_secret_problem_of_a_directory(tmp_path: Path) -> None:
 
 def test_a_byte_that_is_not_utf8_is_one_line_naming_its_offset(tmp_path, monkeypatch):
     from checks.backup import backup
-    from tests.drp.helpers import local_site
+    from tests.helpers.drp import local_site
 
     _, good = local_site(tmp_path)
     path = tmp_path / "latin1.toml"
@@ -354,7 +370,7 @@ def test_line_breaks_in_mail_addresses_are_refused(where, breaker):
 
 
 def test_the_status_group_must_exist_on_the_machine(tmp_path):
-    from tests.drp.helpers import local_site
+    from tests.helpers.drp import local_site
 
     _, path = local_site(tmp_path)
     path.write_text(path.read_text() + '\n[status]\ngroup = "no-such-group-here"\n')

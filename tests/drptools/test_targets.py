@@ -32,7 +32,7 @@ import pytest
 from drptools import layout, rsync
 from drptools.config import Location, Target
 from drptools.targets import Place
-from tests.drp.helpers import DAY, EVEN_NOON, drp, make_tree, write_config
+from tests.helpers.drp import DAY, EVEN_NOON, drp, make_tree, write_config
 from tests.servers.loopfs import MountNamespace
 from tests.servers.sshd import UNPRIVILEGED, Sshd, unprivileged_account
 

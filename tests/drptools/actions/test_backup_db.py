@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from drptools import layout
-from tests.drp.helpers import DAY, EVEN_NOON, drp, wait_for, write_config
-from tests.drp.test_backup_files import children, start_drp
+from drptools import engines, layout
+from drptools.config import Database
+from drptools.errors import Failure
+from drptools.execute import CommandFailed
+from tests.helpers.drp import DAY, EVEN_NOON, children, drp, start_drp, wait_for, write_config
 from tests.servers.mariadb import MariaDB
 from tests.servers.postgresql import PostgreSQL
 
@@ -126,12 +128,10 @@ def test_mariadb_dump_to_a_local_and_an_ssh_target_restores_identically(
 
     fresh = mariadb_factory()
     dump = tmp_path / "A/www/db/shop" / f"{stamp}.sql.zst"
-    sql = subprocess.run(["zstd", "-dc", str(dump)], capture_output=True, check=True).stdout
-    restored = subprocess.run(
-        ["mariadb", "--no-defaults", f"--socket={fresh.socket}", "-u", "root"],
-        input=sql, capture_output=True, check=False,
-    )  # fmt: skip
-    assert restored.returncode == 0, restored.stderr
+    engines.restore(
+        Database("www", "shop", "mariadb", "shop", socket=str(fresh.socket), user="root"),
+        {".sql.zst": str(dump)},
+    )
     before, after = mariadb_state(source), mariadb_state(fresh)
     assert after == before
     assert before["orders rows"] == "20000"
@@ -207,16 +207,24 @@ def test_postgresql_dump_and_globals_restore_identically(tmp_path, postgresql_fa
         capture_output=True, check=True, text=True,
     ).stdout  # fmt: skip
     assert "CREATE ROLE shop_reader;" in globals_sql
-    fresh.psql(globals_sql, stop_on_error=False)  # "role postgres already exists" is fine
+    into = Database(
+        "www",
+        "shop",
+        "postgresql",
+        "accounts",
+        host=fresh.host,
+        port=fresh.port,
+        user=fresh.user,
+        password_file=str(fresh.password_file),
+    )
+    engines.restore(  # "role postgres already exists", said by psql, is fine
+        into,
+        {
+            ".dump": str(directory / f"{stamp}.dump"),
+            ".globals.sql.zst": str(directory / f"{stamp}.globals.sql.zst"),
+        },
+    )
     assert fresh.psql("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'shop_reader'") == "t\n"
-    restored = subprocess.run(
-        [str(fresh.binaries / "pg_restore"), "-h", fresh.host, "-p", str(fresh.port), "-U",
-         "postgres", "--create", "--exit-on-error", "-d", "postgres",
-         str(directory / f"{stamp}.dump")],
-        capture_output=True, text=True, env=dict(os.environ, PGPASSWORD=fresh.password),
-        check=False,
-    )  # fmt: skip
-    assert restored.returncode == 0, restored.stderr
     before, after = postgresql_state(source), postgresql_state(fresh)
     assert after == before
     assert (before["users rows"], before["ledger rows"], before["reader grants"]) == (
@@ -353,3 +361,38 @@ def test_a_retention_failure_after_a_dump_is_not_a_failed_backup(tmp_path, maria
     (record,) = json.loads(drp(config, "status", "--json").stdout)
     assert (record["result"], record["snapshot"]) == ("ok", layout.stamp(EVEN_NOON))
     assert "Operation not permitted" in record["prune_error"]
+
+
+def test_a_restore_names_what_is_missing_or_what_failed(tmp_path, mariadb):
+    into = Database("www", "shop", "mariadb", "shop", socket=str(mariadb.socket), user="root")
+    with pytest.raises(Failure, match=r"restoring shop into mariadb: the dump set has no \.sql"):
+        engines.restore(into, {})
+    broken = tmp_path / "broken.sql.zst"
+    broken.write_bytes(subprocess.run(
+        ["zstd", "-q", "-c"], input=b"CREATE TABLE nowhere.t (i INT);\n", capture_output=True,
+        check=True,
+    ).stdout)  # fmt: skip
+    with pytest.raises(CommandFailed, match="restoring shop into mariadb"):
+        engines.restore(into, {".sql.zst": str(broken)})
+    empty = tmp_path / "empty.sql.zst"
+    empty.write_bytes(b"not zstd")
+    with pytest.raises(CommandFailed, match="decompressing"):
+        engines.restore(into, {".sql.zst": str(empty)})
+
+
+def test_the_debug_log_names_the_password_variable_masked(tmp_path, postgresql):
+    database = {
+        "engine": "postgresql",
+        "name": "postgres",
+        "host": postgresql.host,
+        "port": postgresql.port,
+        "user": postgresql.user,
+        "password_file": str(postgresql.password_file),
+        "globals": False,
+    }
+    (tmp_path / "B").mkdir()
+    config = config_for(tmp_path, database, str(tmp_path / "B"))
+    result = drp(config, "-vv", "backup", "db", "--target", "A", now=EVEN_NOON)
+    assert result.returncode == 0, result.stderr
+    assert "running: PGCONNECT_TIMEOUT=*** PGPASSWORD=*** " in result.stderr
+    assert postgresql.password not in result.stderr

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
 import time
 from functools import partial
 from pathlib import Path
@@ -24,15 +23,16 @@ from checks.backup import backup as check_backup
 from drptools import config as drp_config
 from drptools import layout, manifest
 from drptools.actions import common
-from drptools.actions.backup_files import FileBackup
+from drptools.procedures.backup_files import FileBackup
 from drptools.targets import Place
-from tests.conftest import executable
-from tests.drp.helpers import (
+from tests.helpers.drp import (
     DAY,
     EVEN_NOON,
+    children,
     drp,
     held_lock,
     make_tree,
+    start_drp,
     wait_for,
     write_config,
 )
@@ -170,36 +170,8 @@ def test_unchanged_files_are_hard_links_and_not_hashed_again(site):
     assert (status["result"], status["snapshot"]) == ("ok", layout.stamp(EVEN_NOON + 2 * DAY))
 
 
-def children(pid: int) -> list[tuple[int, str]]:
-    """(pid, command name) of the processes whose parent is ``pid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-        if parent == pid:
-            found.append((int(entry), name))
-    return found
-
-
 def gone(pid: int) -> bool:
     return not Path(f"/proc/{pid}").exists()
-
-
-def start_drp(config: Path, *args: str, now: float) -> subprocess.Popen[str]:
-    environment = dict(os.environ, VIGIE_DRP_NOW=str(int(now)), TZ="Europe/Paris")
-    return subprocess.Popen(
-        [executable("drp"), "-c", str(config), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment,
-    )
 
 
 def partial_has_files(target: Path, when: float) -> bool:

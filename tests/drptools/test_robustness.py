@@ -15,7 +15,7 @@ from typing import TypeVar
 import pytest
 
 from tests.conftest import executable
-from tests.drp.helpers import (
+from tests.helpers.drp import (
     DAY,
     EVEN_NOON,
     drp,
@@ -126,7 +126,7 @@ def test_a_refused_run_names_the_holder_and_fails_once_it_held_too_long(tmp_path
 
 def test_limits_are_validated_like_every_key():
     from drptools.config import ConfigError, parse
-    from tests.drp.test_config import GOOD
+    from tests.helpers.drp import GOOD
 
     with pytest.raises(ConfigError) as raised:
         parse({**GOOD, "limits": {"files_minutes": 0, "db_minutes": "2h", "dumps": 1}})
@@ -344,11 +344,11 @@ def test_a_record_the_monitoring_user_cannot_read_is_unknown_never_skipped(publi
 
 @pytest.fixture
 def mail_sink():
-    """A real SMTP server on loopback (tests/drp/test_cli.py's), and the mails it got."""
+    """A real SMTP server on loopback (tests/helpers/drp.py's), and the mails it got."""
     import socketserver
     import threading
 
-    from tests.drp.test_cli import SmtpSink
+    from tests.helpers.drp import SmtpSink
 
     SmtpSink.received.clear()
     server = socketserver.TCPServer(("127.0.0.1", 0), SmtpSink)

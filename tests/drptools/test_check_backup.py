@@ -14,8 +14,8 @@ from checks.backup import backup
 from checks.core.runtime import Outcome
 from drptools import layout, manifest, status
 from tests.conftest import executable
-from tests.drp.helpers import DAY, EVEN_NOON, drp, held_lock, local_site, write_config
 from tests.helpers.contract import assert_conforms
+from tests.helpers.drp import DAY, EVEN_NOON, drp, held_lock, local_site, write_config
 
 HOUR = 3600
 

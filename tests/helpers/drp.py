@@ -1,4 +1,4 @@
-"""What the drp tests share: writing a configuration, running ``drp`` and check_backup."""
+"""What the drptools tests share: a configuration, running ``drp``, its children, a mail sink."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import contextlib
 import fcntl
 import json
 import os
+import socketserver
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from tests.conftest import executable
 
@@ -137,3 +138,87 @@ def held_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)
+
+
+#: A valid decoded configuration, for tests of :func:`drptools.config.parse`.
+GOOD: dict[str, object] = {
+    "datacenter": "rennes-1",
+    "targets": {
+        "A": {"location": "/srv/backup", "datacenter": "rennes-1"},
+        "B": {
+            "location": "vigie@backup-b:/srv/vigie",
+            "datacenter": "paris-2",
+            "ssh_config": "/etc/vigie/ssh_config",
+        },
+    },
+    "environments": {
+        "www": {
+            "paths": ["/srv/www", "/etc/nginx/"],
+            "excludes": ["*.tmp"],
+            "databases": {
+                "shop": {"engine": "mariadb", "user": "backup", "password_file": "/etc/p"},
+                "accounts": {"engine": "postgresql", "host": "db", "port": 5432, "targets": ["B"]},
+            },
+        }
+    },
+}
+
+
+def children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command name) of the processes whose parent is ``pid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if parent == pid:
+            found.append((int(entry), name))
+    return found
+
+
+def start_drp(config: Path, *args: str, now: float) -> subprocess.Popen[str]:
+    environment = dict(os.environ, VIGIE_DRP_NOW=str(int(now)), TZ="Europe/Paris")
+    return subprocess.Popen(
+        [executable("drp"), "-c", str(config), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+
+
+class SmtpSink(socketserver.StreamRequestHandler):
+    """Just enough SMTP to receive one mail (the client side is the real smtplib)."""
+
+    received: ClassVar[list[tuple[str, list[str], str]]] = []
+
+    def handle(self) -> None:
+        self.wfile.write(b"220 sink ESMTP\r\n")
+        sender, recipients, lines = "", [], []
+        while line := self.rfile.readline():
+            command = line.decode().strip()
+            verb = command.split(" ", 1)[0].upper()
+            if verb in ("HELO", "EHLO"):
+                self.wfile.write(b"250 sink\r\n")
+            elif verb == "MAIL":
+                sender = command.split(":", 1)[1].strip("<> ")
+                self.wfile.write(b"250 ok\r\n")
+            elif verb == "RCPT":
+                recipients.append(command.split(":", 1)[1].strip("<> "))
+                self.wfile.write(b"250 ok\r\n")
+            elif verb == "DATA":
+                self.wfile.write(b"354 go\r\n")
+                while (data := self.rfile.readline()) not in (b".\r\n", b""):
+                    lines.append(data.decode())
+                SmtpSink.received.append((sender, recipients, "".join(lines)))
+                self.wfile.write(b"250 queued\r\n")
+            elif verb == "QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")

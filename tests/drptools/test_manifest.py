@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from drptools import manifest
 from drptools.actions import snapshots, verify
 from drptools.rsync import cause, regular_files_sent, snapshot_arguments, vanished
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, REPO
 from tests.helpers.mutations import damaged
 
 DRP = FIXTURES / "drp"
@@ -233,3 +233,25 @@ def test_rsync_vanished_files():
         "rsync warning: some files vanished before they could be transferred (code 24)\n"
     )
     assert vanished(stderr) == ["/srv/www/cache/a b", "/srv/www/tmp/x"]
+
+
+def test_the_target_lists_and_hashes_for_the_manifest(tmp_path):
+    from drptools.config import Location, Target
+    from drptools.targets import Place
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "caf\xe9").write_bytes(b"coffee")
+    with Place(Target("A", Location(str(tmp_path)), "dc-1", None)) as place:
+        keys, sizes = manifest.list_files(place, str(tmp_path))
+        assert [manifest.key_path(key) for key in keys] == ["sub/caf\xe9".encode()]
+        assert sizes == [6]
+        hashes = manifest.hash_files(place, str(tmp_path), ["sub/caf\xe9".encode()])
+    assert hashes == {"sub/caf\xe9".encode(): hashlib.sha256(b"coffee").hexdigest().encode()}
+
+
+def test_procedures_and_the_manifest_leave_listing_and_hashing_to_the_target():
+    source = REPO / "src" / "drptools"
+    for path in [source / "manifest.py", *sorted((source / "procedures").glob("*.py"))]:
+        text = path.read_text()
+        assert '"find"' not in text, path
+        assert '"sha256sum"' not in text, path

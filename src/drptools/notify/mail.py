@@ -1,10 +1,8 @@
-"""Telling people a backup failed: one plain-text mail per run that had failures.
+"""The mail notifier: one plain-text mail per run that had failures, by SMTP.
 
-cron mails a job's stderr and systemd keeps it in the journal, but only if someone reads
-root's mail or the journal; ``[notification] mail_to`` sends each failed run's lines to
-the people on call, through the SMTP server of ``smtp_host`` (normally the local MTA, no
-authentication). A mail that cannot be sent is reported on stderr and changes nothing
-else: the backup's own exit code stays what it was.
+``[notification] mail_to`` sends each failed run's lines to the people on call, through
+the SMTP server of ``smtp_host`` (normally the local MTA, no authentication). A mail that
+cannot be sent is logged and changes nothing else: the backup's exit code stays what it was.
 """
 
 from __future__ import annotations
@@ -20,17 +18,6 @@ log = logging.getLogger("drptools")
 #: Seconds each exchange with the SMTP server may take: a silent server must not hold up
 #: a run that is already late (smtplib's timeout applies to every read and write).
 SMTP_TIMEOUT = 5
-
-
-class Collector(logging.Handler):
-    """Keeps the error lines of this run, for the mail."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
 
 
 def message(notification: Notification, action: str, lines: list[str]) -> bytes:
@@ -50,7 +37,7 @@ def message(notification: Notification, action: str, lines: list[str]) -> bytes:
 
 def send(notification: Notification, action: str, lines: list[str]) -> None:
     """Mail ``lines`` to ``mail_to``; a failure to send is logged, never raised."""
-    if not notification.mail_to or not lines:
+    if not notification.mail_to:
         return
     import smtplib
 

@@ -1,4 +1,4 @@
-"""The wrapper around ``mariadb-dump`` / ``mysqldump``: a consistent dump, credentials by pipe.
+"""The wrappers around ``mariadb-dump`` / ``mysqldump`` and ``mariadb`` / ``mysql``: dump, restore.
 
 ``--single-transaction`` dumps InnoDB tables from one consistent snapshot without locking
 them; ``--routines --triggers --events`` include the stored code; ``--databases`` adds the
@@ -6,19 +6,25 @@ them; ``--routines --triggers --events`` include the stored code; ``--databases`
 reach the tool through an anonymous pipe named as its defaults file
 (``--defaults-extra-file=/dev/fd/N``, which must be its first option), so they are on no
 command line, in no environment and in no file on disk; the pipe is read once, by that
-process.
+process. A restore is the same file through the client, ``zstd -dc FILE | mariadb``, with
+the same credentials the same way: the dump's ``CREATE DATABASE`` and ``USE`` put it back
+under its name (the account needs the privileges to create it and its stored code).
 """
 
 from __future__ import annotations
 
-from drptools.databases import Artifact, read_password
+from drptools.engines.common import Artifact, Load, load, needed, read_password
 from drptools.errors import Failure
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from drptools.config import Database
 
 TOOLS = {"mariadb": "mariadb-dump", "mysql": "mysqldump"}
+CLIENTS = {"mariadb": "mariadb", "mysql": "mysql"}
+SUFFIX = ".sql.zst"
 
 
 def option_value(value: str) -> str:
@@ -67,4 +73,12 @@ def artifacts(database: Database) -> list[Artifact]:
         "--databases",
         database.name,
     )
-    return [Artifact(".sql.zst", argv, compress=True, secret=secret)]
+    return [Artifact(SUFFIX, argv, compress=True, secret=secret)]
+
+
+def restore(database: Database, files: Mapping[str, str]) -> None:
+    """Import the dump set ``files`` into the server: ``zstd -dc FILE | mariadb``."""
+    what = f"restoring {database.name} into {CLIENTS[database.engine]}"
+    path = needed(files, SUFFIX, what)
+    argv = (CLIENTS[database.engine], *connection(database), "--batch")
+    load(Load(path, argv, decompress=True, secret=defaults_file(database)), what)

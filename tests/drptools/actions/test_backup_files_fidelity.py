@@ -21,11 +21,11 @@ from checks.backup import backup as check_backup
 from drptools import config as drp_config
 from drptools import layout, manifest, status
 from drptools.actions import common
-from drptools.actions.backup_files import FileBackup
 from drptools.errors import Failure
+from drptools.procedures.backup_files import FileBackup
 from drptools.targets import Place
-from tests.drp.helpers import DAY, EVEN_NOON, drp, local_site, make_tree, write_config
 from tests.helpers.contract import assert_conforms
+from tests.helpers.drp import DAY, EVEN_NOON, drp, local_site, make_tree, write_config
 
 pytestmark = pytest.mark.integration
 HOUR = 3600

@@ -6,14 +6,13 @@ import os
 import socketserver
 import subprocess
 import threading
-from typing import ClassVar
 
 import pytest
 
 from checks import __version__
 from drptools.cli import HANDLERS, build_parser
 from tests.conftest import executable
-from tests.drp.helpers import EVEN_NOON, drp, local_site
+from tests.helpers.drp import EVEN_NOON, SmtpSink, drp, local_site
 
 ACTIONS = [
     ["config", "check"], ["backup", "files"], ["backup", "db"], ["snapshots"],
@@ -134,38 +133,6 @@ def test_under_systemd_lines_carry_journal_priorities(site, tmp_path):
     assert lines[1].startswith("<3>drp: backup files www to A failed: copying www to A")
 
 
-class SmtpSink(socketserver.StreamRequestHandler):
-    """Just enough SMTP to receive one mail (the client side is the real smtplib)."""
-
-    received: ClassVar[list[tuple[str, list[str], str]]] = []
-
-    def handle(self) -> None:
-        self.wfile.write(b"220 sink ESMTP\r\n")
-        sender, recipients, lines = "", [], []
-        while line := self.rfile.readline():
-            command = line.decode().strip()
-            verb = command.split(" ", 1)[0].upper()
-            if verb in ("HELO", "EHLO"):
-                self.wfile.write(b"250 sink\r\n")
-            elif verb == "MAIL":
-                sender = command.split(":", 1)[1].strip("<> ")
-                self.wfile.write(b"250 ok\r\n")
-            elif verb == "RCPT":
-                recipients.append(command.split(":", 1)[1].strip("<> "))
-                self.wfile.write(b"250 ok\r\n")
-            elif verb == "DATA":
-                self.wfile.write(b"354 go\r\n")
-                while (data := self.rfile.readline()) not in (b".\r\n", b""):
-                    lines.append(data.decode())
-                SmtpSink.received.append((sender, recipients, "".join(lines)))
-                self.wfile.write(b"250 queued\r\n")
-            elif verb == "QUIT":
-                self.wfile.write(b"221 bye\r\n")
-                return
-            else:
-                self.wfile.write(b"250 ok\r\n")
-
-
 def test_a_failed_backup_is_mailed(site):
     tmp_path, config = site
     server = socketserver.TCPServer(("127.0.0.1", 0), SmtpSink)
@@ -239,7 +206,7 @@ def test_sigterm_while_the_configuration_loads_is_exit_143(tmp_path):
     import signal
     from pathlib import Path
 
-    from tests.drp.helpers import wait_for
+    from tests.helpers.drp import wait_for
 
     fifo = tmp_path / "drp.toml"
     os.mkfifo(fifo)  # opening it blocks until a writer comes: drp is caught loading it

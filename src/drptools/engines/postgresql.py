@@ -1,4 +1,4 @@
-"""The wrapper around ``pg_dump`` and ``pg_dumpall``: a consistent dump, and the roles.
+"""The wrappers around ``pg_dump``, ``pg_dumpall``, ``psql`` and ``pg_restore``: dump, restore.
 
 ``pg_dump -Fc`` dumps one database from one snapshot in the custom format, which is
 compressed already (zlib) and which ``pg_restore`` needs as a file to restore selectively
@@ -7,22 +7,32 @@ adds the roles and tablespaces a restore into a new server needs (it reads ``pg_
 the dumping role must be a superuser; ``globals = false`` leaves it out); that one is plain
 SQL and is compressed with zstd. ``-w`` makes both fail rather than wait for a password.
 
-The password is in the environment of these two processes only (``PGPASSWORD``), read
-from the configured file: never on a command line. On Linux ``/proc/PID/environ`` is
-readable only by the process's owner and root. (libpq's own password file cannot be an
-anonymous pipe: libpq ignores it unless it is a regular file.)
+A restore runs the globals through ``psql`` first (a role that exists already, such as
+``postgres``, is reported by psql and is not a failure), then ``pg_restore --create
+--exit-on-error`` of the custom-format dump, connected to the ``postgres`` database.
+
+The password is in the environment of these processes only (``PGPASSWORD``), read from
+the configured file: never on a command line. On Linux ``/proc/PID/environ`` is readable
+only by the process's owner and root. (libpq's own password file cannot be an anonymous
+pipe: libpq ignores it unless it is a regular file.)
 """
 
 from __future__ import annotations
 
-from drptools.databases import Artifact, read_password
+from drptools.engines.common import Artifact, Load, load, needed, read_password
 from drptools.execute import last_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from drptools.config import Database
 
 CONNECT_TIMEOUT = "30"
+DUMP = ".dump"
+GLOBALS = ".globals.sql.zst"
+#: The database a restore connects to first, to create the restored one.
+MAINTENANCE = "postgres"
 
 
 def cause(stderr: str) -> str:
@@ -65,22 +75,31 @@ def environment(database: Database) -> dict[str, str]:
 def artifacts(database: Database) -> list[Artifact]:
     """The dump set of a PostgreSQL database: the custom-format dump, then the globals."""
     env = environment(database)
-    dump = Artifact(
-        ".dump",
-        ("pg_dump", "--format=custom", "--no-password", *connection(database),
-         f"--dbname={database.name}"),
-        compress=False,
-        env=env,
-        cause=cause,
-    )  # fmt: skip
-    if not database.globals:
-        return [dump]
-    roles = Artifact(
-        ".globals.sql.zst",
-        ("pg_dumpall", "--globals-only", "--no-password", *connection(database),
-         f"--database={database.name}"),
-        compress=True,
-        env=env,
-        cause=cause,
-    )  # fmt: skip
-    return [dump, roles]
+    # suffix, the tool and its mode, the option naming the database, compressed by zstd
+    made = [(DUMP, ("pg_dump", "--format=custom"), "--dbname", False)]
+    if database.globals:
+        made.append((GLOBALS, ("pg_dumpall", "--globals-only"), "--database", True))
+    return [
+        Artifact(
+            suffix,
+            (*tool, "--no-password", *connection(database), f"{option}={database.name}"),
+            compress=compress,
+            env=env,
+            cause=cause,
+        )
+        for suffix, tool, option, compress in made
+    ]
+
+
+def restore(database: Database, files: Mapping[str, str]) -> None:
+    """Import the dump set ``files``: its globals with psql (if any), then pg_restore."""
+    env = environment(database)
+    what = f"restoring {database.name} into PostgreSQL"
+    dump = needed(files, DUMP, what)
+    if GLOBALS in files:
+        psql = ("psql", "--no-psqlrc", "--quiet", "--no-password", *connection(database),
+                f"--dbname={MAINTENANCE}")  # fmt: skip
+        load(Load(files[GLOBALS], psql, decompress=True, env=env, cause=cause), what)
+    pg_restore = ("pg_restore", "--create", "--exit-on-error", "--no-password",
+                  *connection(database), f"--dbname={MAINTENANCE}", dump)  # fmt: skip
+    load(Load(dump, pg_restore, decompress=False, env=env, cause=cause), what)

@@ -1,0 +1,77 @@
+"""What only this machine can tell of a valid configuration: secret file modes, missing paths.
+
+:func:`drptools.config.parse` judges the document alone; ``drp config check`` adds these.
+"""
+
+from __future__ import annotations
+
+import os
+
+from drptools.config.model import Config, ConfigError
+
+
+def secret_problem(path: str, where: str) -> str | None:
+    """Why the secret file at ``path`` cannot be used, or None.
+
+    Group and others must have no access at all (mode 0600 or 0400), as libpq asks of
+    ``.pgpass`` and OpenSSH of private keys: a group-readable password is readable by
+    every member of a group nobody audits.
+    """
+    import stat
+
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        return f"{where}: cannot use {path}: {error.strerror}"
+    if not stat.S_ISREG(status.st_mode):
+        return f"{where}: {path} is not a regular file"
+    if status.st_mode & 0o077:
+        mode = stat.S_IMODE(status.st_mode)
+        return (
+            f"{where}: {path} is accessible by group or others (mode {mode:04o}); "
+            f"a secret file must be mode 0600 or 0400 (chmod 600 {path})"
+        )
+    return None
+
+
+def status_gid(config: Config) -> int | None:
+    """The group id of ``[status] group`` (None without one); ConfigError if it is unknown."""
+    if config.status_group is None:
+        return None
+    import grp
+
+    try:
+        return grp.getgrnam(config.status_group).gr_gid
+    except KeyError:
+        raise ConfigError(
+            config.source,
+            [f"status.group: no group {config.status_group!r} on this machine"],
+        ) from None
+
+
+def check_files(config: Config) -> list[str]:
+    """Problems :func:`parse` cannot see: secret file modes, missing paths and files."""
+    problems = []
+    try:
+        status_gid(config)
+    except ConfigError as error:
+        problems += error.problems
+    for target in config.targets.values():
+        where = f"targets.{target.name}"
+        if target.ssh_config is not None and not os.access(target.ssh_config, os.R_OK):
+            problems.append(f"{where}.ssh_config: cannot read {target.ssh_config}")
+        if not target.location.is_remote and not os.path.isdir(target.location.path):
+            problems.append(f"{where}.location: {target.location.path} is not a directory")
+    for environment in config.environments.values():
+        where = f"environments.{environment.name}"
+        for path in environment.paths:
+            if not os.path.lexists(path):
+                problems.append(f"{where}.paths: {path} does not exist")
+        for database in environment.databases:
+            if database.password_file is not None:
+                complaint = secret_problem(
+                    database.password_file, f"{where}.databases.{database.key}.password_file"
+                )
+                if complaint:
+                    problems.append(complaint)
+    return problems

@@ -1,0 +1,247 @@
+"""What a validated ``drp.toml`` is: plain classes the actions and check_backup read.
+
+The classes are plain ``__slots__`` classes, not dataclasses: ``check_backup`` loads this
+module on every run, and importing ``dataclasses`` would cost it more than the parse.
+Secrets are never in the configuration: a database password lives in a file of its own
+(``password_file``); ssh options live in an ssh config file (``ssh_config``).
+"""
+
+from __future__ import annotations
+
+import os
+
+DEFAULT_PATH = "/etc/vigie/drp.toml"
+#: Even days since the epoch go to A, odd days to B (see :mod:`drptools.layout`).
+TARGET_NAMES = ("A", "B")
+ENGINES = ("mariadb", "mysql", "postgresql")
+DEFAULT_KEEP_FILES = 14
+DEFAULT_KEEP_DUMPS = 36
+#: ``[files]`` switches, each true by default; their rsync options: :mod:`drptools.rsync`.
+PRESERVE_KEYS = ("hard_links", "sparse", "acls", "xattrs")
+#: Minutes a run may take before it counts as hung (``[limits]``): those of the systemd
+#: units' TimeoutStartSec, so a run systemd would stop is also one check_backup reports.
+DEFAULT_LIMITS = {"files": 1200, "db": 110}
+NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+HOST_CHARACTERS = NAME_CHARACTERS
+DATABASE_NAME_CHARACTERS = NAME_CHARACTERS | {"$"}
+#: Characters an ssh config path cannot hold: it is part of rsync's ``-e`` command string.
+UNQUOTABLE = frozenset(" \t\n\r'\"\\")
+#: What ends a line for someone: a list item holding one is refused.
+LINE_BREAKS = frozenset("\r\n")
+LOCATION_HELP = "an absolute path (/srv/backup), host:/path or user@host:/path"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` holds one message per problem."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(f"{source}: {problems[0]}")
+        self.source = source
+        self.problems = problems
+
+    def one_line(self) -> str:
+        """The first problem, and how many more there are."""
+        more = len(self.problems) - 1
+        tail = f" (and {more} more problem{'s' if more > 1 else ''}: drp config check)"
+        return str(self) + (tail if more else "")
+
+
+class Location:
+    """Where a target keeps its backups: a local directory, or ``[user@]host:/path`` by ssh."""
+
+    __slots__ = ("host", "path")
+
+    def __init__(self, path: str, host: str | None = None) -> None:
+        self.path = path
+        #: ``host`` or ``user@host`` as ssh takes it; None for a local directory.
+        self.host = host
+
+    @property
+    def is_remote(self) -> bool:
+        """True when the target is reached by ssh."""
+        return self.host is not None
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.path}" if self.host else self.path
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Location):
+            return NotImplemented
+        return (self.host, self.path) == (other.host, other.path)
+
+    def __hash__(self) -> int:
+        return hash((self.host, self.path))
+
+
+def parse_location(text: str) -> Location:
+    """``/srv/backup``, ``host:/srv/backup`` or ``user@host:/srv/backup``, as rsync reads them.
+
+    Raises ValueError saying what was expected. A relative path or ``~`` is refused: the
+    remote shell's working directory is not something a backup should depend on.
+    """
+    if "\n" in text or "\x00" in text:
+        raise ValueError(f"{text!r} holds a line break; expected {LOCATION_HELP}")
+    if text.startswith("/"):
+        return Location(os.path.normpath(text))
+    host, colon, path = text.partition(":")
+    if not colon or "/" in host:
+        raise ValueError(f"{text!r} is not {LOCATION_HELP}")
+    user, at, name = host.rpartition("@")
+    if (
+        not name
+        or not set(name) <= HOST_CHARACTERS
+        or (at and not set(user) <= NAME_CHARACTERS)
+        or host.startswith("-")
+    ):
+        raise ValueError(
+            f"{text!r}: {host!r} is not a host name or user@host (letters, digits, '.', '-', "
+            "'_', not starting with '-'; use an ssh config Host alias for anything else)"
+        )
+    if at and not user:
+        raise ValueError(f"{text!r}: the user before '@' is empty")
+    if not path.startswith("/"):
+        raise ValueError(f"{text!r}: the remote path {path!r} is not absolute; expected {host}:/…")
+    return Location(os.path.normpath(path), host)
+
+
+class Target:
+    """Backup server A or B."""
+
+    __slots__ = ("datacenter", "location", "name", "ssh_config")
+
+    def __init__(
+        self, name: str, location: Location, datacenter: str, ssh_config: str | None
+    ) -> None:
+        self.name = name
+        self.location = location
+        self.datacenter = datacenter
+        #: ssh config file (port, identity, known_hosts…) for a remote location.
+        self.ssh_config = ssh_config
+
+
+class Database:
+    """One database of an environment, dumped every 2 hours."""
+
+    __slots__ = (
+        "engine",
+        "environment",
+        "globals",
+        "host",
+        "key",
+        "name",
+        "password_file",
+        "port",
+        "socket",
+        "targets",
+        "user",
+    )
+
+    def __init__(
+        self,
+        environment: str,
+        key: str,
+        engine: str,
+        name: str,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        socket: str | None = None,
+        user: str | None = None,
+        password_file: str | None = None,
+        targets: tuple[str, ...] = TARGET_NAMES,
+        globals: bool = True,
+    ) -> None:
+        self.environment = environment
+        #: The name of its table in the config, used in paths and status records.
+        self.key = key
+        self.engine = engine
+        #: The database's name on the server.
+        self.name = name
+        self.host, self.port, self.socket = host, port, socket
+        self.user, self.password_file = user, password_file
+        self.targets = targets
+        #: PostgreSQL: also dump roles and tablespaces (``pg_dumpall --globals-only``).
+        self.globals = globals
+
+
+class Environment:
+    """A hosted environment: the files to snapshot daily and the databases to dump."""
+
+    __slots__ = ("databases", "excludes", "name", "paths")
+
+    def __init__(
+        self,
+        name: str,
+        paths: tuple[str, ...],
+        excludes: tuple[str, ...] = (),
+        databases: tuple[Database, ...] = (),
+    ) -> None:
+        self.name = name
+        self.paths = paths
+        self.excludes = excludes
+        self.databases = databases
+
+
+class Notification:
+    """Who is mailed when a backup fails (besides cron's mail and systemd's journal)."""
+
+    __slots__ = ("mail_from", "mail_to", "smtp_host", "smtp_port")
+
+    def __init__(
+        self,
+        mail_to: tuple[str, ...] = (),
+        mail_from: str = "",
+        smtp_host: str = "localhost",
+        smtp_port: int = 25,
+    ) -> None:
+        self.mail_to = mail_to
+        self.mail_from = mail_from
+        self.smtp_host = smtp_host
+        self.smtp_port = smtp_port
+
+
+class Config:
+    """The whole validated configuration."""
+
+    __slots__ = (
+        "datacenter",
+        "environments",
+        "keep_dumps",
+        "keep_files",
+        "limits",
+        "notification",
+        "preserve",
+        "source",
+        "status_group",
+        "targets",
+    )
+
+    def __init__(
+        self,
+        source: str,
+        datacenter: str,
+        targets: dict[str, Target],
+        environments: dict[str, Environment],
+        keep_files: int = DEFAULT_KEEP_FILES,
+        keep_dumps: int = DEFAULT_KEEP_DUMPS,
+        notification: Notification | None = None,
+        limits: dict[str, int] | None = None,
+        status_group: str | None = None,
+        preserve: tuple[str, ...] = PRESERVE_KEYS,
+    ) -> None:
+        self.source = source
+        #: Where the service runs; the policy wants a target in another datacenter.
+        self.datacenter = datacenter
+        self.targets = targets
+        self.environments = environments
+        #: Complete file snapshots kept per environment on each target.
+        self.keep_files = keep_files
+        #: Complete dumps kept per database on each target.
+        self.keep_dumps = keep_dumps
+        self.notification = notification or Notification()
+        #: Longest run in minutes, per kind of run (``files``, ``db``).
+        self.limits = dict(DEFAULT_LIMITS, **(limits or {}))
+        #: Group that may read the state directory and records (the monitoring user's).
+        self.status_group = status_group
+        #: What file snapshots keep besides contents and modes (``[files]``, all by default).
+        self.preserve = preserve

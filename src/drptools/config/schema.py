@@ -1,0 +1,154 @@
+"""Every key of ``drp.toml``, once: its section, type, default and what it means.
+
+This table is the single source of truth the validation reads (which keys a section
+knows, for the "unknown key (known here: …)" messages, and the type, default and range
+of every simple value), and that the tests compare with ``examples/drp.toml``, so that a
+key cannot be added without being validated and documented. Rules between keys (two
+targets in one datacenter, host and socket together…) are in :mod:`drptools.config.rules`.
+
+Plain tuples and a ``__slots__`` class: check_backup imports this on every run.
+"""
+
+from __future__ import annotations
+
+from drptools.config.model import (
+    DEFAULT_KEEP_DUMPS,
+    DEFAULT_KEEP_FILES,
+    DEFAULT_LIMITS,
+    PRESERVE_KEYS,
+    TARGET_NAMES,
+)
+
+STRING = "string"  # a non-empty string
+PATH = "path"  # an absolute path
+INTEGER = "integer"
+BOOLEAN = "boolean"
+STRINGS = "strings"  # a list of distinct one-line strings
+TABLE = "table"
+
+
+class Key:
+    """One key of a section: its name, type, default, range and meaning."""
+
+    __slots__ = ("default", "help", "kind", "maximum", "minimum", "name", "required")
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        help: str,
+        default: object = None,
+        *,
+        required: bool = False,
+        minimum: int = 0,
+        maximum: int = 0,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.help = help
+        #: What the key is when absent (None: no value).
+        self.default = default
+        self.required = required
+        #: The range of an integer.
+        self.minimum, self.maximum = minimum, maximum
+
+
+#: Section -> its keys, in the order the messages list them. ``target`` is each
+#: ``[targets.A]``/``[targets.B]``, ``environment`` each ``[environments.NAME]``,
+#: ``database`` each ``[environments.NAME.databases.NAME]``.
+SECTIONS: dict[str, tuple[Key, ...]] = {
+    "": (
+        Key("datacenter", STRING, "where the service runs", required=True),
+        Key("targets", TABLE, f"the backup servers {' and '.join(TARGET_NAMES)}"),
+        Key("retention", TABLE, "how many backups each target keeps"),
+        Key("limits", TABLE, "how long a run may take"),
+        Key("status", TABLE, "who may read the status records"),
+        Key("notification", TABLE, "who hears about a failed backup"),
+        Key("files", TABLE, "what file snapshots keep"),
+        Key("environments", TABLE, "what is backed up"),
+    ),
+    "target": (
+        Key("location", STRING, "/path, host:/path or user@host:/path", required=True),
+        Key("datacenter", STRING, "the target's datacenter", required=True),
+        Key("ssh_config", STRING, "ssh config file of a remote location"),
+    ),
+    "retention": (
+        Key(
+            "files",
+            INTEGER,
+            "complete file snapshots per environment",
+            DEFAULT_KEEP_FILES,
+            minimum=1,
+            maximum=10000,
+        ),
+        Key(
+            "dumps",
+            INTEGER,
+            "complete dump sets per database",
+            DEFAULT_KEEP_DUMPS,
+            minimum=1,
+            maximum=100000,
+        ),
+    ),
+    "limits": tuple(
+        Key(
+            f"{kind}_minutes",
+            INTEGER,
+            f"minutes a {kind} run may take before it counts as hung",
+            default,
+            minimum=1,
+            maximum=100000,
+        )
+        for kind, default in DEFAULT_LIMITS.items()
+    ),
+    "status": (Key("group", STRING, "group that may read the state directory and records"),),
+    "notification": (
+        Key("mail_to", STRINGS, "addresses mailed when a backup fails"),
+        Key("mail_from", STRING, "sender of those mails (needed with mail_to)"),
+        Key("smtp_host", STRING, "SMTP server", "localhost"),
+        Key("smtp_port", INTEGER, "its port", 25, minimum=1, maximum=65535),
+    ),
+    "files": tuple(
+        Key(name, BOOLEAN, f"rsync --{name.replace('_', '-')}", True) for name in PRESERVE_KEYS
+    ),
+    "environment": (
+        Key("paths", STRINGS, "absolute paths copied daily (at least one)"),
+        Key("excludes", STRINGS, "rsync exclude patterns"),
+        Key("databases", TABLE, "databases dumped every 2 hours"),
+    ),
+    "database": (
+        Key("engine", STRING, "mariadb, mysql or postgresql", required=True),
+        Key("name", STRING, "the database on the server (default: the table's name)"),
+        Key("host", STRING, "TCP host"),
+        Key("port", INTEGER, "TCP port", minimum=1, maximum=65535),
+        Key("socket", PATH, "Unix socket path"),
+        Key("user", STRING, "the account that dumps"),
+        Key("password_file", PATH, "file holding the password alone, mode 0600 or 0400"),
+        Key("targets", STRINGS, "A, B or both", TARGET_NAMES),
+        Key("globals", BOOLEAN, "PostgreSQL: also dump roles and tablespaces", True),
+    ),
+}
+
+
+def names(section: str) -> tuple[str, ...]:
+    """The keys ``section`` knows, in order."""
+    return tuple(key.name for key in SECTIONS[section])
+
+
+def spec(section: str, name: str) -> Key:
+    """The declaration of ``name`` in ``section``."""
+    for declared in SECTIONS[section]:
+        if declared.name == name:
+            return declared
+    raise KeyError(f"{section}.{name}")
+
+
+TOP_KEYS = names("")
+TARGET_KEYS = names("target")
+ENVIRONMENT_KEYS = names("environment")
+DATABASE_KEYS = names("database")
+RETENTION_KEYS = names("retention")
+LIMITS_KEYS = names("limits")
+STATUS_KEYS = names("status")
+NOTIFICATION_KEYS = names("notification")
+FILES_KEYS = names("files")

@@ -1,0 +1,45 @@
+"""Database engines behind one contract: what a dump set is, and how it goes back in.
+
+Every engine module (:mod:`~drptools.engines.mariadb`, :mod:`~drptools.engines.postgresql`)
+exposes the same two functions, as borgmatic's database hooks do:
+
+- ``artifacts(database)``: the files of one dump set, in the order they are made, each
+  with the command that dumps it, its credentials and whether it needs compressing
+  (:class:`~drptools.engines.common.Artifact`; :mod:`~drptools.engines.stream` runs them);
+- ``restore(database, files)``: import a dump set (its files by suffix, as ``artifacts``
+  names them) into the server ``database`` describes, with the credentials reaching the
+  client the same way they reach the dump: never on a command line.
+
+The functions here choose the engine of a database and call it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from drptools.config import Database
+    from drptools.engines.common import Artifact
+
+ENGINES = {
+    "mariadb": "drptools.engines.mariadb",
+    "mysql": "drptools.engines.mariadb",
+    "postgresql": "drptools.engines.postgresql",
+}
+
+
+def artifacts(database: Database) -> list[Artifact]:
+    """The files of one dump set of ``database``, in the order they are made."""
+    made: list[Artifact] = importlib.import_module(ENGINES[database.engine]).artifacts(database)
+    return made
+
+
+def restore(database: Database, files: Mapping[str, str]) -> None:
+    """Import the dump set ``files`` (suffix -> local path) into ``database``'s server.
+
+    CommandFailed says which client failed and why; Failure names a missing file.
+    """
+    importlib.import_module(ENGINES[database.engine]).restore(database, files)
