@@ -247,17 +247,8 @@ def check_as(
         del os.environ["VIGIE_DRP_NOW"]
 
 
-def test_under_umask_077_the_monitoring_group_still_reads_the_records(public, sshd):
-    source = make_tree(public / "src", 1, 2)
-    for name in ("A", "B"):
-        (public / name).mkdir()
-    config = write_config(  # remote targets: check_backup judges them by the records alone
-        public / "drp.toml",
-        a=f"{sshd.alias}:{public / 'A'}",
-        b=f"{sshd.alias}:{public / 'B'}",
-        ssh_config=sshd.ssh_config,
-        environments={"www": {"paths": [str(source)]}},
-    )
+def backup_two_days_under_umask_077(config: Path) -> None:
+    """Give the state to the group ``nagios``, then back up on two days under umask 077."""
     config.write_text(config.read_text() + '\n[status]\ngroup = "nagios"\n')
     config.chmod(0o644)
     for day in (0, 1):
@@ -271,6 +262,20 @@ def test_under_umask_077_the_monitoring_group_still_reads_the_records(public, ss
             timeout=120,
         )
         assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_under_umask_077_the_monitoring_group_still_reads_the_records(public, sshd):
+    source = make_tree(public / "src", 1, 2)
+    for name in ("A", "B"):
+        (public / name).mkdir()
+    config = write_config(  # remote targets: check_backup judges them by the records alone
+        public / "drp.toml",
+        a=f"{sshd.alias}:{public / 'A'}",
+        b=f"{sshd.alias}:{public / 'B'}",
+        ssh_config=sshd.ssh_config,
+        environments={"www": {"paths": [str(source)]}},
+    )
+    backup_two_days_under_umask_077(config)
     state = Path(os.environ["VIGIE_STATE_DIR"])
     for path, mode in ((state, 0o755), (state / "drp", 0o750),
                        (state / "drp" / "files.www.A.json", 0o640)):  # fmt: skip
@@ -285,28 +290,8 @@ def test_under_umask_077_the_monitoring_group_still_reads_the_records(public, ss
 
 
 def test_under_umask_077_the_monitoring_group_still_reads_local_targets(public):
-    source = make_tree(public / "src", 1, 2)
-    for name in ("A", "B"):
-        (public / name).mkdir()
-    config = write_config(
-        public / "drp.toml",
-        a=str(public / "A"),
-        b=str(public / "B"),
-        environments={"www": {"paths": [str(source)]}},
-    )
-    config.write_text(config.read_text() + '\n[status]\ngroup = "nagios"\n')
-    config.chmod(0o644)
-    for day in (0, 1):
-        result = subprocess.run(
-            [executable("drp"), "-c", str(config), "backup", "files"],
-            env=dict(os.environ, VIGIE_DRP_NOW=str(EVEN_NOON + day * DAY)),
-            umask=0o077,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        assert (result.returncode, result.stderr) == (0, "")
+    _, config = local_site(public)
+    backup_two_days_under_umask_077(config)
     files = public / "A" / "www" / "files"
     for path in (files.parent, files, next(files.glob("2*")) / "COMPLETE"):
         assert path.group() == "nagios", path

@@ -101,17 +101,22 @@ def make_tree(root: Path, directories: int, files: int, size: int = 16) -> Path:
 
 
 def local_site(
-    root: Path, databases: dict[str, dict[str, object]] | None = None, directories: int = 1
+    root: Path,
+    databases: dict[str, dict[str, object]] | None = None,
+    directories: int = 1,
+    paths: list[Path] | None = None,
 ) -> tuple[Path, Path]:
-    """Local targets A and B under ``root``, an environment ``www`` of a small tree."""
-    source = make_tree(root / "src", directories, 2)
+    """Local targets A and B under ``root``, an environment ``www`` of ``paths`` (default:
+    a small tree made in ``root/src``)."""
+    if paths is None:
+        paths = [make_tree(root / "src", directories, 2)]
     for name in ("A", "B"):
         (root / name).mkdir()
     config = write_config(
         root / "drp.toml",
         a=str(root / "A"),
         b=str(root / "B"),
-        environments={"www": {"paths": [str(source)]}},
+        environments={"www": {"paths": [str(path) for path in paths]}},
         databases=databases,
     )
     return root, config

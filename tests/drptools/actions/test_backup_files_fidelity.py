@@ -25,7 +25,7 @@ from drptools.errors import Failure
 from drptools.procedures.backup_files import FileBackup
 from drptools.targets import Place
 from tests.helpers.contract import assert_conforms
-from tests.helpers.drp import DAY, EVEN_NOON, drp, local_site, make_tree, write_config
+from tests.helpers.drp import DAY, EVEN_NOON, drp, local_site, make_tree
 
 pytestmark = pytest.mark.integration
 HOUR = 3600
@@ -63,14 +63,7 @@ def test_a_configured_path_that_is_a_symlink_backs_up_the_directory(tmp_path):
     real = make_tree(tmp_path / "srv" / "data-www", 2, 5)
     link = tmp_path / "srv" / "www"
     link.symlink_to("data-www")
-    for name in ("A", "B"):
-        (tmp_path / name).mkdir()
-    config = write_config(
-        tmp_path / "drp.toml",
-        a=str(tmp_path / "A"),
-        b=str(tmp_path / "B"),
-        environments={"www": {"paths": [str(link)]}},
-    )
+    _, config = local_site(tmp_path, paths=[link])
     checked = drp(config, "config", "check")
     assert checked.returncode == 0, checked.stderr
     assert f"{link} is a symlink to {real}: its content is backed up as {link}" in checked.stdout
@@ -268,14 +261,7 @@ def rich_site(tmp_path):
     tool("setfacl", "-m", "u:nobody:r", str(source / "one"))
     (source / "ping").write_bytes(b"\x7fELF not really")
     tool("setcap", "cap_net_raw+ep", str(source / "ping"))
-    for name in ("A", "B"):
-        (tmp_path / name).mkdir()
-    config = write_config(
-        tmp_path / "drp.toml",
-        a=str(tmp_path / "A"),
-        b=str(tmp_path / "B"),
-        environments={"www": {"paths": [str(source)]}},
-    )
+    _, config = local_site(tmp_path, paths=[source])
     return tmp_path, config, source
 
 

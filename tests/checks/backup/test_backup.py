@@ -1,4 +1,5 @@
-"""check_backup on what drp really wrote, and on target states made for each case."""
+"""check_backup (checks/backup/backup.py) on what drp really wrote, and on target states
+made for each case."""
 
 from __future__ import annotations
 
