@@ -31,10 +31,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import logging
 import os
 import stat
 
+from checks.core.files import replace_atomically
 from drptools import layout
 from drptools.errors import Failure
 
@@ -193,20 +193,17 @@ def _own(descriptor: int) -> None:
 def write(name: str, record: dict[str, object]) -> None:
     """Store ``record`` as ``name`` atomically and durably; StateError says what failed."""
     directory = state_dir()
-    temporary = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+    text = json.dumps(record, indent=1, sort_keys=True) + "\n"
     try:
         make_state_dir()
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            _own(descriptor)
-            json.dump(record, file, indent=1, sort_keys=True)
-            file.write("\n")
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, os.path.join(directory, f"{name}.json"))
+        replace_atomically(
+            os.path.join(directory, f"{name}.json"),
+            text,
+            mode=0o644 if settings.gid is None else 0o640,
+            group=settings.gid,
+            durable=True,
+        )
     except OSError as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
         where = error.filename or directory
         raise StateError(
             f"cannot write the status record {name} in {where}: {error.strerror}"
@@ -223,6 +220,8 @@ class Run:
         try:
             previous = read(name) or {}
         except Unreadable as error:  # replaced by this run's; last_ok is lost with it
+            import logging  # only here: check_backup imports this module at every run
+
             logging.getLogger("drptools").warning("%s (replacing it)", error)
             previous = {}
         self.record: dict[str, object] = {

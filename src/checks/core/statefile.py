@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from checks.core import procfs
 from checks.core.cli import Parser, seconds
+from checks.core.files import replace_atomically
 from checks.core.runtime import doing
 
 #: Oldest stored reading a rate may start from, in seconds.
@@ -75,13 +76,8 @@ def save(name: str, data: dict[str, object]) -> None:
     directory = state_dir()
     if directory is None:
         return
-    # A name of our own rather than tempfile's: importing tempfile costs a check run ~2 ms.
-    temporary = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            json.dump(data, file)
-        os.replace(temporary, os.path.join(directory, f"{name}.json"))
+        replace_atomically(os.path.join(directory, f"{name}.json"), json.dumps(data))
     except OSError as error:
         import logging  # only on this path: logging costs a check ~4 ms to import
 

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from drptools.config import Config, Database, Environment
 
-__all__ = ["Clock", "database", "environments", "targets"]
+__all__ = ["Clock", "columns", "database", "environments", "targets"]
 
 
 def environments(config: Config, names: Sequence[str]) -> list[Environment]:
@@ -39,3 +39,11 @@ def database(environment: Environment, key: str) -> Database:
 def targets(config: Config, chosen: str | None) -> list[str]:
     """Both targets, or the one chosen with ``--target``."""
     return [chosen] if chosen else list(config.targets)
+
+
+def columns(lines: Sequence[Sequence[str]]) -> str:
+    """Aligned columns for people (``drp status``, ``drp snapshots``); the last one free."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]) - 1)]
+    return "\n".join(
+        "  ".join([*map(str.ljust, line[:-1], widths), line[-1]]).rstrip() for line in lines
+    )

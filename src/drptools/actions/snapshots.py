@@ -143,11 +143,7 @@ def table(rows: list[dict[str, object]]) -> str:
                 human_bytes(size) if isinstance(size, int) else "-",
             )
         )
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in cells
-    )
+    return common.columns(cells)
 
 
 def main(config: Config, args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import time
 
 from checks.core.units import human_bytes, human_duration
 from drptools import layout, status
+from drptools.actions import common
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -63,16 +64,9 @@ def row(record: dict[str, object], now: float) -> list[str]:
 
 
 def table(rows: list[list[str]]) -> str:
-    """Aligned columns, the last one free."""
+    """Aligned columns, the last one (the error) free."""
     header = ["ENVIRONMENT", "WHAT", "TARGET", "RESULT", "STARTED", "TOOK", "FILES", "SIZE", ""]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
-    lines = []
-    for cells in [header, *rows]:
-        lines.append(
-            "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=False))
-            + ("  " + cells[-1] if cells[-1] else "")
-        )
-    return "\n".join(line.rstrip() for line in lines)
+    return common.columns([header, *rows])
 
 
 def main(config: Config, args: argparse.Namespace) -> int:

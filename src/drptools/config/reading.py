@@ -89,17 +89,12 @@ def _cache(key: list[object], data: dict[str, object]) -> None:
     """Store the decoded document for the next reader; silently skipped when impossible."""
     import json
 
+    from checks.core.files import replace_atomically
     from drptools.status import make_state_dir
 
     path = _cache_path()
-    temporary = f"{path}.{os.getpid()}.tmp"
-    try:
+    with contextlib.suppress(OSError, TypeError, ValueError):  # read-only state, a TOML date
         text = json.dumps({"key": key, "data": data})
         make_state_dir()  # with its mode: not 0700 because drp ran under umask 077
-        with open(temporary, "w", encoding="utf-8") as file:
-            os.fchmod(file.fileno(), 0o644)  # no secret in drp.toml; check_backup reads it
-            file.write(text)
-        os.replace(temporary, path)
-    except (OSError, TypeError, ValueError):  # read-only state, or a TOML date
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+        # No secret in drp.toml, and check_backup (the monitoring user) reads the cache.
+        replace_atomically(path, text, mode=0o644)
