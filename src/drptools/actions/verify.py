@@ -17,7 +17,6 @@ Exit 1 when anything differs.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import zlib
 
@@ -25,6 +24,7 @@ from checks.core.units import human_bytes
 from drptools import layout, manifest, status
 from drptools.actions import common
 from drptools.errors import Failure, Mismatch
+from drptools.procedures.common import sealed_manifest
 from drptools.targets import Place
 
 TYPE_CHECKING = False
@@ -86,11 +86,8 @@ def verify_snapshot(
     snapshots = layout.classify_snapshots(place.listing(directory, 2) or set())
     snapshot = choose(snapshots, wanted, f"snapshot of {environment} on {place}")
     path = f"{directory}/{snapshot.name}"
-    text = place.read(f"{path}/{layout.MANIFEST}")
-    marker = place.read(f"{path}/{layout.MARKER}") or b""
-    digest = hashlib.sha256(text).hexdigest() if text is not None else None
+    text, sealed = sealed_manifest(place, path, snapshot.stamp)
     problems = []
-    sealed = manifest.marker_problem(marker, snapshot.stamp, digest, len(text or b""))
     if sealed is not None:
         problems.append(f"{path}: {sealed}")
     if text is None:

@@ -177,11 +177,8 @@ class FileBackup:
         if self.base is None:
             return {}, b""
         path = f"{self.directory}/{self.base.name}"
-        text = self.place.read(f"{path}/{layout.MANIFEST}") or b""
-        marker = self.place.read(f"{path}/{layout.MARKER}") or b""
-        digest = hashlib.sha256(text).hexdigest() if text else None
-        problem = manifest.marker_problem(marker, self.base.stamp, digest, len(text))
-        if problem is None:
+        text, problem = common.sealed_manifest(self.place, path, self.base.stamp)
+        if problem is None and text is not None:
             try:
                 return manifest.parse_manifest(text), text
             except manifest.ManifestError as error:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import time
 
-from drptools import layout, status
+from drptools import layout, manifest, status
 from drptools.errors import Failure
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from drptools.targets import Place
 
 log = logging.getLogger("drptools")
 
@@ -82,3 +84,18 @@ def recorded(
             f" (recorded ok): {figures[PRUNE_ERROR]}"
         )
     return figures
+
+
+def sealed_manifest(place: Place, snapshot: str, stamp: str) -> tuple[bytes | None, str | None]:
+    """The ``MANIFEST`` text of a snapshot directory (None: missing), and why its
+    ``COMPLETE`` does not vouch for it (None: it does).
+
+    The one reading of a seal on a target: the next backup before it inherits hashes,
+    ``drp verify`` before it trusts the manifest.
+    """
+    import hashlib
+
+    text = place.read(f"{snapshot}/{layout.MANIFEST}")
+    marker = place.read(f"{snapshot}/{layout.MARKER}") or b""
+    digest = hashlib.sha256(text).hexdigest() if text is not None else None
+    return text, manifest.marker_problem(marker, stamp, digest, len(text or b""))
