@@ -276,17 +276,12 @@ class Backups(nagiosplugin.Resource):
         """What a run that succeeded still went without: unreadable files, retention."""
         findings = []
         count = record.get("unreadable_files")
-        if isinstance(count, int) and count > 0:
-            shown = record.get("unreadable")
-            names = ", ".join(map(str, shown)) if isinstance(shown, list) else ""
-            more = (
-                f" and {count - len(shown)} more"
-                if isinstance(shown, list) and count > len(shown)
-                else ""
-            )
+        shown = record.get("unreadable")
+        if isinstance(count, int) and count > 0 and isinstance(shown, list):
+            more = f" and {count - len(shown)} more" if count > len(shown) else ""
             findings.append(_finding(
                 f"{what}: {count} source file(s) could not be read and are not in "
-                f"{record.get('snapshot')}: {names}{more}", "failed_run"
+                f"{record.get('snapshot')}: {', '.join(map(str, shown))}{more}", "failed_run"
             ))  # fmt: skip
         if record.get("prune_error"):
             findings.append(
