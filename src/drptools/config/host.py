@@ -7,31 +7,8 @@ from __future__ import annotations
 
 import os
 
+from checks.core.credentials import secret_problem
 from drptools.config.model import Config, ConfigError
-
-
-def secret_problem(path: str, where: str) -> str | None:
-    """Why the secret file at ``path`` cannot be used, or None.
-
-    Group and others must have no access at all (mode 0600 or 0400), as libpq asks of
-    ``.pgpass`` and OpenSSH of private keys: a group-readable password is readable by
-    every member of a group nobody audits.
-    """
-    import stat
-
-    try:
-        status = os.stat(path)
-    except OSError as error:
-        return f"{where}: cannot use {path}: {error.strerror}"
-    if not stat.S_ISREG(status.st_mode):
-        return f"{where}: {path} is not a regular file"
-    if status.st_mode & 0o077:
-        mode = stat.S_IMODE(status.st_mode)
-        return (
-            f"{where}: {path} is accessible by group or others (mode {mode:04o}); "
-            f"a secret file must be mode 0600 or 0400 (chmod 600 {path})"
-        )
-    return None
 
 
 def status_gid(config: Config) -> int | None:
