@@ -1,1 +1,1 @@
-"""Reachability checks: ICMP ping and the SSH service."""
+"""Reachability checks: ICMP ping, and the SSH and FTP services."""

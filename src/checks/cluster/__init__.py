@@ -1,0 +1,1 @@
+"""Checks of replicated storage and clusters: DRBD, Ceph, GlusterFS, Pacemaker/Heartbeat."""

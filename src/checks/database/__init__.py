@@ -1,0 +1,1 @@
+"""Checks of database servers: MariaDB/MySQL and PostgreSQL status and replication."""

@@ -1,0 +1,1 @@
+"""Checks of mail servers: Postfix and Qmail, their SMTP service and queues."""

@@ -1,0 +1,1 @@
+"""Checks of web services: URLs, and the status of Apache, Nginx, Tomcat, Varnish, Elasticsearch."""
