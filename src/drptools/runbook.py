@@ -1,0 +1,338 @@
+"""Runbooks: ordered, idempotent steps that plan, probe, run, journal and resume.
+
+DRP activation and failback run rarely, under stress, on machines that are failing. So
+each step can say what it will do before anything happens (:meth:`Step.describe`, sizes,
+an estimate from the throughput of past runs), check its preconditions read-only
+(:meth:`Step.probe`), do its work (:meth:`Step.run`), and tell from the real state
+whether it is already done (:meth:`Step.done`). :func:`execute` runs them in order under
+one lock, journaling each step's start and end (:mod:`drptools.journal`) so that:
+
+- ``--dry-run`` builds the plan from the very steps a run would execute and runs every
+  read-only probe (ReaR's ``-s`` only lists its scripts);
+- ``--resume RUN_ID`` skips what the journal says is done, and a step that started but
+  never ended (killed mid-way) is asked :meth:`Step.done` before it is redone;
+- SIGINT/SIGTERM stop at once with the journal saying where (``stop``), exit 128+N;
+- the final report gives the measured RTO (from the run's first start to the step that
+  ends the outage, normally DNS verified) and RPO (that moment minus the age of the
+  oldest data restored).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import sys
+import time
+
+from drptools import journal, layout
+from drptools.errors import Failure
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import TextIO
+
+#: The lock every runbook holds: an activation and a failback must never overlap.
+LOCK = "runbook"
+
+
+class StepFailed(Failure):
+    """A step's probe or run failed: the runbook stops there (exit 1)."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: stop now, the journal says where."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class Progress:
+    """Step k/N, bytes, rate and ETA on a terminal, redrawn at most twice a second."""
+
+    def __init__(self, index: int, count: int, title: str, stream: TextIO) -> None:
+        self.prefix = f"[{index}/{count}] {title}"
+        self.stream = stream
+        self.live = stream.isatty()
+        self.started = time.monotonic()
+        self.drawn = 0.0
+        self.bytes = 0
+
+    def update(self, done: int, total: int | None = None) -> None:
+        """``done`` bytes of ``total`` moved so far."""
+        from checks.core.units import human_bytes, human_duration
+
+        self.bytes = done
+        now = time.monotonic()
+        if not self.live or now - self.drawn < 0.5:
+            return
+        self.drawn = now
+        rate = done / max(now - self.started, 1e-3)
+        text = f"{self.prefix}: {human_bytes(done)}"
+        if total:
+            text += f" of {human_bytes(total)}"
+        text += f", {human_bytes(rate)}/s"
+        if total and rate > 0 and done < total:
+            text += f", {human_duration((total - done) / rate)} left"
+        self.stream.write(f"\r\033[K{text}")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        """Erase the progress line before the step's result is printed."""
+        if self.live and self.drawn:
+            self.stream.write("\r\033[K")
+
+
+class Step:
+    """One idempotent step; subclasses override what applies.
+
+    ``name`` is the step's key in the journal (unique in its runbook, stable across
+    resumes: ``copy-files:www``), ``title`` what the operator reads, ``kind`` what past
+    throughput is looked up by (``copy-files``), ``ends_outage`` whether the RTO clock stops
+    when it is done (the DNS switch, once every authoritative server answers).
+    """
+
+    name = "step"
+    title = "a step"
+    kind = "step"
+    ends_outage = False
+
+    def describe(self) -> list[str]:
+        """What the step will do, in lines for the plan (sources, destinations, sizes)."""
+        return []
+
+    def size(self) -> int | None:
+        """The bytes it will move (None: not a copy), for estimates and progress."""
+        return None
+
+    def probe(self) -> list[str]:
+        """Problems that would make the step fail, found without changing anything."""
+        return []
+
+    def done(self) -> bool:
+        """Whether the real state shows the step's work already done (asked on resume of
+        a step killed mid-way; False redoes it, so only say True when it is certain)."""
+        return False
+
+    def run(self, progress: Progress) -> dict[str, object]:
+        """Do the work; return details for the journal (``bytes``; ``data_time``: the Unix
+        time of the data it restored, for the RPO). Raise Failure when it fails."""
+        raise NotImplementedError
+
+
+class Runbook:
+    """A procedure: its name (``activate``), the parameters it was built from (journaled,
+    so ``--resume`` rebuilds the same steps) and its steps in order."""
+
+    def __init__(self, name: str, parameters: dict[str, object], steps: Sequence[Step]) -> None:
+        self.name, self.parameters, self.steps = name, parameters, list(steps)
+        names = [step.name for step in steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"runbook {name}: step names repeat: {names}")
+
+
+def resumed_parameters(run_id: str, runbook: str) -> dict[str, object]:
+    """The parameters ``run_id`` began with, to rebuild its runbook; Failure if that run is
+    of another runbook or already finished."""
+    records = journal.read(run_id)
+    begin = records[0]
+    if begin.get("runbook") != runbook:
+        raise Failure(f"run {run_id} is a {begin.get('runbook')} run, not {runbook}")
+    if any(record.get("event") == "finish" and record.get("result") == "ok" for record in records):
+        raise Failure(f"run {run_id} finished successfully; there is nothing to resume")
+    parameters = begin.get("parameters")
+    return parameters if isinstance(parameters, dict) else {}
+
+
+def throughput(kind: str) -> float | None:
+    """The median bytes per second of past ``kind`` steps that moved data (None: no past)."""
+    rates = []
+    for run_id in journal.all_runs():
+        try:
+            records = journal.read(run_id)
+        except Failure:
+            continue
+        for record in records:
+            moved, seconds = record.get("bytes"), record.get("seconds")
+            if (
+                record.get("event") == "end"
+                and record.get("kind") == kind
+                and record.get("result") == "ok"
+                and isinstance(moved, int)
+                and isinstance(seconds, int | float)
+                and moved > 0
+                and seconds > 0
+            ):
+                rates.append(moved / seconds)
+    return statistics.median(rates) if rates else None
+
+
+def plan(runbook: Runbook, probe: bool = True) -> tuple[list[str], list[str]]:
+    """The plan's lines and, with ``probe``, every problem the steps' probes found."""
+    from checks.core.units import human_bytes, human_duration
+
+    lines, problems = [], []
+    count = len(runbook.steps)
+    for index, step in enumerate(runbook.steps, 1):
+        size = step.size()
+        heading = f"{index}/{count} {step.title}"
+        if size is not None:
+            heading += f" ({human_bytes(size)}"
+            rate = throughput(step.kind)
+            if rate and size:
+                heading += f", about {human_duration(size / rate)} at {human_bytes(rate)}/s"
+            heading += ")"
+        lines.append(heading)
+        lines += [f"    {line}" for line in step.describe()]
+        if probe:
+            found = step.probe()
+            problems += [f"{step.title}: {problem}" for problem in found]
+            lines += [f"    PROBLEM: {problem}" for problem in found]
+    return lines, problems
+
+
+class Report:
+    """The outcome of a run: its id, journal, and measured RTO and RPO (seconds or None)."""
+
+    __slots__ = ("journal", "rpo", "rto", "run_id")
+
+    def __init__(self, run_id: str, path: str, rto: float | None, rpo: float | None) -> None:
+        self.run_id, self.journal, self.rto, self.rpo = run_id, path, rto, rpo
+
+
+class _Signals:
+    """SIGINT and SIGTERM raise :class:`Interrupted` while a runbook runs."""
+
+    def _raise(self, signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    def __enter__(self) -> None:
+        self.previous = {
+            signum: signal.signal(signum, self._raise) for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+def _say(stream: TextIO, text: str) -> None:
+    stream.write(text + "\n")
+    stream.flush()
+
+
+def execute(runbook: Runbook, resume: str | None = None, stream: TextIO = sys.stdout) -> Report:
+    """Run ``runbook`` (or resume run ``resume`` of it) to its end under the runbook lock.
+
+    Raises StepFailed when a step fails, Interrupted on a signal (both after journaling
+    it), LockBusy when another runbook runs.
+    """
+    from drptools.status import LocalLock
+
+    with LocalLock(LOCK), _Signals():
+        now = layout.now()
+        if resume:
+            states = journal.step_states(journal.read(resume))
+            run_id = resume
+        else:
+            states, run_id = {}, journal.new_run_id(runbook.name, now)
+        record = journal.Journal(run_id)
+        try:
+            if resume:
+                record.write("resume", pid=os.getpid())
+            else:
+                record.write(
+                    "begin", runbook=runbook.name, parameters=runbook.parameters,
+                    steps=[step.name for step in runbook.steps], pid=os.getpid(),
+                )  # fmt: skip
+            _say(stream, f"drp {runbook.name}: run {run_id}, journal {record.path}")
+            _run_steps(runbook, states, record, stream)
+            rto, rpo = measured(journal.read(run_id))
+            record.write("finish", result="ok", rto=rto, rpo=rpo)
+            return Report(run_id, record.path, rto, rpo)
+        except StepFailed as failure:
+            record.write("finish", result="failed", error=str(failure))
+            raise
+        finally:
+            record.close()
+
+
+def _run_steps(
+    runbook: Runbook, states: dict[str, journal.StepState], record: journal.Journal,
+    stream: TextIO,
+) -> None:  # fmt: skip
+    """Each step in order: skipped when journaled done, re-probed when unknown, else run."""
+    from checks.core.units import human_bytes, human_duration
+
+    count = len(runbook.steps)
+    for index, step in enumerate(runbook.steps, 1):
+        where = f"[{index}/{count}] {step.title}"
+        state = states.get(step.name)
+        if state is not None and state.state == "done":
+            _say(stream, f"{where}: done in an earlier attempt of this run")
+            continue
+        fields: dict[str, object] = {"step": step.name, "kind": step.kind}
+        if state is not None and state.state == "unknown" and step.done():
+            record.write("end", result="ok", details={"found": "done, on resume"}, **fields)
+            _say(stream, f"{where}: found done (its outcome was unknown)")
+            continue
+        problems = step.probe()
+        if problems:
+            error = "; ".join(problems)
+            record.write("end", result="failed", error=f"preconditions: {error}", **fields)
+            raise StepFailed(f"{where}: {error}")
+        record.write("start", **fields)
+        progress = Progress(index, count, step.title, stream)
+        started = time.monotonic()
+        try:
+            details = step.run(progress)
+        except Failure as failure:
+            progress.clear()
+            record.write("end", result="failed", error=str(failure),
+                         seconds=round(time.monotonic() - started, 6), **fields)  # fmt: skip
+            raise StepFailed(f"{where}: {failure}") from None
+        except Interrupted as interruption:
+            progress.clear()
+            record.write("stop", signal=str(interruption), **fields)
+            raise
+        seconds = round(time.monotonic() - started, 6)
+        moved = details.pop("bytes", progress.bytes or None)
+        if step.ends_outage:
+            details["ends_outage"] = True
+        record.write("end", result="ok", seconds=seconds, bytes=moved, details=details, **fields)
+        progress.clear()
+        text = f"{where}: done in {human_duration(seconds)}"
+        if isinstance(moved, int) and moved:
+            text += f", {human_bytes(moved)}"
+        _say(stream, text)
+
+
+def measured(records: list[dict[str, object]]) -> tuple[float | None, float | None]:
+    """RTO and RPO of a run from its journal: from its first record to the end of the step
+    that ends the outage (else of the last step), and that moment minus the oldest
+    ``data_time`` a step restored."""
+    begun = records[0].get("time")
+    ends = [record for record in records if record.get("event") == "end"]
+    if not isinstance(begun, int | float) or not ends:
+        return None, None
+    outage_end = next(
+        (
+            record
+            for record in ends
+            if isinstance(details := record.get("details"), dict) and details.get("ends_outage")
+        ),
+        ends[-1],
+    )
+    ended = outage_end.get("time")
+    if not isinstance(ended, int | float):
+        return None, None
+    data_times = [
+        details["data_time"]
+        for record in ends
+        if isinstance(details := record.get("details"), dict)
+        and isinstance(details.get("data_time"), int | float)
+    ]
+    rpo = ended - min(data_times) if data_times else None
+    return round(ended - begun, 3), (round(rpo, 3) if rpo is not None else None)
