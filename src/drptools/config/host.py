@@ -44,11 +44,30 @@ def check_files(config: Config) -> list[str]:
         for path in environment.paths:
             if not os.path.lexists(path):
                 problems.append(f"{where}.paths: {path} does not exist")
-        for database in environment.databases:
-            if database.password_file is not None:
-                complaint = secret_problem(
-                    database.password_file, f"{where}.databases.{database.key}.password_file"
-                )
-                if complaint:
-                    problems.append(complaint)
+    return problems + _secret_problems(config)
+
+
+def _secret_problems(config: Config) -> list[str]:
+    """Mode problems of every secret file the configuration names."""
+    secrets = [
+        (
+            f"environments.{database.environment}.databases.{database.key}.password_file",
+            database.password_file,
+        )
+        for environment in config.environments.values()
+        for database in environment.databases
+    ]
+    secrets += [
+        (f"{side.name}.databases.{server.engine}.password_file", server.password_file)
+        for side in (config.drp, config.production)
+        if side is not None
+        for server in side.databases.values()
+    ]
+    if config.dns is not None:
+        secrets.append(("dns.key_file", config.dns.key_file))
+    problems = []
+    for where, path in secrets:
+        complaint = secret_problem(path, where) if path else None
+        if complaint:
+            problems.append(complaint)
     return problems

@@ -21,6 +21,8 @@ PRESERVE_KEYS = ("hard_links", "sparse", "acls", "xattrs")
 #: Minutes a run may take before it counts as hung (``[limits]``): those of the systemd
 #: units' TimeoutStartSec, so a run systemd would stop is also one check_backup reports.
 DEFAULT_LIMITS = {"files": 1200, "db": 110}
+#: Hours an authorisation recorded by ``drp authorize`` stays valid, unless ``--valid``.
+DEFAULT_AUTHORIZATION_HOURS = 4
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 HOST_CHARACTERS = NAME_CHARACTERS
 DATABASE_NAME_CHARACTERS = NAME_CHARACTERS | {"$"}
@@ -204,13 +206,17 @@ class Config:
     """The whole validated configuration."""
 
     __slots__ = (
+        "authorization_hours",
         "datacenter",
+        "dns",
+        "drp",
         "environments",
         "keep_dumps",
         "keep_files",
         "limits",
         "notification",
         "preserve",
+        "production",
         "source",
         "status_group",
         "targets",
@@ -228,6 +234,7 @@ class Config:
         limits: dict[str, int] | None = None,
         status_group: str | None = None,
         preserve: tuple[str, ...] = PRESERVE_KEYS,
+        recovery: Recovery | None = None,
     ) -> None:
         self.source = source
         #: Where the service runs; the policy wants a target in another datacenter.
@@ -245,3 +252,156 @@ class Config:
         self.status_group = status_group
         #: What file snapshots keep besides contents and modes (``[files]``, all by default).
         self.preserve = preserve
+        recovery = recovery or Recovery()
+        #: The DRP server, production and DNS (None when not configured: backups only).
+        self.drp, self.production, self.dns = recovery.drp, recovery.production, recovery.dns
+        #: How long a recorded authorisation (the customer's order) stays valid.
+        self.authorization_hours = recovery.authorization_hours
+
+
+class Server:
+    """How drp reaches one engine's database server on the DRP or the production side."""
+
+    __slots__ = ("engine", "host", "password_file", "port", "socket", "user")
+
+    def __init__(
+        self,
+        engine: str,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        socket: str | None = None,
+        user: str | None = None,
+        password_file: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.host, self.port, self.socket = host, port, socket
+        self.user, self.password_file = user, password_file
+
+    def database(self, backed_up: Database) -> Database:
+        """``backed_up`` as it lives on this server: same name, this server's connection."""
+        return Database(
+            backed_up.environment, backed_up.key, backed_up.engine, backed_up.name,
+            host=self.host, port=self.port, socket=self.socket, user=self.user,
+            password_file=self.password_file, targets=backed_up.targets,
+            globals=backed_up.globals,
+        )  # fmt: skip
+
+
+class Side:
+    """The DRP server or production: where the environments' files live (their absolute
+    paths under ``location``), its addresses for DNS, its database servers per engine."""
+
+    __slots__ = ("addresses", "databases", "datacenter", "location", "name", "ssh_config")
+
+    def __init__(
+        self,
+        name: str,
+        location: Location,
+        datacenter: str,
+        ssh_config: str | None,
+        addresses: tuple[str, ...],
+        databases: dict[str, Server],
+    ) -> None:
+        #: ``drp`` or ``production``: the section, in messages.
+        self.name = name
+        self.location = location
+        self.datacenter = datacenter
+        self.ssh_config = ssh_config
+        #: The public addresses the DNS records point to when this side serves.
+        self.addresses = addresses
+        self.databases = databases
+
+
+class DrpServer(Side):
+    """The DRP server, and how it reaches each backup target (``[drp.targets.X]``; by
+    default the target's own location)."""
+
+    __slots__ = ("targets",)
+
+    def __init__(self, side: Side, targets: dict[str, tuple[Location, str | None]]) -> None:
+        super().__init__(
+            side.name, side.location, side.datacenter, side.ssh_config, side.addresses,
+            side.databases,
+        )  # fmt: skip
+        self.targets = targets
+
+
+class Production(Side):
+    """Production, and how to put it in maintenance for a failback: an argument list run
+    on it (``maintenance_on``/``maintenance_off``) or a flag file its web server obeys."""
+
+    __slots__ = ("maintenance_flag", "maintenance_off", "maintenance_on")
+
+    def __init__(
+        self,
+        side: Side,
+        maintenance_on: tuple[str, ...],
+        maintenance_off: tuple[str, ...],
+        maintenance_flag: str | None,
+    ) -> None:
+        super().__init__(
+            side.name, side.location, side.datacenter, side.ssh_config, side.addresses,
+            side.databases,
+        )  # fmt: skip
+        self.maintenance_on, self.maintenance_off = maintenance_on, maintenance_off
+        self.maintenance_flag = maintenance_flag
+
+
+class Dns:
+    """The zone whose records follow the service: RFC 2136 updates signed with TSIG, sent
+    to ``primary``, then proven on every server of ``servers`` (default: the NS set)."""
+
+    __slots__ = (
+        "key_algorithm",
+        "key_file",
+        "key_name",
+        "port",
+        "primary",
+        "records",
+        "servers",
+        "ttl_warning",
+        "verify_timeout",
+        "zone",
+    )
+
+    def __init__(
+        self,
+        zone: str,
+        primary: str,
+        key_name: str,
+        key_file: str,
+        records: dict[str, tuple[str, ...]],
+        *,
+        key_algorithm: str = "hmac-sha256",
+        port: int = 53,
+        servers: tuple[str, ...] = (),
+        ttl_warning: int = 300,
+        verify_timeout: int = 300,
+    ) -> None:
+        self.zone, self.primary, self.port = zone, primary, port
+        self.key_name, self.key_algorithm, self.key_file = key_name, key_algorithm, key_file
+        #: Environment -> the names (absolute, ending in the zone) switched for it.
+        self.records = records
+        self.servers = servers
+        #: A record TTL above this (s) is a warning in the plan: a failover waits it out.
+        self.ttl_warning = ttl_warning
+        #: Seconds every authoritative server has to answer the new address.
+        self.verify_timeout = verify_timeout
+
+
+class Recovery:
+    """The DRP part of a configuration: ``[drp]``, ``[production]``, ``[dns]``,
+    ``[authorization]``; all absent for a machine that only makes backups."""
+
+    __slots__ = ("authorization_hours", "dns", "drp", "production")
+
+    def __init__(
+        self,
+        drp: DrpServer | None = None,
+        production: Production | None = None,
+        dns: Dns | None = None,
+        authorization_hours: int = DEFAULT_AUTHORIZATION_HOURS,
+    ) -> None:
+        self.drp, self.production, self.dns = drp, production, dns
+        self.authorization_hours = authorization_hours

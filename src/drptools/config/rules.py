@@ -45,6 +45,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+#: The sections of the DRP runbooks, validated by :mod:`drptools.config.recovery`.
+RECOVERY_SECTIONS = ("drp", "production", "dns", "authorization")
+
+
 def parse(data: dict[str, object], source: str = DEFAULT_PATH) -> Config:
     """Validate decoded TOML ``data`` into a :class:`Config`; ConfigError lists every problem."""
     problems = Problems()
@@ -69,6 +73,11 @@ def parse(data: dict[str, object], source: str = DEFAULT_PATH) -> Config:
     environments = _environments(
         problems, problems.table(data, "environments", "environments"), targets
     )
+    recovery = None
+    if any(section in data for section in RECOVERY_SECTIONS):
+        from drptools.config.recovery import parse_recovery
+
+        recovery = parse_recovery(problems, data, datacenter, targets, environments)
     if problems:
         raise ConfigError(source, problems)
     return Config(
@@ -82,6 +91,7 @@ def parse(data: dict[str, object], source: str = DEFAULT_PATH) -> Config:
         limits,
         group,
         preserve,
+        recovery,
     )
 
 

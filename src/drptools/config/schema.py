@@ -12,6 +12,7 @@ Plain tuples and a ``__slots__`` class: check_backup imports this on every run.
 from __future__ import annotations
 
 from drptools.config.model import (
+    DEFAULT_AUTHORIZATION_HOURS,
     DEFAULT_KEEP_DUMPS,
     DEFAULT_KEEP_FILES,
     DEFAULT_LIMITS,
@@ -66,6 +67,10 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("notification", TABLE, "who hears about a failed backup"),
         Key("files", TABLE, "what file snapshots keep"),
         Key("environments", TABLE, "what is backed up"),
+        Key("drp", TABLE, "the DRP server that takes over the environments"),
+        Key("production", TABLE, "the production server the DRP returns to"),
+        Key("dns", TABLE, "the zone whose records follow the service"),
+        Key("authorization", TABLE, "how long the customer's order stays valid"),
     ),
     "target": (
         Key("location", STRING, "/path, host:/path or user@host:/path", required=True),
@@ -127,7 +132,57 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("targets", STRINGS, "A, B or both", TARGET_NAMES),
         Key("globals", BOOLEAN, "PostgreSQL: also dump roles and tablespaces", True),
     ),
-}
+    "drp": (
+        Key("location", STRING, "root of the environments' paths: /, /srv/drp or host:/path",
+            required=True),
+        Key("datacenter", STRING, "the DRP server's datacenter", required=True),
+        Key("ssh_config", STRING, "ssh config file of a remote location"),
+        Key("addresses", STRINGS, "its public IPv4/IPv6 addresses, for the DNS switch"),
+        Key("targets", TABLE, "how the DRP server reaches each backup target"),
+        Key("databases", TABLE, "its database servers, one table per engine"),
+    ),
+    "drp_target": (
+        Key("location", STRING, "the target as the DRP server reaches it", required=True),
+        Key("ssh_config", STRING, "ssh config file of a remote location"),
+    ),
+    "production": (
+        Key("location", STRING, "root of the environments' paths: / or host:/", "/"),
+        Key("datacenter", STRING, "production's datacenter (default: datacenter above)"),
+        Key("ssh_config", STRING, "ssh config file of a remote location"),
+        Key("addresses", STRINGS, "its public IPv4/IPv6 addresses, for the DNS switch"),
+        Key("databases", TABLE, "its database servers, one table per engine"),
+        Key("maintenance_on", STRINGS, "argument list run on production to start maintenance"),
+        Key("maintenance_off", STRINGS, "argument list run on production to end it"),
+        Key("maintenance_flag", PATH, "or: a file whose presence puts the site in maintenance"),
+    ),
+    "server": (
+        Key("host", STRING, "TCP host"),
+        Key("port", INTEGER, "TCP port", minimum=1, maximum=65535),
+        Key("socket", PATH, "Unix socket path"),
+        Key("user", STRING, "the account that imports (a superuser for PostgreSQL globals)"),
+        Key("password_file", PATH, "file holding the password alone, mode 0600 or 0400"),
+    ),
+    "dns": (
+        Key("zone", STRING, "the zone, e.g. example.net", required=True),
+        Key("primary", STRING, "address of the primary that takes updates", required=True),
+        Key("port", INTEGER, "DNS port of every server", 53, minimum=1, maximum=65535),
+        Key("key_name", STRING, "TSIG key name", required=True),
+        Key("key_algorithm", STRING, "TSIG algorithm", "hmac-sha256"),
+        Key("key_file", PATH, "file holding the base64 TSIG secret alone, mode 0600",
+            required=True),
+        Key("servers", STRINGS, "addresses of the authoritative servers to prove the "
+            "switch on (default: the zone's NS set)"),
+        Key("ttl_warning_seconds", INTEGER, "a higher record TTL is a warning in the plan",
+            300, minimum=1, maximum=604800),
+        Key("verify_timeout_seconds", INTEGER, "how long every server has to answer the "
+            "new address", 300, minimum=1, maximum=86400),
+        Key("records", TABLE, "environment -> the names switched for it"),
+    ),
+    "authorization": (
+        Key("valid_hours", INTEGER, "hours a `drp authorize` order stays valid",
+            DEFAULT_AUTHORIZATION_HOURS, minimum=1, maximum=168),
+    ),
+}  # fmt: skip
 
 
 def names(section: str) -> tuple[str, ...]:
