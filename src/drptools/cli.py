@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 
 from checks import __version__
+from drptools.errors import Interrupted, interrupt_on_signals
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -297,18 +297,6 @@ def setup_logging(verbose: int) -> None:
     logger.propagate = False
 
 
-class Interrupted(BaseException):
-    """SIGTERM or SIGINT: stop, leaving only partials, and say so."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
-        self.signum = signum
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise Interrupted(signum)
-
-
 def _interrupted(interruption: Interrupted) -> int:
     """Stop what still runs, say why, and exit 128 + the signal's number."""
     from drptools.execute import stop_children
@@ -329,8 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch, and turn every failure into one line and an exit code."""
     args = build_parser().parse_args(argv)
     setup_logging(getattr(args, "verbose", 0))
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
+    interrupt_on_signals()
     try:
         return _run(args)
     except Interrupted as interruption:  # while the config loads, or the mail is sent

@@ -7,6 +7,8 @@ journal, so it says what was being done and why it did not work.
 
 from __future__ import annotations
 
+import signal
+
 
 class Failure(Exception):  # noqa: N818 - the base of what makes an action fail
     """An action could not do its work (exit 1)."""
@@ -28,3 +30,25 @@ class LockBusy(Failure):
 
 class Mismatch(Failure):
     """``drp verify`` found files or dumps that differ from their checksums (exit 1)."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM, SIGINT or SIGHUP: stop, leaving only partials, and say so (exit 128+N).
+
+    A BaseException, so that no ``except Exception`` on the way swallows it; a runbook
+    journals it before it goes on up.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def interrupt_on_signals() -> None:
+    """Make SIGTERM, SIGINT and SIGHUP raise :class:`Interrupted` in the main thread."""
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, _interrupt)

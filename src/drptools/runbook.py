@@ -11,7 +11,8 @@ one lock, journaling each step's start and end (:mod:`drptools.journal`) so that
   read-only probe (ReaR's ``-s`` only lists its scripts);
 - ``--resume RUN_ID`` skips what the journal says is done, and a step that started but
   never ended (killed mid-way) is asked :meth:`Step.done` before it is redone;
-- SIGINT/SIGTERM stop at once with the journal saying where (``stop``), exit 128+N;
+- SIGINT/SIGTERM/SIGHUP (:class:`drptools.errors.Interrupted`, raised by the handlers
+  ``drp`` installs) stop at once with the journal saying where (``stop``), exit 128+N;
 - the final report gives the measured RTO (from the run's first start to the step that
   ends the outage, normally DNS verified) and RPO (that moment minus the age of the
   oldest data restored).
@@ -26,7 +27,7 @@ import sys
 import time
 
 from drptools import journal, layout
-from drptools.errors import Failure
+from drptools.errors import Failure, Interrupted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,14 +40,6 @@ LOCK = "runbook"
 
 class StepFailed(Failure):
     """A step's probe or run failed: the runbook stops there (exit 1)."""
-
-
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM arrived: stop now, the journal says where."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 class Progress:
@@ -202,22 +195,6 @@ class Report:
         self.run_id, self.journal, self.rto, self.rpo = run_id, path, rto, rpo
 
 
-class _Signals:
-    """SIGINT and SIGTERM raise :class:`Interrupted` while a runbook runs."""
-
-    def _raise(self, signum: int, frame: object) -> None:
-        raise Interrupted(signum)
-
-    def __enter__(self) -> None:
-        self.previous = {
-            signum: signal.signal(signum, self._raise) for signum in (signal.SIGINT, signal.SIGTERM)
-        }
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-
-
 def _say(stream: TextIO, text: str) -> None:
     stream.write(text + "\n")
     stream.flush()
@@ -231,7 +208,7 @@ def execute(runbook: Runbook, resume: str | None = None, stream: TextIO = sys.st
     """
     from drptools.status import LocalLock
 
-    with LocalLock(LOCK), _Signals():
+    with LocalLock(LOCK):
         now = layout.now()
         if resume:
             states = journal.step_states(journal.read(resume))
@@ -295,7 +272,7 @@ def _run_steps(
             raise StepFailed(f"{where}: {failure}") from None
         except Interrupted as interruption:
             progress.clear()
-            record.write("stop", signal=str(interruption), **fields)
+            record.write("stop", signal=signal.Signals(interruption.signum).name, **fields)
             raise
         seconds = round(time.monotonic() - started, 6)
         moved = details.pop("bytes", progress.bytes or None)

@@ -141,6 +141,7 @@ SCRIPT = """
 import sys, time
 from pathlib import Path
 from drptools import runbook
+from drptools.errors import Interrupted, interrupt_on_signals
 
 class Slow(runbook.Step):
     name, title = "slow", "the slow step"
@@ -163,9 +164,10 @@ class Quick(Slow):
 
 root = Path(sys.argv[1])
 resume = sys.argv[2] if len(sys.argv) > 2 else None
+interrupt_on_signals()
 try:
     runbook.execute(runbook.Runbook("activate", {}, [Slow(root), Quick(root)]), resume=resume)
-except runbook.Interrupted as stop:
+except Interrupted as stop:
     sys.exit(128 + stop.signum)
 """
 
