@@ -170,7 +170,10 @@ def test_an_unreachable_mail_server_is_reported_and_changes_nothing_else(site):
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert len(lines) == 2
-    assert lines[1].startswith("drp: cannot mail the failure to oncall@example.net via 127.0.0.1:9")
+    assert lines[1].startswith(
+        "drp: cannot mail 'backup files failed (1 problem(s))' to oncall@example.net "
+        "via 127.0.0.1:9"
+    )
 
 
 def test_parser_builds_without_a_terminal():
@@ -197,7 +200,9 @@ def test_a_silent_mail_server_delays_drp_a_few_seconds_only(site):
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert len(lines) == 2, lines
-    assert lines[1].startswith("drp: cannot mail the failure to oncall@example.net via 127.0.0.1:")
+    assert lines[1].startswith(
+        "drp: cannot mail 'backup files failed (1 problem(s))' to oncall@example.net via 127.0.0.1:"
+    )
     assert lines[1].endswith(": timed out"), lines[1]
     assert took < 10, took
 

@@ -1,17 +1,18 @@
-"""Telling people a backup failed: every configured notifier gets the run's error lines.
+"""Telling people: a backup failed, an activation was authorised, a runbook went on.
 
 cron mails a job's stderr and systemd keeps it in the journal, but only if someone reads
 root's mail or the journal. Each notifier is a module of this package with one function,
-``send(notification, action, lines)``, that does nothing when ``[notification]`` does not
+``send(notification, subject, lines)``, that does nothing when ``[notification]`` does not
 configure it and never raises (a notifier that fails logs why): :data:`NOTIFIERS` lists
-them, and :func:`send` hands a failed run's lines to each. :mod:`~drptools.notify.mail`
-is the one there is today.
+them, :func:`notice` hands a notice to each and :func:`send` words a failed run's lines
+as one. :mod:`~drptools.notify.mail` is the one there is today.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,9 +33,17 @@ class Collector(logging.Handler):
         self.lines.append(record.getMessage())
 
 
+def notice(notification: Notification, subject: str, lines: list[str]) -> None:
+    """Hand the notice ``subject`` with its ``lines`` to every notifier."""
+    for name in NOTIFIERS:
+        importlib.import_module(name).send(notification, subject, lines)
+
+
 def send(notification: Notification, action: str, lines: list[str]) -> None:
-    """Hand ``lines`` (a run's failures; none: nothing to say) to every notifier."""
+    """Tell of ``lines``, a run's failures (none: nothing to say)."""
     if not lines:
         return
-    for name in NOTIFIERS:
-        importlib.import_module(name).send(notification, action, lines)
+    body = [f"drp {action} on {socket.gethostname()} failed:", ""]
+    body += [f"  {line}" for line in lines]
+    body += ["", "Details: drp status, drp snapshots, journalctl -u 'vigie-drp-*'."]
+    notice(notification, f"{action} failed ({len(lines)} problem(s))", body)

@@ -1,8 +1,9 @@
-"""The mail notifier: one plain-text mail per run that had failures, by SMTP.
+"""The mail notifier: one plain-text mail per notice, by SMTP.
 
-``[notification] mail_to`` sends each failed run's lines to the people on call, through
-the SMTP server of ``smtp_host`` (normally the local MTA, no authentication). A mail that
-cannot be sent is logged and changes nothing else: the backup's exit code stays what it was.
+``[notification] mail_to`` sends each notice (a failed backup's lines, an authorisation
+recorded, a DRP runbook's progress) to the people on call, through the SMTP server of
+``smtp_host`` (normally the local MTA, no authentication). A mail that cannot be sent is
+logged and changes nothing else: the run's exit code stays what it was.
 """
 
 from __future__ import annotations
@@ -20,23 +21,20 @@ log = logging.getLogger("drptools")
 SMTP_TIMEOUT = 5
 
 
-def message(notification: Notification, action: str, lines: list[str]) -> bytes:
-    """The mail: who, what failed, and where to look next."""
+def message(notification: Notification, subject: str, lines: list[str]) -> bytes:
+    """The mail ``drp on HOST: subject`` with ``lines`` as its body."""
     from email.message import EmailMessage
 
-    host = socket.gethostname()
     mail = EmailMessage()
     mail["From"] = notification.mail_from
     mail["To"] = ", ".join(notification.mail_to)
-    mail["Subject"] = f"drp on {host}: {action} failed ({len(lines)} problem(s))"
-    body = [f"drp {action} on {host} failed:", "", *(f"  {line}" for line in lines)]
-    body += ["", "Details: drp status, drp snapshots, journalctl -u 'vigie-drp-*'."]
-    mail.set_content("\n".join(body) + "\n")
+    mail["Subject"] = f"drp on {socket.gethostname()}: {subject}"
+    mail.set_content("\n".join(lines) + "\n")
     return bytes(mail)
 
 
-def send(notification: Notification, action: str, lines: list[str]) -> None:
-    """Mail ``lines`` to ``mail_to``; a failure to send is logged, never raised."""
+def send(notification: Notification, subject: str, lines: list[str]) -> None:
+    """Mail the notice to ``mail_to``; a failure to send is logged, never raised."""
     if not notification.mail_to:
         return
     import smtplib
@@ -48,11 +46,12 @@ def send(notification: Notification, action: str, lines: list[str]) -> None:
             smtp.sendmail(
                 notification.mail_from,
                 list(notification.mail_to),
-                message(notification, action, lines),
+                message(notification, subject, lines),
             )
     except (OSError, smtplib.SMTPException) as error:
         log.error(
-            "cannot mail the failure to %s via %s:%d: %s",
+            "cannot mail %r to %s via %s:%d: %s",
+            subject,
             ", ".join(notification.mail_to),
             notification.smtp_host,
             notification.smtp_port,
