@@ -159,6 +159,31 @@ def _prune_options(parser: Parser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print what would be removed")
 
 
+def _duration(text: str) -> float:
+    """A positive duration with a unit (``90m``, ``4h``, ``2d``; a bare number: hours)."""
+    from checks.core.units import SECONDS, scaled
+
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    unit = text[len(number) :] or "h"
+    try:
+        value = scaled(number, unit, SECONDS)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+    if not 0 < value <= 7 * 86400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration from 1 s to 7 days")
+    return value
+
+
+def _authorize_options(parser: Parser) -> None:
+    parser.add_argument("--by", metavar="NAME", help="who gave the order (the customer's name)")
+    parser.add_argument("--reference", metavar="TICKET", help="the order's ticket or reference")
+    parser.add_argument(
+        "--valid", type=_duration, metavar="DURATION",
+        help="how long it stays valid: 90m, 4h, 2d (default: [authorization] valid_hours)",
+    )  # fmt: skip
+    parser.add_argument("--revoke", action="store_true", help="withdraw the order in force")
+
+
 def _status_options(parser: Parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the records as JSON")
 
@@ -216,6 +241,13 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str, str, Callable[[Parser], None] | N
         "drptools.actions.prune",
         "apply retention: keep the newest complete backups, remove older ones and leftovers",
         _prune_options,
+    ),
+    "authorize": (
+        ("authorize",),
+        "drptools.actions.authorize",
+        "record the customer's order to activate the DRP (who, reference, until when); "
+        "without options, show it",
+        _authorize_options,
     ),
     "status": (
         ("status",),

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import socketserver
 import subprocess
-import threading
 
 import pytest
 
 from checks import __version__
 from drptools.cli import HANDLERS, build_parser
 from tests.conftest import executable
-from tests.helpers.drp import EVEN_NOON, SmtpSink, drp, local_site
+from tests.helpers.drp import EVEN_NOON, drp, local_site, mail_sink, notify_by_mail
 
 ACTIONS = [
     ["config", "check"], ["backup", "files"], ["backup", "db"], ["snapshots"],
@@ -135,24 +133,14 @@ def test_under_systemd_lines_carry_journal_priorities(site, tmp_path):
 
 def test_a_failed_backup_is_mailed(site):
     tmp_path, config = site
-    server = socketserver.TCPServer(("127.0.0.1", 0), SmtpSink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        config.write_text(
-            config.read_text() + '\n[notification]\nmail_to = ["oncall@example.net"]\n'
-            'mail_from = "drp@example.net"\nsmtp_host = "127.0.0.1"\n'
-            f"smtp_port = {server.server_address[1]}\n"
-        )
+    with mail_sink() as (port, received):
+        notify_by_mail(config, port)
         assert drp(config, "backup", "files", now=EVEN_NOON).returncode == 0
-        assert SmtpSink.received == []  # success is not news
+        assert received == []  # success is not news
         (tmp_path / "src").rename(tmp_path / "gone")
         result = drp(config, "backup", "files", now=EVEN_NOON + 2 * 86400)
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert result.returncode == 1
-    ((sender, recipients, mail),) = SmtpSink.received
+        assert result.returncode == 1
+        ((sender, recipients, mail),) = received
     assert (sender, recipients) == ("drp@example.net", ["oncall@example.net"])
     assert "Subject: drp on " in mail
     assert ": backup files failed (1 problem(s))" in mail

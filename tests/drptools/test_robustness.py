@@ -22,6 +22,7 @@ from tests.helpers.drp import (
     held_lock,
     local_site,
     make_tree,
+    notify_by_mail,
     wait_for,
     write_config,
 )
@@ -330,21 +331,10 @@ def test_a_record_the_monitoring_user_cannot_read_is_unknown_never_skipped(publi
 @pytest.fixture
 def mail_sink():
     """A real SMTP server on loopback (tests/helpers/drp.py's), and the mails it got."""
-    import socketserver
-    import threading
+    from tests.helpers.drp import mail_sink
 
-    from tests.helpers.drp import SmtpSink
-
-    SmtpSink.received.clear()
-    server = socketserver.TCPServer(("127.0.0.1", 0), SmtpSink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], SmtpSink.received
-    finally:
-        server.shutdown()
-        server.server_close()
-        SmtpSink.received.clear()  # the class's list: test_cli's tests start from nothing
+    with mail_sink() as sink:
+        yield sink
 
 
 def mailed(mails: list[tuple[str, list[str], str]]) -> str:
@@ -357,19 +347,12 @@ def mailed(mails: list[tuple[str, list[str], str]]) -> str:
     return message.get_content()  # type: ignore[no-any-return]
 
 
-def notified(config: Path, port: int) -> None:
-    config.write_text(
-        config.read_text() + '\n[notification]\nmail_to = ["oncall@example.net"]\n'
-        f'mail_from = "drp@example.net"\nsmtp_host = "127.0.0.1"\nsmtp_port = {port}\n'
-    )
-
-
 def test_a_file_where_the_state_directory_should_be_is_one_line_and_a_mail(tmp_path, mail_sink):
     from drptools import status
 
     port, mails = mail_sink
     _, config = local_site(tmp_path)
-    notified(config, port)
+    notify_by_mail(config, port)
     state = Path(status.state_dir())
     state.parent.mkdir(parents=True)
     state.write_text("not a directory\n")
@@ -389,7 +372,7 @@ def test_a_full_state_filesystem_is_one_line_and_a_mail(tmp_path, mail_sink):
         pytest.skip("mounting a tmpfs needs root and unshare (util-linux)")
     port, mails = mail_sink
     _, config = local_site(tmp_path)
-    notified(config, port)
+    notify_by_mail(config, port)
     state = Path(status.state_dir())
     state.mkdir(parents=True)
     # In a mount namespace of drp's own: a 64 KiB tmpfs on the state directory, filled up

@@ -227,3 +227,29 @@ class SmtpSink(socketserver.StreamRequestHandler):
                 return
             else:
                 self.wfile.write(b"250 ok\r\n")
+
+
+@contextlib.contextmanager
+def mail_sink() -> Iterator[tuple[int, list[tuple[str, list[str], str]]]]:
+    """A loopback SMTP server (:class:`SmtpSink`) while the block runs: its port and the
+    mails it received (sender, recipients, text)."""
+    import threading
+
+    SmtpSink.received.clear()
+    server = socketserver.TCPServer(("127.0.0.1", 0), SmtpSink)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], SmtpSink.received
+    finally:
+        server.shutdown()
+        server.server_close()
+        SmtpSink.received.clear()
+
+
+def notify_by_mail(config: Path, port: int) -> None:
+    """Add a ``[notification]`` mailing oncall@example.net through ``port`` on loopback."""
+    config.write_text(
+        config.read_text() + '\n[notification]\nmail_to = ["oncall@example.net"]\n'
+        f'mail_from = "drp@example.net"\nsmtp_host = "127.0.0.1"\nsmtp_port = {port}\n'
+    )
