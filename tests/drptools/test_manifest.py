@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 
 from drptools import manifest
-from drptools.actions import snapshots, verify
+from drptools.actions import snapshots
+from drptools.procedures import verify
 from drptools.rsync import cause, regular_files_sent, snapshot_arguments, vanished
 from tests.conftest import FIXTURES, REPO
 from tests.helpers.mutations import damaged

@@ -18,107 +18,22 @@ Exit 1 when anything differs.
 from __future__ import annotations
 
 import logging
-import zlib
 
-from checks.core.units import human_bytes
-from drptools import layout, manifest, status
+from drptools import layout, status
 from drptools.actions import common
 from drptools.errors import Failure, Mismatch
-from drptools.procedures.common import sealed_manifest
+from drptools.procedures.verify import Share, verify_dump, verify_snapshot
 from drptools.targets import Place
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
-    from drptools.config import Config, Database
+    from drptools.config import Config
 
 log = logging.getLogger("drptools")
 #: Problems of a failed verification kept in its status record (all are printed).
 PROBLEMS_KEPT = 20
-
-
-def choose(snapshots: list[layout.Snapshot], wanted: str | None, what: str) -> layout.Snapshot:
-    """The snapshot (or dump set) named ``wanted``, or the newest complete one."""
-    if wanted is None:
-        latest = layout.latest_complete(snapshots)
-        if latest is None:
-            raise Failure(f"no complete {what}")
-        return latest
-    for snapshot in snapshots:
-        if wanted in (snapshot.name, snapshot.stamp):
-            if snapshot.state != layout.COMPLETE:
-                raise Failure(f"{what} {wanted} is {snapshot.state}, not complete")
-            return snapshot
-    raise Failure(f"no {what} {wanted}")
-
-
-def in_share(path: bytes, days: int, day: int) -> bool:
-    """True when ``path`` is read on ``day`` by a rolling verification over ``days`` days."""
-    return zlib.crc32(path) % days == day % days
-
-
-class Share:
-    """Which files a verification reads: all (``days`` 1), or one day's share of them."""
-
-    __slots__ = ("day", "days")
-
-    def __init__(self, days: int = 1, day: int = 0) -> None:
-        self.days = days
-        self.day = day
-
-    def chosen(self, keys: list[bytes]) -> list[bytes]:
-        """The keys whose files are read this time."""
-        if self.days == 1:
-            return keys
-        return [key for key in keys if in_share(manifest.key_path(key), self.days, self.day)]
-
-    def __str__(self) -> str:
-        return "every file" if self.days == 1 else f"share {self.day % self.days + 1}/{self.days}"
-
-
-def verify_snapshot(
-    place: Place, environment: str, wanted: str | None, share: Share | None = None
-) -> tuple[str, list[str], dict[str, object]]:
-    """The snapshot verified on one target, its problems (none: intact) and figures."""
-    share = share or Share()
-    directory = layout.files_dir(place.root, environment)
-    snapshots = layout.classify_snapshots(place.listing(directory, 2) or set())
-    snapshot = choose(snapshots, wanted, f"snapshot of {environment} on {place}")
-    path = f"{directory}/{snapshot.name}"
-    text, sealed = sealed_manifest(place, path, snapshot.stamp)
-    problems = []
-    if sealed is not None:
-        problems.append(f"{path}: {sealed}")
-    if text is None:
-        return snapshot.name, problems, {}
-    try:
-        entries = manifest.parse_manifest(text)
-    except manifest.ManifestError as error:
-        return snapshot.name, [*problems, f"{path}/{layout.MANIFEST}: {error}"], {}
-    data = f"{path}/{layout.DATA}"
-    if place.listing(data, 0) is None:
-        return snapshot.name, [*problems, f"{data} is missing"], {}
-    keys, sizes = manifest.list_files(place, data)
-    read = share.chosen(keys)
-    hashes = manifest.hash_keys(place, data, read)
-    problems += manifest.compare(
-        entries, keys, {manifest.key_path(key): digest for key, digest in hashes.items()}
-    )
-    read_bytes = sum(manifest.key_size(key) for key in read)
-    verdict = f"{len(problems)} problem(s)" if problems else "intact"
-    print(
-        f"{place.name}: {environment} files {snapshot.name}: {verdict}, {len(keys)} files "
-        f"({human_bytes(sum(sizes))}) listed, {len(read)} ({human_bytes(read_bytes)}) hashed "
-        f"({share}), checked against MANIFEST"
-    )
-    figures: dict[str, object] = {
-        "files": len(keys),
-        "bytes": sum(sizes),
-        "hashed_files": len(read),
-        "hashed_bytes": read_bytes,
-    }
-    return snapshot.name, problems, figures
 
 
 def verify_files(
@@ -143,6 +58,7 @@ def verify_files(
     try:
         with Place(config.targets[target]) as place:
             name, problems, figures = verify_snapshot(place, environment, wanted, share)
+        print(figures.pop("summary", ""))
     except BaseException as error:
         record.failed(clock.finished(), str(error) or type(error).__name__)
         raise
@@ -152,47 +68,6 @@ def verify_files(
     else:
         record.succeeded(clock.finished(), snapshot=name, **figures)
     return [f"{target}: {problem}" for problem in problems]
-
-
-def parse_check(output: str) -> tuple[list[str], list[str]]:
-    """Files ``sha256sum -c`` found good, and its lines about the others."""
-    good, bad = [], []
-    for line in output.splitlines():
-        name, _, verdict = line.rpartition(": ")
-        if not name:
-            continue
-        if verdict == "OK":
-            good.append(name)
-        else:
-            bad.append(line)
-    return good, bad
-
-
-def verify_dump(place: Place, database: Database, wanted: str | None) -> list[str]:
-    """Every problem of one dump set on one target."""
-    directory = layout.dumps_dir(place.root, database.environment, database.key)
-    names = place.listing(directory, 1) or set()
-    dump = choose(
-        layout.classify_dumps(names), wanted, f"dump of {database.environment}/{database.key} "
-        f"on {place}"
-    )  # fmt: skip
-    result = place.run(
-        ["sha256sum", "-c", "--strict", dump.stamp + layout.CHECKSUMS],
-        f"checking {directory}/{dump.stamp}{layout.CHECKSUMS} on {place}",
-        cwd=directory,
-        ok=(0, 1),
-    )
-    good, bad = parse_check(result.stdout.decode(errors="replace"))
-    if result.returncode and not bad:
-        bad.append(f"{dump.stamp}{layout.CHECKSUMS}: {result.stderr.strip() or 'unreadable'}")
-    if not good and not bad:
-        bad.append(f"{dump.stamp}{layout.CHECKSUMS} lists no file")
-    verdict = f"{len(bad)} problem(s)" if bad else "intact"
-    print(
-        f"{place.name}: {database.environment} db {database.key} {dump.stamp}: {verdict}, "
-        f"{len(good)} file(s) match {dump.stamp}{layout.CHECKSUMS}"
-    )
-    return [f"{directory}/{line}" for line in bad]
 
 
 def main(config: Config, args: argparse.Namespace) -> int:
@@ -220,7 +95,9 @@ def main(config: Config, args: argparse.Namespace) -> int:
                 if args.target and target != args.target:
                     continue
                 with Place(config.targets[target]) as place:
-                    problems += [f"{target}: {p}" for p in verify_dump(place, database, args.dump)]
+                    _, found, summary = verify_dump(place, database, args.dump)
+                print(summary)
+                problems += [f"{target}: {problem}" for problem in found]
     for problem in problems:
         print(f"  {problem}")
     if problems:
