@@ -8,7 +8,8 @@ exposes the same two functions, as borgmatic's database hooks do:
   (:class:`~drptools.engines.common.Artifact`; :mod:`~drptools.engines.stream` runs them);
 - ``restore(database, files)``: import a dump set (its files by suffix, as ``artifacts``
   names them) into the server ``database`` describes, with the credentials reaching the
-  client the same way they reach the dump: never on a command line.
+  client the same way they reach the dump: never on a command line;
+- ``drop(database)``: remove the database first, so that a DRP restore makes it afresh.
 
 The functions here choose the engine of a database and call it.
 """
@@ -43,3 +44,8 @@ def restore(database: Database, files: Mapping[str, str]) -> None:
     CommandFailed says which client failed and why; Failure names a missing file.
     """
     importlib.import_module(ENGINES[database.engine]).restore(database, files)
+
+
+def drop(database: Database) -> None:
+    """Remove ``database`` from its server (DRP runbooks, before a restore)."""
+    importlib.import_module(ENGINES[database.engine]).drop(database)

@@ -145,6 +145,23 @@ def start_with_secret(
             os.close(descriptor)  # the child holds its own copy, read once
 
 
+def run_client(
+    argv: tuple[str, ...], what: str, *, secret: bytes | None = None,
+    env: Mapping[str, str] | None = None, cause: Callable[[str], str] = execute.last_line,
+) -> None:  # fmt: skip
+    """Run a database client to its end (no input, output ignored); CommandFailed names
+    its cause. The credentials go as :func:`load`'s do: a defaults file through a pipe
+    (``secret``) or the environment (``env``)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as errors:
+        client = start_with_secret(
+            argv, secret, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+            extra_env=env,
+        )  # fmt: skip
+        ended([(client, errors, what, cause)])
+
+
 def load(step: Load, what: str) -> None:
     """Run one :class:`Load`; CommandFailed when the client or zstd did not exit 0."""
     import tempfile

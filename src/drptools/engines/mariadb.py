@@ -13,7 +13,7 @@ under its name (the account needs the privileges to create it and its stored cod
 
 from __future__ import annotations
 
-from drptools.engines.common import Artifact, Load, load, needed, read_password
+from drptools.engines.common import Artifact, Load, load, needed, read_password, run_client
 from drptools.errors import Failure
 
 TYPE_CHECKING = False
@@ -82,3 +82,16 @@ def restore(database: Database, files: Mapping[str, str]) -> None:
     path = needed(files, SUFFIX, what)
     argv = (CLIENTS[database.engine], *connection(database), "--batch")
     load(Load(path, argv, decompress=True, secret=defaults_file(database)), what)
+
+
+def drop(database: Database) -> None:
+    """Remove the database, so that the restore that follows makes it afresh.
+
+    Only the DRP runbooks call it, on the DRP or production side, after the plan was shown.
+    """
+    run_client(
+        (CLIENTS[database.engine], *connection(database), "--batch",
+         f"--execute=DROP DATABASE IF EXISTS `{database.name}`"),
+        f"dropping {database.name} on {CLIENTS[database.engine]}",
+        secret=defaults_file(database),
+    )  # fmt: skip

@@ -19,7 +19,7 @@ pipe: libpq ignores it unless it is a regular file.)
 
 from __future__ import annotations
 
-from drptools.engines.common import Artifact, Load, load, needed, read_password
+from drptools.engines.common import Artifact, Load, load, needed, read_password, run_client
 from drptools.execute import last_line
 
 TYPE_CHECKING = False
@@ -103,3 +103,15 @@ def restore(database: Database, files: Mapping[str, str]) -> None:
     pg_restore = ("pg_restore", "--create", "--exit-on-error", "--no-password",
                   *connection(database), f"--dbname={MAINTENANCE}", dump)  # fmt: skip
     load(Load(dump, pg_restore, decompress=False, env=env, cause=cause), what)
+
+
+def drop(database: Database) -> None:
+    """Remove the database (its sessions ended first), so that ``pg_restore --create``
+    makes it afresh. Only the DRP runbooks call it, after the plan was shown."""
+    run_client(
+        ("psql", "--no-psqlrc", "--quiet", "--no-password", *connection(database),
+         f"--dbname={MAINTENANCE}", "--set=ON_ERROR_STOP=1",
+         f'--command=DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)'),
+        f"dropping {database.name} on PostgreSQL",
+        env=environment(database), cause=cause,
+    )  # fmt: skip

@@ -1,0 +1,340 @@
+"""The steps that bring an environment up on the DRP server from its backups, proven.
+
+A DRP activation (:mod:`drptools.actions.activate`) is a runbook (:mod:`drptools.runbook`)
+of these steps, per environment, in this order:
+
+1. :class:`VerifyBackup`: the chosen snapshot's seal and every file's sha256 against its
+   MANIFEST, and each dump set against its ``.sha256``, on the target, before anything
+   is copied (a restore of a damaged backup is the worst way to learn of it);
+2. :class:`CopyFiles`: rsync from the target's snapshot to the DRP server, as the backup
+   took it (``-a -H -A -X -S --numeric-ids``, times to the nanosecond), ``--delete``
+   within the environment's paths, so a pre-staged DRP moves only the delta;
+3. :class:`ImportDatabase`: the dump set fetched next to drp, checked again, and
+   imported into the DRP server's database server (the engine's ``restore``);
+4. :class:`VerifyFiles`: the files on the DRP server listed and hashed again and
+   compared with the MANIFEST: the restore proves it restored what the backup holds;
+5. :class:`SwitchDns`: the environment's names moved from production's addresses to the
+   DRP's by compare-and-swap, then proven on every authoritative server.
+
+The choice of backups is made once, when the runbook is built, and journaled with it
+(:func:`choose_backups`), so a resumed run restores the same snapshot and dumps.
+"""
+
+from __future__ import annotations
+
+import os
+
+from drptools import layout, manifest, rsync
+from drptools.config.model import Target
+from drptools.errors import Failure
+from drptools.procedures.common import sealed_manifest
+from drptools.procedures.verify import verify_dump, verify_snapshot
+from drptools.runbook import Progress, Step
+from drptools.targets import Place
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from drptools.config import Config, Database, Environment
+    from drptools.config.model import DrpServer
+
+
+def drp_place(config: Config) -> Place:
+    """The DRP server as a place commands run on (locally or over ssh)."""
+    side = _required_drp(config)
+    return Place(Target("drp", side.location, side.datacenter, side.ssh_config))
+
+
+def target_place(config: Config, name: str) -> Place:
+    """Backup target ``name`` as the DRP server reaches it (``[drp.targets.X]``)."""
+    side = _required_drp(config)
+    location, ssh_config = side.targets[name]
+    return Place(Target(name, location, config.targets[name].datacenter, ssh_config))
+
+
+def _required_drp(config: Config) -> DrpServer:
+    if config.drp is None:
+        raise Failure(f"{config.source} has no [drp] section: where would the DRP run?")
+    return config.drp
+
+
+def _under(root: str, path: str) -> str:
+    """Absolute ``path`` of an environment under a side's ``root``."""
+    return os.path.normpath(f"{root}/{path}")
+
+
+# --- choosing the backups ---------------------------------------------------------------
+
+
+def choose_backups(config: Config, environment: Environment, only: str | None) -> dict[str, object]:
+    """The newest complete snapshot of ``environment`` on either target (or on ``only``),
+    and with it the newest complete dump set of each database on that target: the
+    parameters of its steps, journaled. Failure when no target has a complete one."""
+    found = []
+    problems = []
+    for name in [only] if only else sorted(config.targets):
+        try:
+            with target_place(config, name) as place:
+                directory = layout.files_dir(place.root, environment.name)
+                snapshot = layout.latest_complete(
+                    layout.classify_snapshots(place.listing(directory, 2) or set())
+                )
+                if snapshot is None:
+                    problems.append(f"{name}: no complete snapshot of {environment.name}")
+                    continue
+                dumps = {}
+                for database in environment.databases:
+                    names = place.listing(
+                        layout.dumps_dir(place.root, environment.name, database.key)
+                    )
+                    dump = layout.latest_complete(layout.classify_dumps(names or set()))
+                    if dump is None:
+                        raise Failure(f"no complete dump of {database.key}")
+                    dumps[database.key] = dump.stamp
+        except Failure as failure:
+            problems.append(f"{name}: {failure}")
+            continue
+        found.append((snapshot.stamp, name, dumps))
+    if not found:
+        raise Failure(f"no usable backup of {environment.name}: {'; '.join(problems)}")
+    stamp, name, dumps = max(found)  # the newest data; on a tie, B (the other datacenter)
+    return {"target": name, "snapshot": stamp, "dumps": dumps}
+
+
+class Chosen:
+    """What one environment is restored from: the target, the snapshot, the dump sets."""
+
+    __slots__ = ("dumps", "environment", "snapshot", "target")
+
+    def __init__(self, environment: Environment, parameters: dict[str, object]) -> None:
+        self.environment = environment
+        self.target = str(parameters["target"])
+        self.snapshot = str(parameters["snapshot"])
+        dumps = parameters.get("dumps")
+        self.dumps: dict[str, str] = dict(dumps) if isinstance(dumps, dict) else {}
+
+    def snapshot_dir(self, place: Place) -> str:
+        return f"{layout.files_dir(place.root, self.environment.name)}/{self.snapshot}"
+
+    def data_time(self) -> float:
+        """When the snapshot's data is from (its stamp)."""
+        return layout.parse_stamp(self.snapshot) or 0.0
+
+
+def _manifest(place: Place, chosen: Chosen) -> dict[bytes, bytes]:
+    """The sealed MANIFEST of the chosen snapshot; Failure when it is not sealed."""
+    path = chosen.snapshot_dir(place)
+    text, problem = sealed_manifest(place, path, chosen.snapshot)
+    if problem is not None or text is None:
+        raise Failure(f"{path} on {place}: {problem or 'no MANIFEST'}")
+    return manifest.parse_manifest(text)
+
+
+def _size(entries: dict[bytes, bytes]) -> int:
+    return sum(manifest.key_size(key) for key in entries)
+
+
+# --- the steps --------------------------------------------------------------------------
+
+
+class VerifyBackup(Step):
+    """The snapshot and the dump sets, proven against their checksums on the target."""
+
+    kind = "verify-backup"
+
+    def __init__(self, config: Config, chosen: Chosen) -> None:
+        self.config, self.chosen = config, chosen
+        environment = chosen.environment.name
+        self.name = f"verify-backup:{environment}"
+        self.title = f"verify {environment}'s backup {chosen.snapshot} on {chosen.target}"
+
+    def describe(self) -> list[str]:
+        lines = [f"snapshot {self.chosen.snapshot}: seal, listing and sha256 of every file"]
+        lines += [f"dump set {key} {stamp}: sha256" for key, stamp in self.chosen.dumps.items()]
+        return lines
+
+    def probe(self) -> list[str]:
+        try:
+            with target_place(self.config, self.chosen.target) as place:
+                _manifest(place, self.chosen)
+        except Failure as failure:
+            return [str(failure)]
+        return []
+
+    def run(self, progress: Progress) -> dict[str, object]:
+        problems = []
+        with target_place(self.config, self.chosen.target) as place:
+            environment = self.chosen.environment
+            _, found, figures = verify_snapshot(place, environment.name, self.chosen.snapshot)
+            problems += found
+            for database in environment.databases:
+                stamp = self.chosen.dumps.get(database.key)
+                _, bad, _ = verify_dump(place, database, stamp)
+                problems += bad
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise Failure(f"the backup is not intact: {problems[0]}{more}")
+        return {"files": figures.get("files"), "hashed_bytes": figures.get("hashed_bytes")}
+
+
+class CopyFiles(Step):
+    """rsync of the snapshot's environment paths from the target to the DRP server."""
+
+    kind = "copy-files"
+
+    def __init__(self, config: Config, chosen: Chosen) -> None:
+        self.config, self.chosen = config, chosen
+        environment = chosen.environment.name
+        self.name = f"copy-files:{environment}"
+        self.title = f"copy {environment}'s files from {chosen.target} to the DRP server"
+        self._bytes: int | None = None
+
+    def size(self) -> int | None:
+        if self._bytes is None:
+            try:
+                with target_place(self.config, self.chosen.target) as place:
+                    self._bytes = _size(_manifest(place, self.chosen))
+            except Failure:
+                return None
+        return self._bytes
+
+    def describe(self) -> list[str]:
+        side = _required_drp(self.config)
+        return [
+            f"{path} -> {_under(str(side.location), path)} on the DRP server (rsync; what "
+            "the snapshot does not hold is deleted there)"
+            for path in self.chosen.environment.paths
+        ]
+
+    def probe(self) -> list[str]:
+        side = _required_drp(self.config)
+        location, _ = side.targets[self.chosen.target]
+        if side.location.is_remote and location.is_remote:
+            return [
+                f"both the DRP server ({side.location}) and target {self.chosen.target} "
+                f"({location}) are remote: run drp on the DRP server"
+            ]
+        try:
+            with drp_place(self.config) as place:
+                if place.listing(side.location.path, 0) is None:
+                    return [f"the DRP root {side.location} does not exist"]
+        except Failure as failure:
+            return [f"the DRP server: {failure}"]
+        return []
+
+    def run(self, progress: Progress) -> dict[str, object]:
+        side = _required_drp(self.config)
+        with (
+            target_place(self.config, self.chosen.target) as source,
+            drp_place(self.config) as destination,
+        ):
+            data = f"{self.chosen.snapshot_dir(source)}/{layout.DATA}"
+            remote = source if source.remote else destination
+            for path in self.chosen.environment.paths:
+                relative = path.strip("/")
+                # "/./" makes --relative keep what follows it: <root>/<path> on the DRP.
+                argv = (
+                    "rsync", "-a", "--relative", "--delete", "--numeric-ids",
+                    *(rsync.PRESERVE_OPTIONS[key] for key in self.config.preserve),
+                    "--modify-window=-1", "--stats", "--no-human-readable",
+                    *remote.rsync_shell(), "--",
+                    source.rsync_path(f"{data}/./{relative}"),
+                    destination.rsync_path(side.location.path.rstrip("/") + "/"),
+                )  # fmt: skip
+                rsync.snapshot(argv, f"copying {path} from {source} to the DRP server")
+        return {"bytes": self.size() or 0, "data_time": self.chosen.data_time()}
+
+
+class VerifyFiles(Step):
+    """The environment's files on the DRP server, listed, hashed and compared with the
+    MANIFEST: proof that the restore holds what the backup holds."""
+
+    kind = "verify-files"
+
+    def __init__(self, config: Config, chosen: Chosen) -> None:
+        self.config, self.chosen = config, chosen
+        environment = chosen.environment.name
+        self.name = f"verify-files:{environment}"
+        self.title = f"verify {environment}'s files on the DRP server against the MANIFEST"
+
+    def run(self, progress: Progress) -> dict[str, object]:
+        with target_place(self.config, self.chosen.target) as source:
+            entries = _manifest(source, self.chosen)
+        side = _required_drp(self.config)
+        with drp_place(self.config) as place:
+            keys = listing_below(place, side.location.path, self.chosen.environment.paths)
+            hashes = manifest.hash_keys(place, side.location.path, keys)
+        found = manifest.compare(
+            entries, keys, {manifest.key_path(key): digest for key, digest in hashes.items()}
+        )
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise Failure(f"the DRP server's files differ from the MANIFEST: {found[0]}{more}")
+        return {"files": len(keys), "bytes": _size(entries)}
+
+
+def listing_below(place: Place, root: str, paths: tuple[str, ...]) -> list[bytes]:
+    """Listing keys of the regular files below each of ``paths`` under ``root``, their
+    paths relative to ``root`` as a snapshot's MANIFEST has them."""
+    records = []
+    for path in paths:
+        relative = path.strip("/").encode()
+        output = place.list_files(_under(root, path), manifest.LISTING_FORMAT)
+        records += [relative + b"/" + record for record in output.split(b"\0") if record]
+    keys, _ = manifest.parse_listing(b"".join(record + b"\0" for record in records))
+    return keys
+
+
+class ImportDatabase(Step):
+    """A dump set fetched next to drp, its checksums checked, imported on the DRP side."""
+
+    kind = "import-db"
+
+    def __init__(self, config: Config, chosen: Chosen, database: Database, staging: str) -> None:
+        self.config, self.chosen, self.database = config, chosen, database
+        self.stamp = chosen.dumps[database.key]
+        self.staging = staging
+        self.name = f"import-db:{database.environment}:{database.key}"
+        self.title = f"import {database.environment}'s database {database.key} ({self.stamp})"
+
+    def _server(self) -> Database:
+        side = _required_drp(self.config)
+        server = side.databases.get(self.database.engine)
+        if server is None:
+            raise Failure(f"[drp.databases.{self.database.engine}] is not configured")
+        return server.database(self.database)
+
+    def describe(self) -> list[str]:
+        return [f"dump set {self.stamp} from {self.chosen.target}, replacing "
+                f"{self.database.name} on the DRP's {self.database.engine} server"]  # fmt: skip
+
+    def probe(self) -> list[str]:
+        try:
+            self._server()
+        except Failure as failure:
+            return [str(failure)]
+        return []
+
+    def run(self, progress: Progress) -> dict[str, object]:
+        from drptools import engines, execute
+
+        directory = os.path.join(self.staging, self.database.environment, self.database.key)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        with target_place(self.config, self.chosen.target) as place:
+            source = layout.dumps_dir(place.root, self.database.environment, self.database.key)
+            members = layout.dump_members(place.listing(source) or set(), self.stamp)
+            argv = ("rsync", "-a", *place.rsync_shell(), "--",
+                    *(place.rsync_path(f"{source}/{name}") for name in members),
+                    directory + "/")  # fmt: skip
+            execute.run(argv, f"fetching dump set {self.stamp} from {place}")
+        execute.run(["sha256sum", "-c", "--strict", "--quiet", f"{self.stamp}{layout.CHECKSUMS}"],
+                    f"checking the fetched dump set {self.stamp}", cwd=directory)  # fmt: skip
+        files = {
+            name[len(self.stamp) :]: os.path.join(directory, name)
+            for name in os.listdir(directory)
+            if name.startswith(self.stamp) and not name.endswith(layout.CHECKSUMS)
+        }
+        target = self._server()
+        engines.drop(target)
+        engines.restore(target, files)
+        size = sum(os.path.getsize(path) for path in files.values())
+        return {"bytes": size, "data_time": layout.parse_stamp(self.stamp) or 0.0}
