@@ -184,6 +184,35 @@ def _authorize_options(parser: Parser) -> None:
     parser.add_argument("--revoke", action="store_true", help="withdraw the order in force")
 
 
+def _activate_options(parser: Parser) -> None:
+    _environments(parser)
+    parser.add_argument(
+        "--from",
+        dest="source",
+        choices=("A", "B"),
+        help="restore from this target (default: the one with the newest complete backup)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan and run every read-only probe; change nothing",
+    )
+    parser.add_argument(
+        "--resume", metavar="RUN_ID", help="go on with this run: skip its steps journaled done"
+    )
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="go on without asking (needed when stdin is not a terminal)",
+    )
+    parser.add_argument(
+        "--authorized-by",
+        metavar="NAME",
+        help="the customer's order, recorded as drp authorize does (with --reference)",
+    )
+    parser.add_argument("--reference", metavar="TICKET", help="the order's ticket or reference")
+
+
 def _status_options(parser: Parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the records as JSON")
 
@@ -248,6 +277,13 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str, str, Callable[[Parser], None] | N
         "record the customer's order to activate the DRP (who, reference, until when); "
         "without options, show it",
         _authorize_options,
+    ),
+    "activate": (
+        ("activate",),
+        "drptools.actions.activate",
+        "bring the environments up on the DRP server from their backups and switch the DNS "
+        "to it, on the customer's order (drp authorize)",
+        _activate_options,
     ),
     "status": (
         ("status",),

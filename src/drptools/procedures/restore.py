@@ -22,6 +22,7 @@ The choice of backups is made once, when the runbook is built, and journaled wit
 
 from __future__ import annotations
 
+import logging
 import os
 
 from drptools import layout, manifest, rsync
@@ -35,7 +36,9 @@ from drptools.targets import Place
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from drptools.config import Config, Database, Environment
-    from drptools.config.model import DrpServer
+    from drptools.config.model import DrpServer, Side
+
+log = logging.getLogger("drptools")
 
 
 def drp_place(config: Config) -> Place:
@@ -338,3 +341,64 @@ class ImportDatabase(Step):
         engines.restore(target, files)
         size = sum(os.path.getsize(path) for path in files.values())
         return {"bytes": size, "data_time": layout.parse_stamp(self.stamp) or 0.0}
+
+
+class SwitchDns(Step):
+    """The environment's names moved from one side's addresses to the other's, proven on
+    every authoritative server. ``ends_outage``: the RTO clock stops when it is done."""
+
+    kind = "switch-dns"
+    ends_outage = True
+
+    def __init__(self, config: Config, environment: str, old: Side, new: Side) -> None:
+        if config.dns is None:
+            raise Failure(f"{config.source} has no [dns] section")
+        self.dns, self.environment = config.dns, environment
+        self.names = config.dns.records.get(environment, ())
+        self.old, self.new = old, new
+        self.name = f"switch-dns:{environment}"
+        self.title = f"switch {environment}'s DNS to the {new.name} addresses"
+
+    def describe(self) -> list[str]:
+        from drptools import dns
+
+        old, new = dns.Addresses.of(self.old.addresses), dns.Addresses.of(self.new.addresses)
+        return [f"{name}: {old} -> {new} (compare-and-swap at {self.dns.primary}, then proven "
+                "on every authoritative server)" for name in self.names]  # fmt: skip
+
+    def probe(self) -> list[str]:
+        """The prerequisite-only update for each name (or already switched), and the TTL."""
+        from drptools import dns
+
+        old, new = dns.Addresses.of(self.old.addresses), dns.Addresses.of(self.new.addresses)
+        problems = []
+        for name in self.names:
+            try:
+                held = dns.held(self.dns, self.dns.primary, name)
+                if held == new:
+                    continue
+                dns.precheck(self.dns, name, old)
+            except Failure as failure:
+                problems.append(str(failure))
+                continue
+            if held.ttl is not None and held.ttl > self.dns.ttl_warning:
+                log.warning(
+                    "%s: TTL %d s is above ttl_warning_seconds (%d): resolvers may keep the old "
+                    "address that long after the switch", name, held.ttl, self.dns.ttl_warning,
+                )  # fmt: skip
+        return problems
+
+    def done(self) -> bool:
+        from drptools import dns
+
+        new = dns.Addresses.of(self.new.addresses)
+        return all(dns.held(self.dns, self.dns.primary, name) == new for name in self.names)
+
+    def run(self, progress: Progress) -> dict[str, object]:
+        from drptools import dns
+
+        old, new = dns.Addresses.of(self.old.addresses), dns.Addresses.of(self.new.addresses)
+        serials = [dns.swap(self.dns, name, old, new, ttl=self.dns.ttl_warning)
+                   for name in self.names]  # fmt: skip
+        proven = dns.prove(self.dns, self.names, new, max(serials, default=0))
+        return {"names": list(self.names), "servers": proven, "old": str(old), "new": str(new)}

@@ -1,0 +1,138 @@
+"""``drp activate``: bring the environments up on the DRP server, on the customer's order.
+
+The runbook (:mod:`drptools.runbook`) of :mod:`drptools.procedures.restore`'s steps: per
+environment, verify the backup on its target, copy the files, import each database,
+verify the files on the DRP server; then switch each environment's DNS names to the DRP
+addresses and prove it on every authoritative server. ``--dry-run`` prints that plan
+with sizes and runs every read-only probe (the DNS switch included, by a prerequisite-
+only update); it changes nothing and needs no authorisation. A run needs one (``drp
+authorize``, or ``--authorized-by NAME --reference TICKET`` here, recorded the same way)
+and, when stdin is not a terminal, ``--yes``; on a terminal it shows the plan and asks.
+The start and the end are notified; a notice that fails is logged and changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from drptools import authorization, notify, runbook
+from drptools.actions import common
+from drptools.errors import BadUse, Failure
+from drptools.procedures import restore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from drptools.config import Config
+
+
+def build(config: Config, parameters: dict[str, object]) -> runbook.Runbook:
+    """The activation of the environments and backups ``parameters`` names."""
+    from drptools.status import state_dir
+
+    chosen_by_name = parameters["environments"]
+    assert isinstance(chosen_by_name, dict)
+    staging = os.path.join(state_dir(), "staging", "activate")
+    steps: list[runbook.Step] = []
+    chosen_all = []
+    for name, chosen_parameters in chosen_by_name.items():
+        chosen = restore.Chosen(config.environments[name], chosen_parameters)
+        chosen_all.append(chosen)
+        steps += [restore.VerifyBackup(config, chosen), restore.CopyFiles(config, chosen)]
+        steps += [
+            restore.ImportDatabase(config, chosen, database, staging)
+            for database in chosen.environment.databases
+        ]
+        steps.append(restore.VerifyFiles(config, chosen))
+    if config.dns is not None and config.production is not None and config.drp is not None:
+        steps += [
+            restore.SwitchDns(config, chosen.environment.name, config.production, config.drp)
+            for chosen in chosen_all
+            if chosen.environment.name in config.dns.records
+        ]
+    return runbook.Runbook("activate", parameters, steps)
+
+
+def _confirmed(lines: list[str]) -> bool:
+    """On a terminal: the plan, then ``yes`` typed in full."""
+    print("\n".join(lines))
+    try:
+        answer = input("Activate the DRP as planned above? Type yes to go on: ")
+    except EOFError:
+        return False
+    return answer.strip().lower() == "yes"
+
+
+def main(config: Config, args: argparse.Namespace) -> int:
+    """``drp activate [ENV…] [--from A|B] [--dry-run] [--resume RUN] [--yes] …``."""
+    if config.drp is None:
+        raise BadUse(f"{config.source} has no [drp] section: nothing to activate")
+    if args.resume:
+        parameters = runbook.resumed_parameters(args.resume, "activate")
+    else:
+        chosen = {
+            environment.name: restore.choose_backups(config, environment, args.source)
+            for environment in common.environments(config, args.environments)
+        }
+        parameters = {"environments": chosen}
+    book = build(config, parameters)
+    lines, problems = runbook.plan(book)
+    if config.dns is None:
+        lines.append("(no [dns] section: switch the DNS by hand once the DRP serves)")
+    if args.dry_run:
+        print("\n".join(lines))
+        order = authorization.current()
+        print(f"authorisation: {order.describe() if order else 'none recorded (drp authorize)'}")
+        for problem in problems:
+            print(f"PROBLEM: {problem}")
+        return 1 if problems else 0
+    if problems:
+        raise Failure(
+            f"the plan has {len(problems)} problem(s), first: {problems[0]} "
+            "(drp activate --dry-run lists them)"
+        )
+    order = authorization.required(
+        config.authorization_hours, args.authorized_by, args.reference, "drp activate"
+    )
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise BadUse("not on a terminal: check the plan with --dry-run, then give --yes")
+        if not _confirmed(lines):
+            print("not activated: nothing was changed")
+            return 1
+    notify.notice(
+        config.notification,
+        "DRP activation started",
+        [f"DRP activation authorised {order.describe()} has started.", *lines],
+    )
+    try:
+        report = runbook.execute(book, resume=args.resume)
+    except Failure as failure:
+        notify.notice(
+            config.notification,
+            "DRP activation FAILED",
+            [
+                str(failure),
+                "drp activate --resume RUN_ID goes on from there "
+                "(the run id is in the journal's name, drp runs lists them).",
+            ],
+        )
+        raise
+    summary = _summary(report)
+    print(summary)
+    notify.notice(
+        config.notification,
+        "DRP activation complete",
+        [summary, f"Authorised {order.describe()}.", f"Journal: {report.journal}"],
+    )
+    return 0
+
+
+def _summary(report: runbook.Report) -> str:
+    from checks.core.units import human_duration
+
+    rto = human_duration(report.rto) if report.rto is not None else "unknown"
+    rpo = human_duration(report.rpo) if report.rpo is not None else "unknown"
+    return f"DRP active: run {report.run_id}, RTO {rto}, RPO {rpo} (data age at the switch)"

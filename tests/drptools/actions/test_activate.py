@@ -1,0 +1,114 @@
+"""drp activate: the DRP brought up from the backups, proven, and the DNS moved to it.
+
+A site of local roots in a temporary directory (production's files, targets A and B, the
+DRP root) and a real BIND primary and secondary of a TSIG-protected zone; drp runs as a
+process, as an on-call engineer runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from drptools import dns as switch
+from drptools import journal
+from drptools.config.model import Dns
+from tests.helpers.drp import EVEN_NOON, drp, local_site, toml
+from tests.servers.bind_zone import KEY_NAME, PRIMARY, PRODUCTION, SECONDARY, ZONE, Zone
+
+pytestmark = pytest.mark.integration
+
+DRP_ADDRESSES = ["203.0.113.20", "2001:db8::20"]
+WWW = f"www.{ZONE}"
+
+
+def tree_digest(root: Path) -> str:
+    """One checksum of every path, mode and content below ``root``."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        digest.update(str(path.relative_to(root)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def site(tmp_path: Path, bind_zone: Zone) -> tuple[Path, Path, Zone]:
+    root, config = local_site(tmp_path, directories=3)
+    (root / "drp").mkdir()
+    config.write_text(config.read_text() + toml({
+        "drp": {"location": str(root / "drp"), "datacenter": "dc-3",
+                "addresses": DRP_ADDRESSES},
+        "production": {"addresses": [PRODUCTION, "2001:db8::10"],
+                       "maintenance_flag": str(root / "maintenance")},
+        "dns": {"zone": ZONE, "primary": PRIMARY, "port": bind_zone.port,
+                "key_name": KEY_NAME, "key_file": str(bind_zone.key_file),
+                "verify_timeout_seconds": 20},
+        "dns.records": {"www": [WWW]},
+    }))  # fmt: skip
+    backed_up = drp(config, "backup", "files", "--target", "A", now=EVEN_NOON)
+    assert backed_up.returncode == 0, backed_up.stderr
+    return root, config, bind_zone
+
+
+def dns_of(zone: Zone) -> Dns:
+    return Dns(ZONE, PRIMARY, KEY_NAME, str(zone.key_file), {}, port=zone.port)
+
+
+def test_activation_restores_the_files_and_moves_the_dns(site: tuple[Path, Path, Zone]) -> None:
+    root, config, zone = site
+    before = tree_digest(root / "src")
+    shutil.rmtree(root / "src")  # production is gone
+    done = drp(config, "activate", "--yes", "--authorized-by", "Jane Doe", "--reference", "C-1",
+               now=EVEN_NOON + 3600)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    restored = root / "drp" / str(root / "src").lstrip("/")
+    assert tree_digest(restored) == before
+    drp_addresses = switch.Addresses.of(DRP_ADDRESSES)
+    for server in (PRIMARY, SECONDARY):
+        assert switch.held(dns_of(zone), server, WWW) == drp_addresses
+    assert "DRP active: run activate-" in done.stdout
+    (run_id,) = list(journal.all_runs())
+    steps = [r["step"] for r in journal.read(run_id) if r["event"] == "end"]
+    assert steps == ["verify-backup:www", "copy-files:www", "verify-files:www", "switch-dns:www"]
+
+
+def test_without_an_order_nothing_changes(site: tuple[Path, Path, Zone]) -> None:
+    root, config, zone = site
+    before = (tree_digest(root / "drp"), switch.serial(dns_of(zone), PRIMARY))
+    refused = drp(config, "activate", "--yes", now=EVEN_NOON + 3600)
+    assert refused.returncode == 1
+    assert "no authorisation: the DRP is activated only on the customer's order" in refused.stderr
+    assert (tree_digest(root / "drp"), switch.serial(dns_of(zone), PRIMARY)) == before
+
+
+def test_the_dry_run_prints_the_plan_and_changes_nothing(site: tuple[Path, Path, Zone]) -> None:
+    root, config, zone = site
+    before = (tree_digest(root / "drp"), tree_digest(root / "A"),
+              switch.serial(dns_of(zone), PRIMARY))  # fmt: skip
+    planned = drp(config, "activate", "--dry-run", now=EVEN_NOON + 3600)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    lines = planned.stdout.splitlines()
+    assert lines[0].startswith("1/4 verify www's backup ")
+    assert any(line.startswith("2/4 copy www's files from A to the DRP server (") for line in lines)
+    assert f"    {WWW}: 192.0.2.10, 2001:db8::10 -> 203.0.113.20, 2001:db8::20" in "\n".join(lines)
+    assert lines[-1] == "authorisation: none recorded (drp authorize)"
+    after = (tree_digest(root / "drp"), tree_digest(root / "A"),
+             switch.serial(dns_of(zone), PRIMARY))  # fmt: skip
+    assert after == before
+    assert not list(journal.all_runs())
+
+
+def test_a_stale_dns_value_stops_before_anything_is_copied(site: tuple[Path, Path, Zone]) -> None:
+    root, config, _ = site
+    text = config.read_text().replace(f'"{PRODUCTION}"', '"198.51.100.99"')
+    config.write_text(text)
+    refused = drp(config, "activate", "--yes", "--authorized-by", "J", "--reference", "R",
+                  now=EVEN_NOON + 3600)  # fmt: skip
+    assert refused.returncode == 1
+    assert "holds 192.0.2.10, 2001:db8::10, not the expected 198.51.100.99" in refused.stderr
+    assert not os.listdir(root / "drp")
