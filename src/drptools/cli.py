@@ -213,6 +213,10 @@ def _activate_options(parser: Parser) -> None:
     parser.add_argument("--reference", metavar="TICKET", help="the order's ticket or reference")
 
 
+def _runs_options(parser: Parser) -> None:
+    parser.add_argument("--show", metavar="RUN_ID", help="print the journal of this run")
+
+
 def _status_options(parser: Parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the records as JSON")
 
@@ -284,6 +288,12 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str, str, Callable[[Parser], None] | N
         "bring the environments up on the DRP server from their backups and switch the DNS "
         "to it, on the customer's order (drp authorize)",
         _activate_options,
+    ),
+    "runs": (
+        ("runs",),
+        "drptools.actions.runs",
+        "list the runbook runs (activate, failback) and where each stands, for --resume",
+        _runs_options,
     ),
     "status": (
         ("status",),

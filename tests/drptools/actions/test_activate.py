@@ -112,3 +112,55 @@ def test_a_stale_dns_value_stops_before_anything_is_copied(site: tuple[Path, Pat
     assert refused.returncode == 1
     assert "holds 192.0.2.10, 2001:db8::10, not the expected 198.51.100.99" in refused.stderr
     assert not os.listdir(root / "drp")
+
+
+def test_killed_during_the_copy_it_resumes_without_redoing_finished_steps(
+    site: tuple[Path, Path, Zone],
+) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import executable
+
+    root, config, _ = site
+    shutil.rmtree(root / "src")
+    # An rsync that waits on the copy of files, so that drp is killed mid-step.
+    stubs = root / "stubs"
+    stubs.mkdir()
+    real = shutil.which("rsync")
+    (stubs / "rsync").write_text(
+        f'#!/bin/sh\ncase "$*" in *--relative*) touch {root}/copying; sleep 60;; esac\n'
+        f'exec {real} "$@"\n'
+    )
+    (stubs / "rsync").chmod(0o755)
+    environment = dict(os.environ, PATH=f"{stubs}:{os.environ['PATH']}",
+                       VIGIE_DRP_NOW=str(EVEN_NOON + 3600))  # fmt: skip
+    process = subprocess.Popen(
+        [executable("drp"), "-c", str(config), "activate", "--yes", "--authorized-by", "J",
+         "--reference", "R"], env=environment, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (root / "copying").exists():
+        assert time.monotonic() < deadline, "the copy never started"
+        assert process.poll() is None, "drp ended before the copy"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    (run_id,) = list(journal.all_runs())
+    assert [(r["event"], r.get("step")) for r in journal.read(run_id)][-1] == (
+        "start", "copy-files:www",
+    )  # fmt: skip
+    listed = drp(config, "runs")
+    assert f"{run_id}  " in listed.stdout
+    assert "unfinished (killed, or running)  copy-files:www" in listed.stdout
+    resumed = drp(config, "activate", "--resume", run_id, "--yes", now=EVEN_NOON + 3700)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    records = journal.read(run_id)
+    starts = [r["step"] for r in records if r["event"] == "start"]
+    assert starts.count("verify-backup:www") == 1  # done before the kill: not redone
+    assert starts.count("copy-files:www") == 2
+    assert "[1/4] verify www's backup" in resumed.stdout
+    assert "done in an earlier attempt of this run" in resumed.stdout
+    assert " ok " in drp(config, "runs").stdout
