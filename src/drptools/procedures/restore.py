@@ -232,11 +232,14 @@ class CopyFiles(Step):
         ):
             data = f"{self.chosen.snapshot_dir(source)}/{layout.DATA}"
             remote = source if source.remote else destination
+            # A target account that is not root keeps modes and owners in xattrs
+            # (rsync --fake-super, :mod:`drptools.rsync`): its side reads them back.
+            fake_super = ("--remote-option=--fake-super",) if source.remote and source.uid else ()
             for path in self.chosen.environment.paths:
                 relative = path.strip("/")
                 # "/./" makes --relative keep what follows it: <root>/<path> on the DRP.
                 argv = (
-                    "rsync", "-a", "--relative", "--delete", "--numeric-ids",
+                    "rsync", "-a", "--relative", "--delete", "--numeric-ids", *fake_super,
                     *(rsync.PRESERVE_OPTIONS[key] for key in self.config.preserve),
                     "--modify-window=-1", "--stats", "--no-human-readable",
                     *remote.rsync_shell(), "--",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,9 @@ import pytest
 from drptools import dns as switch
 from drptools import journal
 from drptools.config.model import Dns
-from tests.helpers.drp import EVEN_NOON, drp, local_site, toml
+from tests.helpers.drp import EVEN_NOON, drp, local_site, make_tree, toml, write_config
 from tests.servers.bind_zone import KEY_NAME, PRIMARY, PRODUCTION, SECONDARY, ZONE, Zone
+from tests.servers.sshd import Sshd
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +166,40 @@ def test_killed_during_the_copy_it_resumes_without_redoing_finished_steps(
     assert "[1/4] verify www's backup" in resumed.stdout
     assert "done in an earlier attempt of this run" in resumed.stdout
     assert " ok " in drp(config, "runs").stdout
+
+
+def test_an_activation_from_a_remote_unprivileged_target_gives_modes_and_owners_back(
+    tmp_path: Path, sshd_user: Sshd
+) -> None:
+    """Target B over a real sshd as an account that is not root: the snapshot keeps modes
+    and owners in xattrs (--fake-super), and the restore reads them back."""
+    source = make_tree(tmp_path / "src", 2, 2)
+    secret = source / "secret.key"
+    secret.write_text("key")
+    secret.chmod(0o400)
+    os.chown(secret, 33, 33)
+    (source / "d0000").chmod(0o555)
+    (tmp_path / "A").mkdir()
+    (tmp_path / "drp").mkdir()
+    config = write_config(
+        tmp_path / "drp.toml", a=str(tmp_path / "A"),
+        b=f"{sshd_user.alias}:{sshd_user.directory / 'backup B'}",
+        ssh_config=sshd_user.ssh_config, environments={"www": {"paths": [str(source)]}},
+    )  # fmt: skip
+    config.write_text(config.read_text() + toml({
+        "drp": {"location": str(tmp_path / "drp"), "datacenter": "dc-3"},
+    }))  # fmt: skip
+    assert drp(config, "backup", "files", "--target", "B", now=EVEN_NOON).returncode == 0
+    originals = {path: path.lstat() for path in [source, *source.rglob("*")]}
+    contents = tree_digest(source)
+    (source / "d0000").chmod(0o755)
+    shutil.rmtree(source)
+    done = drp(config, "activate", "--from", "B", "--yes", "--authorized-by", "J",
+               "--reference", "R", now=EVEN_NOON + 60)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    restored = tmp_path / "drp" / str(source).lstrip("/")
+    assert tree_digest(restored) == contents
+    for path, original in originals.items():
+        copy = (restored / path.relative_to(source)).lstat()
+        assert stat.S_IMODE(copy.st_mode) == stat.S_IMODE(original.st_mode), path
+        assert (copy.st_uid, copy.st_gid) == (original.st_uid, original.st_gid), path
