@@ -360,7 +360,8 @@ class SwitchDns(Step):
         self.names = config.dns.records.get(environment, ())
         self.old, self.new = old, new
         self.name = f"switch-dns:{environment}"
-        self.title = f"switch {environment}'s DNS to the {new.name} addresses"
+        side = "DRP server's" if new.name == "drp" else f"{new.name}'s"
+        self.title = f"switch {environment}'s DNS to the {side} addresses"
 
     def describe(self) -> list[str]:
         from drptools import dns
