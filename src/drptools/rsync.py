@@ -262,3 +262,32 @@ def _run_showing_progress(
             what, returncode, said, MEANINGS.get(returncode, ""), cause(said)
         )
     return execute.Result(returncode, bytes(kept), said)
+
+
+def restore_arguments(
+    source: str, relative_paths: Sequence[str], destination: str, *,
+    shell: Sequence[str] = (), preserve: Sequence[str] = tuple(PRESERVE_OPTIONS),
+    fake_super: bool = False, checksum_dry_run: bool = False,
+) -> tuple[str, ...]:  # fmt: skip
+    """The rsync argument list that puts ``relative_paths`` of the tree ``source`` (a
+    snapshot's ``data``, or the root of the DRP server) at the same paths below
+    ``destination``, deleting there what the source does not hold (a pure function).
+
+    ``source``/``destination`` are rsync paths (``host:path`` when remote); the ``/./``
+    of each source makes ``--relative`` keep the path after it. ``fake_super``: the
+    source is a target whose account is not root, so its side reads modes and owners
+    back from xattrs. ``checksum_dry_run``: only itemize what differs by content, the
+    proof that two trees are the same.
+    """
+    return (
+        ("rsync", "-a", "--relative", "--delete", "--numeric-ids")
+        + (("--remote-option=--fake-super",) if fake_super else ())
+        + tuple(option for name, option in PRESERVE_OPTIONS.items() if name in preserve)
+        + ("--modify-window=-1",)
+        + (("--checksum", "--dry-run", "--itemize-changes") if checksum_dry_run
+           else ("--stats", "--no-human-readable"))
+        + tuple(shell)
+        + ("--",)
+        + tuple(f"{source.rstrip('/')}/./{path.strip('/')}" for path in relative_paths)
+        + (destination.rstrip("/") + "/",)
+    )  # fmt: skip

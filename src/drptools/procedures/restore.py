@@ -232,21 +232,13 @@ class CopyFiles(Step):
         ):
             data = f"{self.chosen.snapshot_dir(source)}/{layout.DATA}"
             remote = source if source.remote else destination
-            # A target account that is not root keeps modes and owners in xattrs
-            # (rsync --fake-super, :mod:`drptools.rsync`): its side reads them back.
-            fake_super = ("--remote-option=--fake-super",) if source.remote and source.uid else ()
-            for path in self.chosen.environment.paths:
-                relative = path.strip("/")
-                # "/./" makes --relative keep what follows it: <root>/<path> on the DRP.
-                argv = (
-                    "rsync", "-a", "--relative", "--delete", "--numeric-ids", *fake_super,
-                    *(rsync.PRESERVE_OPTIONS[key] for key in self.config.preserve),
-                    "--modify-window=-1", "--stats", "--no-human-readable",
-                    *remote.rsync_shell(), "--",
-                    source.rsync_path(f"{data}/./{relative}"),
-                    destination.rsync_path(side.location.path.rstrip("/") + "/"),
-                )  # fmt: skip
-                rsync.snapshot(argv, f"copying {path} from {source} to the DRP server")
+            argv = rsync.restore_arguments(
+                source.rsync_path(data), self.chosen.environment.paths,
+                destination.rsync_path(side.location.path), shell=remote.rsync_shell(),
+                preserve=self.config.preserve, fake_super=source.remote and source.uid != 0,
+            )  # fmt: skip
+            rsync.snapshot(argv, f"copying {self.chosen.environment.name} from {source} to "
+                           "the DRP server")  # fmt: skip
         return {"bytes": self.size() or 0, "data_time": self.chosen.data_time()}
 
 
