@@ -213,6 +213,21 @@ def _activate_options(parser: Parser) -> None:
     parser.add_argument("--reference", metavar="TICKET", help="the order's ticket or reference")
 
 
+def _failback_options(parser: Parser) -> None:
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan and run every read-only probe; change nothing",
+    )
+    parser.add_argument("--resume", metavar="RUN_ID", help="go on with this failback run")
+    parser.add_argument("--yes", action="store_true", help="go on without asking")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="copy back even when production also took writes since the activation",
+    )
+
+
 def _runs_options(parser: Parser) -> None:
     parser.add_argument("--show", metavar="RUN_ID", help="print the journal of this run")
 
@@ -288,6 +303,13 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str, str, Callable[[Parser], None] | N
         "bring the environments up on the DRP server from their backups and switch the DNS "
         "to it, on the customer's order (drp authorize)",
         _activate_options,
+    ),
+    "failback": (
+        ("failback",),
+        "drptools.actions.failback",
+        "return the environments from the DRP server to production: maintenance, files and "
+        "databases back, verification, DNS back",
+        _failback_options,
     ),
     "runs": (
         ("runs",),

@@ -15,6 +15,10 @@ from typing import ClassVar, TypeVar
 
 from tests.conftest import executable
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tests.servers.bind_zone import Zone
+
 T = TypeVar("T")
 
 #: 2026-11-25 12:00 UTC: day 20782 since 1970-01-01 (even: target A) in UTC and in
@@ -253,3 +257,43 @@ def notify_by_mail(config: Path, port: int) -> None:
         config.read_text() + '\n[notification]\nmail_to = ["oncall@example.net"]\n'
         f'mail_from = "drp@example.net"\nsmtp_host = "127.0.0.1"\nsmtp_port = {port}\n'
     )
+
+
+def tree_digest(root: Path) -> str:
+    """One checksum of every path and content below ``root``."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        digest.update(str(path.relative_to(root)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+#: The DRP server's public addresses in :func:`recovery_site`.
+DRP_ADDRESSES = ["203.0.113.20", "2001:db8::20"]
+
+
+def recovery_site(tmp_path: Path, zone: Zone) -> tuple[Path, Path]:
+    """A site whose DRP may be activated: production's files (``src``), local targets A
+    and B, a DRP root (``drp``), production's maintenance flag (``maintenance``), and the
+    DNS of ``zone`` (a real BIND pair, tests/servers/bind_zone.py) for environment www's
+    name ``www.<zone>``; backed up to A."""
+    from tests.servers.bind_zone import KEY_NAME, PRIMARY, PRODUCTION, ZONE
+
+    root, config = local_site(tmp_path, directories=3)
+    (root / "drp").mkdir()
+    config.write_text(config.read_text() + toml({
+        "drp": {"location": str(root / "drp"), "datacenter": "dc-3",
+                "addresses": DRP_ADDRESSES},
+        "production": {"addresses": [PRODUCTION, "2001:db8::10"],
+                       "maintenance_flag": str(root / "maintenance")},
+        "dns": {"zone": ZONE, "primary": PRIMARY, "port": zone.port,
+                "key_name": KEY_NAME, "key_file": str(zone.key_file),
+                "verify_timeout_seconds": 20},
+        "dns.records": {"www": [f"www.{ZONE}"]},
+    }))  # fmt: skip
+    backed_up = drp(config, "backup", "files", "--target", "A", now=EVEN_NOON)
+    assert backed_up.returncode == 0, backed_up.stderr
+    return root, config

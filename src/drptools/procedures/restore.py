@@ -276,6 +276,8 @@ def listing_below(place: Place, root: str, paths: tuple[str, ...]) -> list[bytes
     records = []
     for path in paths:
         relative = path.strip("/").encode()
+        if place.listing(_under(root, path), 0) is None:
+            continue  # not there (yet, or any more): no file below it
         output = place.list_files(_under(root, path), manifest.LISTING_FORMAT)
         records += [relative + b"/" + record for record in output.split(b"\0") if record]
     keys, _ = manifest.parse_listing(b"".join(record + b"\0" for record in records))
@@ -352,8 +354,8 @@ class SwitchDns(Step):
         self.names = config.dns.records.get(environment, ())
         self.old, self.new = old, new
         self.name = f"switch-dns:{environment}"
-        side = "DRP server's" if new.name == "drp" else f"{new.name}'s"
-        self.title = f"switch {environment}'s DNS to the {side} addresses"
+        side = "the DRP server's" if new.name == "drp" else f"{new.name}'s"
+        self.title = f"switch {environment}'s DNS to {side} addresses"
 
     def describe(self) -> list[str]:
         from drptools import dns

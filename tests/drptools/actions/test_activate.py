@@ -7,7 +7,6 @@ process, as an on-call engineer runs it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
@@ -18,42 +17,27 @@ import pytest
 from drptools import dns as switch
 from drptools import journal
 from drptools.config.model import Dns
-from tests.helpers.drp import EVEN_NOON, drp, local_site, make_tree, toml, write_config
+from tests.helpers.drp import (
+    DRP_ADDRESSES,
+    EVEN_NOON,
+    drp,
+    make_tree,
+    recovery_site,
+    toml,
+    tree_digest,
+    write_config,
+)
 from tests.servers.bind_zone import KEY_NAME, PRIMARY, PRODUCTION, SECONDARY, ZONE, Zone
 from tests.servers.sshd import Sshd
 
 pytestmark = pytest.mark.integration
 
-DRP_ADDRESSES = ["203.0.113.20", "2001:db8::20"]
 WWW = f"www.{ZONE}"
-
-
-def tree_digest(root: Path) -> str:
-    """One checksum of every path, mode and content below ``root``."""
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        digest.update(str(path.relative_to(root)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 @pytest.fixture
 def site(tmp_path: Path, bind_zone: Zone) -> tuple[Path, Path, Zone]:
-    root, config = local_site(tmp_path, directories=3)
-    (root / "drp").mkdir()
-    config.write_text(config.read_text() + toml({
-        "drp": {"location": str(root / "drp"), "datacenter": "dc-3",
-                "addresses": DRP_ADDRESSES},
-        "production": {"addresses": [PRODUCTION, "2001:db8::10"],
-                       "maintenance_flag": str(root / "maintenance")},
-        "dns": {"zone": ZONE, "primary": PRIMARY, "port": bind_zone.port,
-                "key_name": KEY_NAME, "key_file": str(bind_zone.key_file),
-                "verify_timeout_seconds": 20},
-        "dns.records": {"www": [WWW]},
-    }))  # fmt: skip
-    backed_up = drp(config, "backup", "files", "--target", "A", now=EVEN_NOON)
-    assert backed_up.returncode == 0, backed_up.stderr
+    root, config = recovery_site(tmp_path, bind_zone)
     return root, config, bind_zone
 
 

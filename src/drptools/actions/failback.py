@@ -1,0 +1,128 @@
+"""``drp failback``: return the environments from the DRP server to production.
+
+The runbook of :mod:`drptools.procedures.failback`'s steps for the environments the last
+successful activation moved, with the DNS back to production's addresses at the end. The
+same rules as ``drp activate``: ``--dry-run`` prints the plan and runs every probe (the
+split-brain guard and the DNS prerequisites included) and changes nothing; off a terminal
+``--yes`` is needed; ``--resume RUN_ID`` goes on with a run that stopped; ``--force``
+copies back even when production also took writes since the activation. The start and
+the end are notified.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from drptools import journal, notify, runbook
+from drptools.errors import BadUse, Failure
+from drptools.procedures import failback
+from drptools.procedures.restore import SwitchDns
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from drptools.config import Config
+
+
+def last_activation() -> tuple[str, dict[str, object]]:
+    """The id and parameters of the newest activation that finished successfully."""
+    found = None
+    for run_id in journal.all_runs():
+        try:
+            records = journal.read(run_id)
+        except Failure:
+            continue
+        begin, end = records[0], records[-1]
+        if (
+            begin.get("runbook") == "activate"
+            and end.get("event") == "finish"
+            and (end.get("result") == "ok")
+        ):
+            found = (run_id, begin.get("parameters"))
+    if found is None or not isinstance(found[1], dict):
+        raise Failure("no activation finished successfully here (drp runs): nothing to bring back")
+    return found[0], found[1]
+
+
+def build(config: Config, parameters: dict[str, object], force: bool) -> runbook.Runbook:
+    """The failback of what the activation ``parameters`` name."""
+    from drptools.status import state_dir
+
+    environments = parameters["environments"]
+    assert isinstance(environments, dict)
+    staging = os.path.join(state_dir(), "staging", "failback")
+    chosen = [config.environments[name] for name in environments]
+    steps: list[runbook.Step] = [
+        failback.GuardSplitBrain(config, environment, environments[environment.name], force)
+        for environment in chosen
+    ]
+    steps.append(failback.Maintenance(config, on=True))
+    for environment in chosen:
+        steps.append(failback.CopyBack(config, environment))
+        steps += [
+            failback.MoveDatabase(config, database, staging) for database in environment.databases
+        ]
+        steps.append(failback.VerifyCopyBack(config, environment))
+    if config.dns is not None and config.drp is not None and config.production is not None:
+        steps += [
+            SwitchDns(config, environment.name, config.drp, config.production)
+            for environment in chosen
+            if environment.name in config.dns.records
+        ]
+    steps.append(failback.Maintenance(config, on=False))
+    return runbook.Runbook("failback", {**parameters, "force": force}, steps)
+
+
+def main(config: Config, args: argparse.Namespace) -> int:
+    """``drp failback [--dry-run] [--resume RUN_ID] [--yes] [--force]``."""
+    if config.drp is None or config.production is None:
+        raise BadUse(f"{config.source} needs [drp] and [production] for a failback")
+    if args.resume:
+        parameters = runbook.resumed_parameters(args.resume, "failback")
+        force = bool(parameters.get("force")) or args.force
+    else:
+        activation, parameters = last_activation()
+        parameters = {"activation": activation, "environments": parameters["environments"]}
+        force = args.force
+    book = build(config, parameters, force)
+    lines, problems = runbook.plan(book)
+    if args.dry_run:
+        print("\n".join(lines))
+        for problem in problems:
+            print(f"PROBLEM: {problem}")
+        return 1 if problems else 0
+    if problems:
+        raise Failure(
+            f"the plan has {len(problems)} problem(s), first: {problems[0]} "
+            "(drp failback --dry-run lists them)"
+        )
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise BadUse("not on a terminal: check the plan with --dry-run, then give --yes")
+        print("\n".join(lines))
+        try:
+            answer = input("Return to production as planned above? Type yes to go on: ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() != "yes":
+            print("no failback: nothing was changed")
+            return 1
+    notify.notice(config.notification, "DRP failback started", lines)
+    try:
+        report = runbook.execute(book, resume=args.resume)
+    except Failure as failure:
+        notify.notice(
+            config.notification,
+            "DRP failback FAILED",
+            [str(failure), "drp failback --resume RUN_ID goes on from there."],
+        )
+        raise
+    print(f"back in production: run {report.run_id}")
+    notify.notice(
+        config.notification,
+        "DRP failback complete",
+        [f"Back in production: run {report.run_id}.", f"Journal: {report.journal}"],
+    )
+    return 0
