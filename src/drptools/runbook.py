@@ -31,7 +31,7 @@ from drptools.errors import Failure, Interrupted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import TextIO
 
 #: The lock every runbook holds: an activation and a failback must never overlap.
@@ -200,11 +200,38 @@ def _say(stream: TextIO, text: str) -> None:
     stream.flush()
 
 
-def execute(runbook: Runbook, resume: str | None = None, stream: TextIO = sys.stdout) -> Report:
+class Herald:
+    """Announces a run's start, its steps' ends (if asked) and its end, journaling each
+    notice and what failed in it: a notice that fails never stops the runbook.
+
+    ``announce(subject, lines)`` sends a notice and returns what failed
+    (:func:`drptools.notify.notice`); ``steps``: also after each step.
+    """
+
+    def __init__(
+        self, announce: Callable[[str, list[str]], list[str]] | None = None, steps: bool = False
+    ) -> None:
+        self.announce, self.steps = announce, steps
+        self.record: journal.Journal | None = None
+
+    def tell(self, subject: str, lines: list[str]) -> None:
+        """Send the notice and journal it."""
+        if self.announce is None:
+            return
+        failed = self.announce(subject, lines)
+        if self.record is not None:
+            self.record.write("notice", subject=subject, failed=failed)
+
+
+def execute(
+    runbook: Runbook, resume: str | None = None, stream: TextIO = sys.stdout,
+    herald: Herald | None = None,
+) -> Report:  # fmt: skip
     """Run ``runbook`` (or resume run ``resume`` of it) to its end under the runbook lock.
 
     Raises StepFailed when a step fails, Interrupted on a signal (both after journaling
-    it), LockBusy when another runbook runs.
+    it), LockBusy when another runbook runs. ``herald`` announces the start, the steps
+    (if it is asked to) and the end.
     """
     from drptools.status import LocalLock
 
@@ -216,6 +243,9 @@ def execute(runbook: Runbook, resume: str | None = None, stream: TextIO = sys.st
         else:
             states, run_id = {}, journal.new_run_id(runbook.name, now)
         record = journal.Journal(run_id)
+        herald = herald or Herald()
+        herald.record = record
+        title = f"DRP {runbook.name} run {run_id}"
         try:
             if resume:
                 record.write("resume", pid=os.getpid())
@@ -225,12 +255,28 @@ def execute(runbook: Runbook, resume: str | None = None, stream: TextIO = sys.st
                     steps=[step.name for step in runbook.steps], pid=os.getpid(),
                 )  # fmt: skip
             _say(stream, f"drp {runbook.name}: run {run_id}, journal {record.path}")
-            _run_steps(runbook, states, record, stream)
+            herald.tell(
+                f"{title} {'resumed' if resume else 'started'}",
+                [
+                    f"{index}/{len(runbook.steps)} {step.title}"
+                    for index, step in enumerate(runbook.steps, 1)
+                ],
+            )
+            _run_steps(runbook, states, record, stream, herald)
             rto, rpo = measured(journal.read(run_id))
             record.write("finish", result="ok", rto=rto, rpo=rpo)
+            herald.tell(f"{title} complete", [f"RTO {rto} s, RPO {rpo} s; journal {record.path}"])
             return Report(run_id, record.path, rto, rpo)
         except StepFailed as failure:
             record.write("finish", result="failed", error=str(failure))
+            herald.tell(
+                f"{title} FAILED",
+                [
+                    str(failure),
+                    f"journal {record.path}; go on with "
+                    f"drp {runbook.name} --resume {run_id} once the cause is fixed",
+                ],
+            )
             raise
         finally:
             record.close()
@@ -238,7 +284,7 @@ def execute(runbook: Runbook, resume: str | None = None, stream: TextIO = sys.st
 
 def _run_steps(
     runbook: Runbook, states: dict[str, journal.StepState], record: journal.Journal,
-    stream: TextIO,
+    stream: TextIO, herald: Herald,
 ) -> None:  # fmt: skip
     """Each step in order: skipped when journaled done, re-probed when unknown, else run."""
     from checks.core.units import human_bytes, human_duration
@@ -284,6 +330,10 @@ def _run_steps(
         if isinstance(moved, int) and moved:
             text += f", {human_bytes(moved)}"
         _say(stream, text)
+        if herald.steps:
+            herald.tell(
+                f"DRP {runbook.name} run {record.run_id}: step {index}/{count} done", [text]
+            )
 
 
 def measured(records: list[dict[str, object]]) -> tuple[float | None, float | None]:

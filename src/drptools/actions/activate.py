@@ -8,7 +8,8 @@ with sizes and runs every read-only probe (the DNS switch included, by a prerequ
 only update); it changes nothing and needs no authorisation. A run needs one (``drp
 authorize``, or ``--authorized-by NAME --reference TICKET`` here, recorded the same way)
 and, when stdin is not a terminal, ``--yes``; on a terminal it shows the plan and asks.
-The start and the end are notified; a notice that fails is logged and changes nothing.
+The start, the end (and each step, with ``[notification] runbook_steps``) are notified;
+a notice that fails is journaled and changes nothing.
 """
 
 from __future__ import annotations
@@ -102,31 +103,14 @@ def main(config: Config, args: argparse.Namespace) -> int:
         if not _confirmed(lines):
             print("not activated: nothing was changed")
             return 1
-    notify.notice(
-        config.notification,
-        "DRP activation started",
-        [f"DRP activation authorised {order.describe()} has started.", *lines],
+    herald = runbook.Herald(
+        lambda subject, lines: notify.notice(config.notification, subject, lines),
+        steps=config.notification.runbook_steps,
     )
-    try:
-        report = runbook.execute(book, resume=args.resume)
-    except Failure as failure:
-        notify.notice(
-            config.notification,
-            "DRP activation FAILED",
-            [
-                str(failure),
-                "drp activate --resume RUN_ID goes on from there "
-                "(the run id is in the journal's name, drp runs lists them).",
-            ],
-        )
-        raise
+    print(f"authorised {order.describe()}")
+    report = runbook.execute(book, resume=args.resume, herald=herald)
     summary = _summary(report)
     print(summary)
-    notify.notice(
-        config.notification,
-        "DRP activation complete",
-        [summary, f"Authorised {order.describe()}.", f"Journal: {report.journal}"],
-    )
     return 0
 
 

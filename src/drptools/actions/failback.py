@@ -109,20 +109,10 @@ def main(config: Config, args: argparse.Namespace) -> int:
         if answer.strip().lower() != "yes":
             print("no failback: nothing was changed")
             return 1
-    notify.notice(config.notification, "DRP failback started", lines)
-    try:
-        report = runbook.execute(book, resume=args.resume)
-    except Failure as failure:
-        notify.notice(
-            config.notification,
-            "DRP failback FAILED",
-            [str(failure), "drp failback --resume RUN_ID goes on from there."],
-        )
-        raise
-    print(f"back in production: run {report.run_id}")
-    notify.notice(
-        config.notification,
-        "DRP failback complete",
-        [f"Back in production: run {report.run_id}.", f"Journal: {report.journal}"],
+    herald = runbook.Herald(
+        lambda subject, lines: notify.notice(config.notification, subject, lines),
+        steps=config.notification.runbook_steps,
     )
+    report = runbook.execute(book, resume=args.resume, herald=herald)
+    print(f"back in production: run {report.run_id}")
     return 0

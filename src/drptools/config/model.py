@@ -187,7 +187,15 @@ class Environment:
 class Notification:
     """Who is mailed when a backup fails (besides cron's mail and systemd's journal)."""
 
-    __slots__ = ("mail_from", "mail_to", "smtp_host", "smtp_port")
+    __slots__ = (
+        "mail_from",
+        "mail_to",
+        "runbook_steps",
+        "smtp_host",
+        "smtp_port",
+        "webhook_credentials",
+        "webhook_url",
+    )
 
     def __init__(
         self,
@@ -195,11 +203,19 @@ class Notification:
         mail_from: str = "",
         smtp_host: str = "localhost",
         smtp_port: int = 25,
+        *,
+        webhook_url: str | None = None,
+        webhook_credentials: str | None = None,
+        runbook_steps: bool = False,
     ) -> None:
         self.mail_to = mail_to
         self.mail_from = mail_from
         self.smtp_host = smtp_host
         self.smtp_port = smtp_port
+        #: A ticket system's endpoint: each notice POSTed as JSON, basic auth from a file.
+        self.webhook_url, self.webhook_credentials = webhook_url, webhook_credentials
+        #: Whether each step of a DRP runbook is announced, besides its start and end.
+        self.runbook_steps = runbook_steps
 
 
 class Config:

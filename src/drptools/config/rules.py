@@ -184,7 +184,21 @@ def _notification(problems: Problems, table: dict[str, object]) -> Notification:
         problems.append(f"{where}.mail_from: missing (needed with mail_to)")
     host = problems.field(table, where, spec("notification", "smtp_host"))
     port = problems.field(table, where, spec("notification", "smtp_port"))
-    return Notification(mail_to, mail_from or "", host, port)
+    url = problems.field(table, where, spec("notification", "webhook_url"))
+    if url is not None and not url.startswith(("http://", "https://")):
+        problems.append(f"{where}.webhook_url: {url!r} is not an http:// or https:// URL")
+    credentials = problems.field(table, where, spec("notification", "webhook_credentials"))
+    if credentials is not None and url is None:
+        problems.append(f"{where}.webhook_credentials: only with webhook_url")
+    return Notification(
+        mail_to,
+        mail_from or "",
+        host,
+        port,
+        webhook_url=url,
+        webhook_credentials=credentials,
+        runbook_steps=problems.field(table, where, spec("notification", "runbook_steps")),
+    )
 
 
 def _environments(

@@ -112,6 +112,9 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("mail_from", STRING, "sender of those mails (needed with mail_to)"),
         Key("smtp_host", STRING, "SMTP server", "localhost"),
         Key("smtp_port", INTEGER, "its port", 25, minimum=1, maximum=65535),
+        Key("webhook_url", STRING, "http(s) URL that receives each notice as a JSON POST"),
+        Key("webhook_credentials", PATH, "credentials file (username, password) for it"),
+        Key("runbook_steps", BOOLEAN, "also notify the end of each DRP runbook step", False),
     ),
     "files": tuple(
         Key(name, BOOLEAN, f"rsync --{name.replace('_', '-')}", True) for name in PRESERVE_KEYS

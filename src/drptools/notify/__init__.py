@@ -3,9 +3,9 @@
 cron mails a job's stderr and systemd keeps it in the journal, but only if someone reads
 root's mail or the journal. Each notifier is a module of this package with one function,
 ``send(notification, subject, lines)``, that does nothing when ``[notification]`` does not
-configure it and never raises (a notifier that fails logs why): :data:`NOTIFIERS` lists
-them, :func:`notice` hands a notice to each and :func:`send` words a failed run's lines
-as one. :mod:`~drptools.notify.mail` is the one there is today.
+configure it and never raises (a notifier that fails logs why and returns it): :data:`NOTIFIERS`
+lists them (:mod:`~drptools.notify.mail`, :mod:`~drptools.notify.webhook`), :func:`notice`
+hands a notice to each and :func:`send` words a failed run's lines as one.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from drptools.config import Notification
 
 #: The notifier modules, each with ``send(notification, action, lines)``.
-NOTIFIERS = ("drptools.notify.mail",)
+NOTIFIERS = ("drptools.notify.mail", "drptools.notify.webhook")
 
 
 class Collector(logging.Handler):
@@ -33,10 +33,14 @@ class Collector(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def notice(notification: Notification, subject: str, lines: list[str]) -> None:
-    """Hand the notice ``subject`` with its ``lines`` to every notifier."""
+def notice(notification: Notification, subject: str, lines: list[str]) -> list[str]:
+    """Hand the notice ``subject`` with its ``lines`` to every notifier; what failed."""
+    failures = []
     for name in NOTIFIERS:
-        importlib.import_module(name).send(notification, subject, lines)
+        failure = importlib.import_module(name).send(notification, subject, lines)
+        if failure:
+            failures.append(failure)
+    return failures
 
 
 def send(notification: Notification, action: str, lines: list[str]) -> None:

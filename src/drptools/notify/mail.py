@@ -33,10 +33,10 @@ def message(notification: Notification, subject: str, lines: list[str]) -> bytes
     return bytes(mail)
 
 
-def send(notification: Notification, subject: str, lines: list[str]) -> None:
-    """Mail the notice to ``mail_to``; a failure to send is logged, never raised."""
+def send(notification: Notification, subject: str, lines: list[str]) -> str | None:
+    """Mail the notice to ``mail_to``; why it failed (also logged, never raised), or None."""
     if not notification.mail_to:
-        return
+        return None
     import smtplib
 
     try:
@@ -49,11 +49,10 @@ def send(notification: Notification, subject: str, lines: list[str]) -> None:
                 message(notification, subject, lines),
             )
     except (OSError, smtplib.SMTPException) as error:
-        log.error(
-            "cannot mail %r to %s via %s:%d: %s",
-            subject,
-            ", ".join(notification.mail_to),
-            notification.smtp_host,
-            notification.smtp_port,
-            error,
+        text = (
+            f"cannot mail {subject!r} to {', '.join(notification.mail_to)} via "
+            f"{notification.smtp_host}:{notification.smtp_port}: {error}"
         )
+        log.error("%s", text)
+        return text
+    return None

@@ -187,3 +187,51 @@ def test_an_activation_from_a_remote_unprivileged_target_gives_modes_and_owners_
         copy = (restored / path.relative_to(source)).lstat()
         assert stat.S_IMODE(copy.st_mode) == stat.S_IMODE(original.st_mode), path
         assert (copy.st_uid, copy.st_gid) == (original.st_uid, original.st_gid), path
+
+
+def test_the_runbook_is_announced_by_webhook_and_a_dead_receiver_changes_nothing(
+    site: tuple[Path, Path, Zone],
+) -> None:
+    import http.server
+    import json
+    import threading
+
+    _, config, _ = site
+    received: list[dict[str, object]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    text = config.read_text()
+    try:
+        config.write_text(text + '\n[notification]\nwebhook_url = '
+                          f'"http://127.0.0.1:{server.server_address[1]}/hook"\n'
+                          "runbook_steps = true\n")  # fmt: skip
+        done = drp(config, "activate", "--yes", "--authorized-by", "J", "--reference", "R",
+                   now=EVEN_NOON + 3600)  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr
+    subjects = [str(notice["subject"]) for notice in received]
+    assert subjects[0].endswith(" started")
+    assert subjects[-1].endswith(" complete")
+    assert len(subjects) == 2 + 4  # the start, each of the four steps, the end
+    # A receiver that is gone: the notices fail, are journaled, and the run goes on.
+    config.write_text(text + '\n[notification]\nwebhook_url = "http://127.0.0.1:9/hook"\n')
+    again = drp(config, "activate", "--yes", now=EVEN_NOON + 3700)
+    assert again.returncode == 0, again.stderr
+    assert "cannot post" in again.stderr
+    run_id = sorted(journal.all_runs())[-1]
+    notices = [r for r in journal.read(run_id) if r["event"] == "notice"]
+    assert notices
+    assert all(notice["failed"] for notice in notices)
