@@ -142,3 +142,8 @@ def all_runs() -> Iterator[str]:
         return iter(())
     runs = [name[: -len(".jsonl")] for name in names if name.endswith(".jsonl")]
     return iter(sorted(runs, key=lambda run: run.split("-", 1)[-1]))
+
+
+def finish(records: list[dict[str, object]]) -> dict[str, object] | None:
+    """The run's last ``finish`` record (notices may follow it), None while unfinished."""
+    return next((r for r in reversed(records) if r.get("event") == "finish"), None)

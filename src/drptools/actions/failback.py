@@ -34,12 +34,8 @@ def last_activation() -> tuple[str, dict[str, object]]:
             records = journal.read(run_id)
         except Failure:
             continue
-        begin, end = records[0], records[-1]
-        if (
-            begin.get("runbook") == "activate"
-            and end.get("event") == "finish"
-            and (end.get("result") == "ok")
-        ):
+        begin, end = records[0], journal.finish(records)
+        if begin.get("runbook") == "activate" and end is not None and end.get("result") == "ok":
             found = (run_id, begin.get("parameters"))
     if found is None or not isinstance(found[1], dict):
         raise Failure("no activation finished successfully here (drp runs): nothing to bring back")

@@ -21,12 +21,17 @@ if TYPE_CHECKING:
 def standing(records: list[dict[str, object]]) -> tuple[str, str]:
     """A run's state (``ok``, ``failed``, ``stopped``, ``unfinished``) and its last step."""
     last_step = next((str(r["step"]) for r in reversed(records) if "step" in r), "-")
+    finished = journal.finish(records)
+    if finished is not None and records.index(finished) >= _last_begin_or_resume(records):
+        return str(finished.get("result")), last_step
     final = records[-1]
-    if final.get("event") == "finish":
-        return str(final.get("result")), last_step
     if final.get("event") == "stop":
         return f"stopped by {final.get('signal')}", last_step
     return "unfinished (killed, or running)", last_step
+
+
+def _last_begin_or_resume(records: list[dict[str, object]]) -> int:
+    return max(i for i, r in enumerate(records) if r.get("event") in ("begin", "resume"))
 
 
 def _when(seconds: object) -> str:
