@@ -255,6 +255,9 @@ def _configure(curl: Any, request: Request, follow: int, pycurl: Any) -> None:
             set_(p.CUSTOMREQUEST, method)
     elif method != "GET":
         set_(p.CUSTOMREQUEST, method)
+    if request.http_version:
+        versions = {"1.0": p.CURL_HTTP_VERSION_1_0, "1.1": p.CURL_HTTP_VERSION_1_1}
+        set_(p.HTTP_VERSION, versions.get(request.http_version, p.CURL_HTTP_VERSION_2_0))
     if request.credentials is not None:
         set_(p.HTTPAUTH, p.HTTPAUTH_BASIC)
         set_(p.USERNAME, request.credentials.username)
@@ -276,6 +279,13 @@ def _configure_tls(curl: Any, request: Request, pycurl: Any) -> None:
     else:
         set_(p.CAINFO, None)  # not the wheel's build path
         set_(p.CAPATH, CA_PATH)
+    if request.tls_version:
+        exact = request.tls_version.removesuffix("+")
+        suffix = {"1": "1_0", "1.0": "1_0", "1.1": "1_1", "1.2": "1_2", "1.3": "1_3"}[exact]
+        version = getattr(p, f"SSLVERSION_TLSv{suffix}")
+        if not request.tls_version.endswith("+"):
+            version |= getattr(p, f"SSLVERSION_MAX_TLSv{suffix}")
+        set_(p.SSLVERSION, version)
     if request.client_cert:
         set_(p.SSLCERT, request.client_cert)
         set_(p.SSLKEY, request.client_key or request.client_cert)
