@@ -33,6 +33,7 @@ import re  # loaded by argparse already: free
 from checks import __version__
 from checks.core.cli import Parser, UsageError
 from checks.core.credentials import add_credentials_option, read_credentials
+from checks.core.errors import CannotCheck, ServiceDown
 from checks.core.net import add_family_options, chosen_family, port
 
 TYPE_CHECKING = False
@@ -295,3 +296,34 @@ def request_of(args: argparse.Namespace, path: str | None = None) -> Request:
         credentials=read_credentials(args.credentials) if args.credentials else None,
         tls_version=args.ssl or None,
     )
+
+
+#: How much of a status page is read at most (a real one is a few KiB).
+STATUS_PAGE_LIMIT = 1024 * 1024
+
+if TYPE_CHECKING:
+    from checks.clients.http import Response
+
+
+def fetch_status_page(request: Request, what: str) -> Response:
+    """A server's status page (``what``: ``stub_status``, ``mod_status``…), answered 2xx.
+
+    A status check judges the page's numbers, not the HTTP status: a redirect, a 401 or a
+    404 means the check points at the wrong place or lacks its login (UNKNOWN, saying
+    which), a 5xx that the server itself is failing (CRITICAL).
+    """
+    from checks.clients.http import fetch
+
+    response = fetch(request, max_size=STATUS_PAGE_LIMIT)
+    status = f"{response.status} {response.reason}".strip()
+    if response.status >= 500:
+        raise ServiceDown(f"{response.url} answered {status}")
+    if 300 <= response.status < 400:
+        raise CannotCheck(
+            f"{response.url} redirects to {response.location or '?'}: give that URL (-u, -S)"
+        )
+    if response.status in (401, 403):
+        raise CannotCheck(f"{response.url} answered {status}: check --credentials")
+    if not 200 <= response.status < 300:
+        raise CannotCheck(f"{response.url} answered {status}: is {what} served there?")
+    return response
