@@ -18,8 +18,9 @@ Where the request goes:
   ``-H`` that differs from the URL's host, such as Icinga's ``$check_address$``) is where
   to connect. ``-S`` or ``-p`` contradicting the URL is a usage error.
 - ``-H host:port`` (check_curl's way of naming a port in the Host header) sets the port
-  when ``-p`` does not; ``-S`` takes check_curl's optional TLS version (``-S1.2``: exactly
-  TLS 1.2, ``-S1.2+``: 1.2 or newer).
+  when ``-p`` does not. ``-S`` is a flag (Icinga sets it from a boolean); check_curl's
+  ``-S VERSION`` is ``--tls-version VERSION`` here (``1.2``: exactly TLS 1.2, ``1.2+``: 1.2
+  or newer).
 - TLS certificates are verified by default (check_curl verifies only with ``-D``): a
   check that says OK for a site whose browsers refuse it is lying. ``--insecure`` turns
   verification off; ``--ca-file`` names the CA bundle of a private PKI.
@@ -167,9 +168,7 @@ def add_http_options(parser: Parser, default_port: int = 80, default_path: str =
         help="path, or a full http(s)://host[:port]/path URL whose host is "
         "the virtual host (default: %(default)s)",
     )
-    where.add_argument("-S", "--ssl", nargs="?", const="", type=_tls_version, metavar="VERSION",
-                       help="HTTPS; VERSION 1, 1.1, 1.2 or 1.3 allows only that TLS "
-                       "version, with + that version or newer")  # fmt: skip
+    where.add_argument("-S", "--ssl", action="store_true", help="HTTPS (default port 443)")
     where.add_argument(
         "--sni",
         action="store_true",
@@ -183,6 +182,13 @@ def add_http_options(parser: Parser, default_port: int = 80, default_path: str =
         metavar="FILE",
         help="CA certificates (PEM) to verify the server with "
         "(default: the system's, /etc/ssl/certs)",
+    )
+    tls.add_argument(
+        "--tls-version",
+        type=_tls_version,
+        metavar="VERSION",
+        help="allow only TLS VERSION (1, 1.1, 1.2, 1.3), or with + that version and newer "
+        "(check_curl's -S VERSION)",
     )
     tls.add_argument("-J", "--client-cert", metavar="FILE", help="client certificate (PEM)")
     tls.add_argument(
@@ -257,7 +263,7 @@ def request_of(args: argparse.Namespace, path: str | None = None) -> Request:
         raise UsageError(f"-p {args.port} and the port of -H {args.hostname} differ")
     given_port = args.port or host_port
     address: str | None = args.ip_address
-    https = args.ssl is not None
+    https = args.ssl
     if _URL.match(target):
         scheme, url_host, url_port, target = _split_url(target)
         if https and scheme != "https":
@@ -294,7 +300,7 @@ def request_of(args: argparse.Namespace, path: str | None = None) -> Request:
         client_cert=args.client_cert,
         client_key=args.client_key,
         credentials=read_credentials(args.credentials) if args.credentials else None,
-        tls_version=args.ssl or None,
+        tls_version=args.tls_version,
     )
 
 

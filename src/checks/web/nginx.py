@@ -182,8 +182,8 @@ PLUGIN = Plugin(
     address=True,
     services=("vigie-nginx",),
     bench=(
-        Bench("check_nginx -H 127.0.0.1 -p PORT", ("-H", "127.0.0.1", "-p", "{http_port}"),
-              kind="tool"),
+        Bench("check_nginx -H 127.0.0.1 -p PORT --sample 0.05",
+              ("-H", "127.0.0.1", "-p", "{http_port}", "--sample", "0.05"), kind="tool"),
     ),
 )  # fmt: skip
 main = PLUGIN.main

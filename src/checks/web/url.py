@@ -517,8 +517,8 @@ def pattern_of(args: argparse.Namespace) -> re.Pattern[str] | None:
 
 def request_for(args: argparse.Namespace) -> Request:
     """The request of the -H/-u/-S options, with -C's HTTPS and the -j/-P/-k/-A additions."""
-    if args.certificate is not None and args.ssl is None:
-        args.ssl = ""  # -C implies -S, as in check_curl
+    if args.certificate is not None:
+        args.ssl = True  # -C implies -S, as in check_curl
     request = request_of(args)
     if args.useragent:
         request.headers = [("User-Agent", args.useragent)]
