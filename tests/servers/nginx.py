@@ -4,8 +4,8 @@ Debian's nginx runs as root (``user root;``: the temporary directory is root's) 
 temporary directory, on free ports, in the foreground, stopped at the end of the session.
 A CA made here with ``openssl ca`` signs three server certificates for ``localhost`` and
 127.0.0.1: one valid for a year, one expiring in 10 days, one expired yesterday; each
-HTTPS port serves one of them, with TLS 1.2 and 1.3. The plain port and the HTTPS ports serve the same
-locations:
+HTTPS port serves one of them, with TLS 1.2 and 1.3. The plain port and the HTTPS ports
+serve the same locations:
 
 - ``/`` the page ``PAGE``; ``/target`` the page ``TARGET``; ``/old`` a page last modified
   two days ago; ``/big`` ``BIG_SIZE`` bytes; ``/slow`` a page sent at 2 KiB/s (≈ 1 s);
