@@ -357,3 +357,33 @@ def test_the_installed_command_keeps_the_contract_and_its_timeout():
         assert time.monotonic() - started < 3
     assert_conforms("url", result.returncode, result.stdout, result.stderr)
     assert result.returncode == CRITICAL
+
+
+@pytest.mark.integration
+def test_icinga_applies_a_service_per_url_and_one_for_nginx(tmp_path):
+    """icinga_conf's apply rules: vigie-url <name> per vars.vigie_urls entry, vigie-nginx."""
+    from tests.e2e.test_icinga import MASTER, defines, icinga2, layout, netstrings
+
+    main = layout(tmp_path)
+    (tmp_path / "zones.d" / MASTER / "web.conf").write_text(
+        'object Host "shop.example.org" {\n  import "generic-host"\n  address = "192.0.2.7"\n'
+        '  vars.vigie_urls["shop"] = { url = "https://shop.example.org/", string = "Cart",'
+        ' certificate = "30,14" }\n'
+        '  vars.vigie_urls["api"] = { url = "/health", port = 8080, expect = "200" }\n'
+        '  vars.vigie_nginx_status = "/nginx_status"\n}\n'
+    )
+    result = subprocess.run([icinga2(), "daemon", "-C", "-c", str(main), *defines(tmp_path)],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    services = {
+        record["name"]: record["properties"]
+        for record in netstrings(tmp_path / "cache" / "icinga2.debug")
+        if record["type"] == "Service" and record["properties"]["host_name"] == "shop.example.org"
+    }
+    assert set(services) - {"vigie-ping4"} == {"vigie-url shop", "vigie-url api", "vigie-nginx"}
+    shop = services["vigie-url shop"]
+    assert shop["check_command"] == "vigie-url"
+    assert shop["vars"]["vigie_url_url"] == "https://shop.example.org/"
+    assert shop["vars"]["vigie_url_certificate"] == "30,14"
+    assert services["vigie-url api"]["vars"]["vigie_url_port"] == 8080
+    assert services["vigie-nginx"]["vars"]["vigie_nginx_url"] == "/nginx_status"
