@@ -12,6 +12,8 @@ import subprocess
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checks.clients.http import Response
 from checks.core.runtime import Outcome
@@ -24,9 +26,10 @@ from checks.web.url import (
     max_age,
     page_size,
 )
-from tests.conftest import executable
+from tests.conftest import FIXTURES, executable
 from tests.helpers.compat import perf_value
 from tests.helpers.contract import assert_conforms
+from tests.helpers.mutations import answers_cleanly, damaged
 from tests.servers.nginx import PASSWORD, USER
 from tests.servers.ports import free_port
 from tests.servers.ssh_fake import fake_servers
@@ -387,3 +390,26 @@ def test_icinga_applies_a_service_per_url_and_one_for_nginx(tmp_path):
     assert shop["vars"]["vigie_url_certificate"] == "30,14"
     assert services["vigie-url api"]["vars"]["vigie_url_port"] == 8080
     assert services["vigie-nginx"]["vars"]["vigie_nginx_url"] == "/nginx_status"
+
+
+#: What nginx sent for GET / (tests/fixtures/README.md).
+NGINX_RESPONSE = (FIXTURES / "nginx" / "http-response-200.bin").read_bytes().decode("latin-1")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["Date", "Last-Modified"]), damaged("Tue, 01 Dec 2026 12:00:00 GMT"))
+def test_damaged_dates_are_a_problem_or_none_never_an_error(header, value):
+    headers = {"Date": NOON, "Last-Modified": NOON} | {header: value}
+    found = age_problem(response(200, headers=tuple(headers.items())), 3600)
+    assert found is None or isinstance(found, str)
+
+
+@pytest.mark.integration
+@settings(max_examples=40, deadline=None)
+@given(damaged(NGINX_RESPONSE))
+def test_a_damaged_response_is_one_clean_line(text):
+    with fake_servers() as start:
+        server = start(text.encode("latin-1", errors="replace") or b"\n")
+        outcome = PLUGIN.run(["-H", "127.0.0.1", "-p", str(server.port), "-t", "3",
+                              "-s", "all is well", "-M", "1d"])  # fmt: skip
+    answers_cleanly("url", outcome)
