@@ -174,7 +174,7 @@ def add_http_options(parser: Parser, default_port: int = 80, default_path: str =
         action="store_true",
         help="accepted for check_curl: SNI is always sent for a host name",
     )
-    add_family_options(parser)
+    add_family_options(where)  # type: ignore[arg-type]  # a group adds options alike
     tls = parser.add_argument_group("TLS (the server certificate is verified by default)")
     tls.add_argument(
         "--ca-file",

@@ -7,7 +7,9 @@ TLS verification and certificate days, basic auth, and the ways a server fails.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import time
 
@@ -26,7 +28,7 @@ from checks.web.url import (
     max_age,
     page_size,
 )
-from tests.conftest import FIXTURES, executable
+from tests.conftest import FIXTURES, REPO, executable
 from tests.helpers.compat import perf_value
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged
@@ -362,28 +364,46 @@ def test_the_installed_command_keeps_the_contract_and_its_timeout():
     assert result.returncode == CRITICAL
 
 
+WEB_HOST = """
+object Host "shop.example.org" {
+  check_command = "dummy"
+  address = "192.0.2.7"
+  vars.vigie_urls["shop"] = { url = "https://shop.example.org/", certificate = "30,14" }
+  vars.vigie_urls["api"] = { url = "/health", port = 8080, expect = "200" }
+  vars.vigie_nginx_status = "/nginx_status"
+}
+"""
+
+
 @pytest.mark.integration
 def test_icinga_applies_a_service_per_url_and_one_for_nginx(tmp_path):
     """icinga_conf's apply rules: vigie-url <name> per vars.vigie_urls entry, vigie-nginx."""
-    from tests.e2e.test_icinga import MASTER, defines, icinga2, layout, netstrings
-
-    main = layout(tmp_path)
-    (tmp_path / "zones.d" / MASTER / "web.conf").write_text(
-        'object Host "shop.example.org" {\n  import "generic-host"\n  address = "192.0.2.7"\n'
-        '  vars.vigie_urls["shop"] = { url = "https://shop.example.org/", string = "Cart",'
-        ' certificate = "30,14" }\n'
-        '  vars.vigie_urls["api"] = { url = "/health", port = 8080, expect = "200" }\n'
-        '  vars.vigie_nginx_status = "/nginx_status"\n}\n'
-    )
-    result = subprocess.run([icinga2(), "daemon", "-C", "-c", str(main), *defines(tmp_path)],
+    icinga2 = shutil.which("icinga2") or "/usr/sbin/icinga2"
+    conf = REPO / "icinga_conf"
+    for name in ("data", "cache", "log", "spool", "run"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "host.conf").write_text(WEB_HOST)
+    main = tmp_path / "icinga2.conf"
+    files = (conf / "constants.conf", conf / "commands.conf", conf / "templates.conf",
+             conf / "services.conf", tmp_path / "host.conf")  # fmt: skip
+    includes = "".join(f'include "{path}"\n' for path in files)
+    main.write_text(f'const PluginDir = "/usr/lib/nagios/plugins"\ninclude <itl>\n'
+                    f"include <plugins>\n{includes}")  # fmt: skip
+    places = ("DataDir", "data"), ("CacheDir", "cache"), ("LogDir", "log"), ("SpoolDir", "spool")
+    defines = [f"-D{name}={tmp_path / sub}" for name, sub in (*places, ("InitRunDir", "run"))]
+    defines += ["-DRunAsUser=root", "-DRunAsGroup=root"]
+    result = subprocess.run([icinga2, "daemon", "-C", "-c", str(main), *defines],
                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    services = {
-        record["name"]: record["properties"]
-        for record in netstrings(tmp_path / "cache" / "icinga2.debug")
-        if record["type"] == "Service" and record["properties"]["host_name"] == "shop.example.org"
-    }
-    assert set(services) - {"vigie-ping4"} == {"vigie-url shop", "vigie-url api", "vigie-nginx"}
+    services, debug, index = {}, (tmp_path / "cache" / "icinga2.debug").read_bytes(), 0
+    while index < len(debug):  # netstrings: <length>:<json>,
+        colon = debug.index(b":", index)
+        length = int(debug[index:colon])
+        record = json.loads(debug[colon + 1 : colon + 1 + length])
+        index = colon + 2 + length
+        if record["type"] == "Service":
+            services[record["name"]] = record["properties"]
+    assert {"vigie-url shop", "vigie-url api", "vigie-nginx"} <= set(services)
     shop = services["vigie-url shop"]
     assert shop["check_command"] == "vigie-url"
     assert shop["vars"]["vigie_url_url"] == "https://shop.example.org/"
