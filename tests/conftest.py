@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.servers.mariadb",
     "tests.servers.postgresql",
     "tests.servers.bind_zone",
+    "tests.servers.nginx",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
