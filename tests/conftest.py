@@ -24,6 +24,8 @@ pytest_plugins = [
     "tests.servers.ntp_fake",
     "tests.servers.mariadb",
     "tests.servers.postgresql",
+    "tests.servers.vsftpd",
+    "tests.servers.postfix",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

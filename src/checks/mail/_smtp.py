@@ -94,7 +94,13 @@ def parse_reply(text: str) -> Reply:
     code = lines[0][:3]
     texts = []
     for number, line in enumerate(lines):
-        if not (line[:3] == code and code.isdigit() and line[3:4] in (" ", "-", "")):
+        if not (
+            line[:3] == code
+            and len(code) == 3
+            and code.isascii()
+            and code.isdigit()
+            and line[3:4] in " -"
+        ):
             raise ParseError(f"not an SMTP reply: {screen(line[:60])!r}")
         texts.append(line[4:])
         if line[3:4] != "-":
