@@ -76,6 +76,48 @@ def chronyd() -> str:
 NTP_PORT = chronyd()
 
 
+def line_server(greeting: bytes, answers: dict[bytes, bytes]) -> int:
+    """A loopback TCP server that greets, then answers each command by its first word
+    (FTP, SMTP: check_ftp, check_postfix, check_qmail and their C twins); returns its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            connection, _ = listener.accept()
+            with connection, connection.makefile("rb") as lines:
+                connection.settimeout(5)
+                try:
+                    connection.sendall(greeting)
+                    for line in lines:
+                        verb = line.split(b" ", 1)[0].strip().upper()
+                        connection.sendall(answers.get(verb, b"502 not here\r\n"))
+                        if verb == b"QUIT":
+                            break
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return int(listener.getsockname()[1])
+
+
+FTP_PORT = str(line_server(b"220 vigie bench FTP\r\n", {b"QUIT": b"221 Goodbye.\r\n"}))
+SMTP_PORT = str(line_server(
+    b"220 bench.example ESMTP Postfix\r\n",
+    {b"EHLO": b"250-bench.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+              b"250-8BITMIME\r\n250 SMTPUTF8\r\n",
+     b"HELO": b"250 bench.example\r\n", b"QUIT": b"221 2.0.0 Bye\r\n"},
+))  # fmt: skip
+MAIL_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+
+
+def stub_printing(name: str, fixture: Path) -> str:
+    """A tool that prints a recorded output (postqueue -j, qmail-qstat): no mail queue here."""
+    path = STUBS / name
+    path.write_text(f"#!/bin/sh\ncat '{fixture}'\n")
+    path.chmod(0o755)
+    return str(path)
+
+
 def backup_config() -> str:
     """A drp configuration with two empty local targets, for check_backup."""
     for name in ("A", "B"):
@@ -98,6 +140,19 @@ def stub_smartctl(fixture: str) -> str:
     return str(path)
 
 
+# What the FTP and mail checks' Bench arguments name.
+MAIL_ARGUMENTS = {
+    "{ftp_port}": lambda: FTP_PORT,
+    "{smtp_port}": lambda: SMTP_PORT,
+    "{postqueue}": lambda: stub_printing(
+        "postqueue", MAIL_FIXTURES / "postfix" / "postqueue-j-deferred-and-hold.jsonl"
+    ),
+    "{qmail_qstat}": lambda: stub_printing(
+        "qmail-qstat", MAIL_FIXTURES / "qmail" / "qstat-3-queued.txt"
+    ),
+}
+
+
 # C plugins beside which vigie's checks are measured (the "twin" of a check's Bench).
 C_CASES: dict[str, list[str]] = {
     "C check_load -w 5,4,3 -c 10,8,6": ["check_load", "-w", "5,4,3", "-c", "10,8,6"],
@@ -110,6 +165,8 @@ C_CASES: dict[str, list[str]] = {
     "C check_procs -w 500 -c 1000": ["check_procs", "-w", "500", "-c", "1000"],
     "C check_ntp_time -H 127.0.0.1 -p PORT": ["check_ntp_time", "-H", "127.0.0.1", "-p",
         NTP_PORT, "-w", "0.5", "-c", "1"],
+    "C check_ftp -H 127.0.0.1 -p PORT": ["check_ftp", "-H", "127.0.0.1", "-p", FTP_PORT],
+    "C check_smtp -H 127.0.0.1 -p PORT": ["check_smtp", "-H", "127.0.0.1", "-p", SMTP_PORT],
 }  # fmt: skip
 # (label, argv, budget: CPU multiple of the floor or None, RSS budget MiB or None, C twin)
 BUDGETS = {"local": (3.5, 20), "tool": (6.0, 30)}  # tool: runs a tool or talks to a server
@@ -123,6 +180,8 @@ def argument(text: str) -> str:
         return NTP_PORT
     if text == "{backup_config}":
         return backup_config()
+    if text in MAIL_ARGUMENTS:
+        return MAIL_ARGUMENTS[text]()
     if text.startswith("{smartctl:"):
         return stub_smartctl(text[len("{smartctl:") : -1])
     return text
