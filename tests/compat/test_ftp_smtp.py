@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import c_plugin, executable
 from tests.helpers.compat import perf_value, same_state
 from tests.servers.ports import free_port
+from tests.servers.postfix import Postfix
 from tests.servers.ssh_fake import GARBAGE, FakeServer, fake_servers
 
 pytestmark = pytest.mark.integration
@@ -103,8 +104,9 @@ def test_ftp_greeting_other_than_220_vigie_is_stricter(fake, script):
 # --- check_postfix's SMTP part beside check_smtp ------------------------------------------
 
 
-def smtp(postfix, port: int, *args: str, tls_ca: str | None = None) -> tuple[Result, Result]:
-    extra = ("--config-dir", str(postfix.config))
+def smtp(postfix: Postfix, port: int, *args: str, tls_ca: str | None = None,
+         ) -> tuple[Result, Result]:  # fmt: skip
+    extra: tuple[str, ...] = ("--config-dir", str(postfix.config))
     if tls_ca:
         extra += ("--ca-file", tls_ca)
     return both("check_smtp", "check_postfix", ("-H", postfix.host, "-p", str(port), *args),

@@ -14,7 +14,8 @@ interpreter on top of vigie's skeleton, which put a check beyond the 6 × budget
 replies are read with :func:`checks.core.net.read_banner` and parsed by :func:`parse_reply`
 (a pure function tested on real and damaged input). ``ssl`` is imported only with ``-S``.
 
-The certificate-days option and context are shared with check_ftp (:mod:`checks.reach.ftp`).
+Replies and TLS (handshake failures, certificate days) are shared with check_ftp through
+:mod:`checks.clients.textproto`.
 """
 
 from __future__ import annotations
@@ -27,9 +28,18 @@ from collections.abc import Callable
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
+from checks.clients.textproto import (
+    CertificateDays,
+    Reply,
+    add_certificate_option,
+    add_tls_options,
+    certificate_metrics,
+    not_after,
+    tls_failure,
+)
 from checks.core.cli import Parser, UsageError, add_thresholds
 from checks.core.errors import ParseError, ServiceDown, TimedOut
-from checks.core.evaluate import Summary, Threshold, Verdict
+from checks.core.evaluate import Summary, Verdict
 from checks.core.net import (
     Latency,
     add_family_options,
@@ -44,7 +54,6 @@ from checks.core.net import (
     tls_context,
 )
 from checks.core.output import screen
-from checks.core.ranges import parse_range
 from checks.core.runtime import doing, remaining
 from checks.core.units import SECONDS
 
@@ -55,24 +64,6 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 25
 #: How much a reply may hold (RFC 5321 4.5.3.1.5: 512 octets a line; EHLO lists many).
 REPLY_LIMIT = 65536
-DAY = 86400.0
-
-
-class Reply:
-    """An SMTP (or FTP) reply: its three-digit code and its text lines, without the codes."""
-
-    __slots__ = ("code", "lines")
-
-    def __init__(self, code: int, lines: list[str]) -> None:
-        self.code, self.lines = code, lines
-
-    @property
-    def first(self) -> str:
-        """The first line as sent: ``220 mail.example.org ESMTP Postfix``."""
-        return f"{self.code} {self.lines[0]}".rstrip()
-
-    def __str__(self) -> str:
-        return screen(self.first)
 
 
 def _final_line(line: bytes) -> bool:
@@ -162,21 +153,14 @@ class Smtp:
 
     def starttls(self, context: ssl.SSLContext, host: str) -> ssl.SSLSocket:
         """The TLS handshake after ``220`` to STARTTLS; CRITICAL with the reason if it fails."""
-        import ssl
-
         try:
             with doing(f"making the TLS handshake with {self.where}"):
                 self.sock.settimeout(remaining())
                 wrapped = context.wrap_socket(self.sock, server_hostname=host)
-        except ssl.SSLCertVerificationError as error:
-            raise ServiceDown(f"{self.where}: TLS certificate not trusted: "
-                              f"{error.verify_message}") from None  # fmt: skip
-        except ssl.SSLError as error:
-            raise ServiceDown(f"{self.where}: TLS handshake failed: {error.reason}") from None
         except (TimeoutError, TimedOut):
             raise ServiceDown(f"{self.where}: no TLS handshake within {self.timeout:g} s") from None
-        except OSError as error:
-            raise ServiceDown(f"{self.where}: TLS handshake: {error.strerror or error}") from None
+        except OSError as error:  # ssl.SSLError is an OSError
+            raise tls_failure(self.where, "TLS handshake", error) from None
         self.sock = wrapped
         return wrapped
 
@@ -188,17 +172,6 @@ class Smtp:
             self.sock.recv(512)
         except OSError:
             pass
-
-
-def not_after(sock: ssl.SSLSocket) -> float | None:
-    """When the peer's certificate expires (epoch seconds); None if it was not verified
-    (``--insecure``: the standard library decodes only verified certificates)."""
-    import ssl
-
-    certificate = sock.getpeercert()
-    if not certificate or "notAfter" not in certificate:
-        return None
-    return float(ssl.cert_time_to_seconds(str(certificate["notAfter"])))
 
 
 def converse(args: argparse.Namespace, host: str) -> Dialogue:
@@ -237,10 +210,7 @@ def smtp_metrics(found: Dialogue) -> list[nagiosplugin.Metric]:
     metrics = [nagiosplugin.Metric("greeting", found, context="greeting")]
     if found.greeting is not None and found.greeting.code == 220:
         metrics.append(nagiosplugin.Metric("time", found.elapsed, "s", 0, context="time"))
-    if found.not_after is not None:
-        days = (found.not_after - time.time()) / DAY
-        metrics.append(nagiosplugin.Metric("certificate_days", days, context="certificate_days"))
-    return metrics
+    return metrics + certificate_metrics(found.not_after)
 
 
 class Greeting(nagiosplugin.Context):
@@ -269,63 +239,6 @@ class Greeting(nagiosplugin.Context):
     def describe(self, metric: nagiosplugin.Metric) -> str:
         """Nothing: the hints say what the server did and where."""
         return ""
-
-
-def certificate_days(text: str) -> tuple[float, float]:
-    """``-D 30,7``: warn and critical minimum days left (critical 0 if not given)."""
-    warn, _, crit = text.partition(",")
-    try:
-        days = float(warn), float(crit or 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not days[,days] (warn and critical days left)"
-        ) from None
-    if not all(0 <= value < 1e6 for value in days):
-        raise argparse.ArgumentTypeError(f"{text!r}: days must be from 0 to 999999")
-    return days
-
-
-class CertificateDays(Threshold):
-    """Days until the certificate expires: below ``-D`` warn WARNING, below crit CRITICAL."""
-
-    def __init__(self, days: tuple[float, float] | None) -> None:
-        warn, crit = days or (None, None)
-        super().__init__(
-            "certificate_days",
-            None if warn is None else parse_range(f"{warn:g}:"),
-            None if crit is None else parse_range(f"{crit:g}:"),
-            describe=lambda metric: f"certificate expires in {metric.value:.1f} days",
-        )
-
-    def shown(self, value: float, uom: str) -> str:
-        """``< 30 days``."""
-        return f"{value:g} days"
-
-
-def add_certificate_option(parser: argparse._ActionsContainer, *letters: str) -> None:
-    """``-D warn[,crit]`` (and other ``letters``): certificate days, as the C plugins."""
-    parser.add_argument(
-        *letters,
-        "--certificate",
-        type=certificate_days,
-        metavar="DAYS[,DAYS]",
-        help="WARNING when the certificate expires in fewer than the first DAYS, CRITICAL "
-        "below the second (default 0; C-compatible -D)",
-    )
-
-
-def add_tls_options(parser: argparse._ActionsContainer, what: str) -> None:
-    """``--ca-file`` and ``--insecure``: how the server's certificate is verified."""
-    parser.add_argument(
-        "--ca-file",
-        metavar="FILE",
-        help=f"CA certificates (PEM) to verify {what} with (default: the system's)",
-    )
-    parser.add_argument(
-        "--insecure",
-        action="store_true",
-        help="do not verify the certificate (its days left are then not known)",
-    )
 
 
 def add_smtp_options(parser: Parser) -> None:

@@ -37,6 +37,15 @@ from collections.abc import Iterator
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
+from checks.clients.textproto import (
+    CertificateDays,
+    Reply,
+    add_certificate_option,
+    add_tls_options,
+    certificate_metrics,
+    not_after,
+    tls_failure,
+)
 from checks.core.cli import Parser, UsageError, add_thresholds
 from checks.core.credentials import add_credentials_option, read_credentials
 from checks.core.errors import ParseError, ServiceDown, TimedOut
@@ -56,14 +65,6 @@ from checks.core.net import (
 from checks.core.output import screen
 from checks.core.runtime import Bench, Plugin, doing, remaining
 from checks.core.units import SECONDS
-from checks.mail._smtp import (
-    DAY,
-    CertificateDays,
-    Reply,
-    add_certificate_option,
-    add_tls_options,
-    not_after,
-)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -156,11 +157,7 @@ class Ftp(nagiosplugin.Resource):
         if found.listed is not None:
             metrics.append(nagiosplugin.Metric("data_time", found.data_time, "s", 0,
                                                context="data_time"))  # fmt: skip
-        if found.not_after is not None:
-            days = (found.not_after - time.time()) / DAY
-            metrics.append(nagiosplugin.Metric("certificate_days", days,
-                                               context="certificate_days"))  # fmt: skip
-        return metrics
+        return metrics + certificate_metrics(found.not_after)
 
     def _session(self, client: ftplib.FTP, found: Session, started: float,
                  credentials: Credentials | None) -> None:  # fmt: skip
@@ -229,11 +226,8 @@ def failing_as(where: str, step: str, refused: bool = False) -> Iterator[None]:
 
     try:
         yield
-    except ssl.SSLCertVerificationError as error:
-        raise ServiceDown(f"{where}: TLS certificate not trusted: "
-                          f"{error.verify_message}") from None  # fmt: skip
     except ssl.SSLError as error:
-        raise ServiceDown(f"{where}: {step}: TLS failed: {error.reason}") from None
+        raise tls_failure(where, step, error) from None
     except ftplib.error_perm as error:
         if refused:
             raise ServiceDown(f"{where}: {step} refused: {screen(str(error))}") from None

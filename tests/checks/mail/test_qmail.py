@@ -4,6 +4,7 @@ Postfix of the tests (tests/servers/postfix.py) for the SMTP part (qmail is not 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,11 +28,11 @@ def run(*args: str) -> Outcome:
 
 
 @pytest.fixture
-def qstat(tmp_path, monkeypatch):
+def qstat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
     """Put a qmail-qstat printing a fixture (or anything) first on PATH."""
 
     def install(fixture: str | None = None, script: str = "") -> Path:
-        path = tmp_path / "qmail-qstat"
+        path: Path = tmp_path / "qmail-qstat"
         body = f"cat '{FIXTURES / fixture}'" if fixture else script
         path.write_text(f"#!/bin/sh\n{body}\n")
         path.chmod(0o755)
