@@ -18,7 +18,7 @@ import time
 import nagiosplugin
 
 from checks.core.errors import ServiceDown
-from checks.core.evaluate import Threshold
+from checks.core.evaluate import Threshold, Verdict
 from checks.core.output import screen
 from checks.core.ranges import parse_range
 
@@ -112,6 +112,19 @@ def add_tls_options(parser: argparse._ActionsContainer, what: str) -> None:
         action="store_true",
         help="do not verify the certificate (its days left are then not known)",
     )
+
+
+class Finding(Verdict):
+    """A greeting's result: its hint alone when it has one (the hint names the greeting
+    already), else the description (``greeting 220 … (TLSv1.3)``, for ``-v``)."""
+
+    def __str__(self) -> str:
+        return str(self.hint or (self.metric.description if self.metric else ""))
+
+
+def greeting_description(greeting: Reply | None, tls_version: str) -> str:
+    """``greeting 220 mail.example.org ESMTP Postfix (TLSv1.3)``."""
+    return f"greeting {greeting}" + (f" ({tls_version})" if tls_version else "")
 
 
 def tls_failure(where: str, step: str, error: OSError) -> ServiceDown:

@@ -30,16 +30,18 @@ from nagiosplugin.state import Critical, Ok, Warn
 
 from checks.clients.textproto import (
     CertificateDays,
+    Finding,
     Reply,
     add_certificate_option,
     add_tls_options,
     certificate_metrics,
+    greeting_description,
     not_after,
     tls_failure,
 )
 from checks.core.cli import Parser, UsageError, add_thresholds
 from checks.core.errors import ParseError, ServiceDown, TimedOut
-from checks.core.evaluate import Summary, Verdict
+from checks.core.evaluate import Summary
 from checks.core.net import (
     Latency,
     add_family_options,
@@ -217,28 +219,29 @@ class Greeting(nagiosplugin.Context):
     """Greeting 220 (with ``-e`` text), EHLO 250, STARTTLS offered when asked for."""
 
     def __init__(self, expect: str | None) -> None:
-        super().__init__("greeting", result_cls=Verdict)
+        super().__init__("greeting", result_cls=Finding)
         self.expect = expect
 
-    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Verdict:
+    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Finding:
         """CRITICAL for a greeting or EHLO refused, WARNING for a text or TLS missing."""
         found: Dialogue = metric.value
         assert found.greeting is not None  # converse() raises before a missing greeting
         if found.greeting.code != 220:
-            return Verdict(Critical, f"{found.where} greets with {found.greeting}, not 220",
+            return Finding(Critical, f"{found.where} greets with {found.greeting}, not 220",
                            metric)  # fmt: skip
         if found.ehlo is None or found.ehlo.code != 250:
-            return Verdict(Critical, f"{found.where} answered EHLO with {found.ehlo}", metric)
+            return Finding(Critical, f"{found.where} answered EHLO with {found.ehlo}", metric)
         if self.expect is not None and self.expect not in found.greeting.first:
-            return Verdict(Warn, f"{found.where} greeting {found.greeting} lacks "
+            return Finding(Warn, f"{found.where} greeting {found.greeting} lacks "
                            f"{self.expect!r}", metric)  # fmt: skip
         if found.tls_offered is False:
-            return Verdict(Warn, f"{found.where} does not offer STARTTLS", metric)
-        return Verdict(Ok, None, metric)
+            return Finding(Warn, f"{found.where} does not offer STARTTLS", metric)
+        return Finding(Ok, None, metric)
 
     def describe(self, metric: nagiosplugin.Metric) -> str:
-        """Nothing: the hints say what the server did and where."""
-        return ""
+        """``greeting 220 … (TLSv1.3)`` (``-v``; the problems are worded by their hints)."""
+        found: Dialogue = metric.value
+        return greeting_description(found.greeting, found.tls_version)
 
 
 def add_smtp_options(parser: Parser) -> None:

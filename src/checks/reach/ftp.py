@@ -39,17 +39,19 @@ from nagiosplugin.state import Critical, Ok, Warn
 
 from checks.clients.textproto import (
     CertificateDays,
+    Finding,
     Reply,
     add_certificate_option,
     add_tls_options,
     certificate_metrics,
+    greeting_description,
     not_after,
     tls_failure,
 )
 from checks.core.cli import Parser, UsageError, add_thresholds
 from checks.core.credentials import add_credentials_option, read_credentials
 from checks.core.errors import ParseError, ServiceDown, TimedOut
-from checks.core.evaluate import Summary, Verdict
+from checks.core.evaluate import Summary
 from checks.core.net import (
     Latency,
     add_family_options,
@@ -242,24 +244,25 @@ class Greeting(nagiosplugin.Context):
     """Greeting 220, with the ``-e`` text (else the ``-M`` state)."""
 
     def __init__(self, expect: str | None, mismatch: str) -> None:
-        super().__init__("greeting", result_cls=Verdict)
+        super().__init__("greeting", result_cls=Finding)
         self.expect, self.mismatch = expect, MISMATCH[mismatch]
 
-    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Verdict:
+    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Finding:
         """CRITICAL unless 220; the ``-M`` state when ``-e`` text is missing."""
         found: Session = metric.value
         assert found.greeting is not None
         if found.greeting.code != 220:
-            return Verdict(Critical, f"greets with {found.greeting}, not 220", metric)
+            return Finding(Critical, f"greets with {found.greeting}, not 220", metric)
         text = "\n".join([found.greeting.first, *found.greeting.lines[1:]])
         if self.expect is not None and self.expect not in text:
-            return Verdict(self.mismatch, f"greeting {found.greeting} lacks {self.expect!r}",
+            return Finding(self.mismatch, f"greeting {found.greeting} lacks {self.expect!r}",
                            metric)  # fmt: skip
-        return Verdict(Ok, None, metric)
+        return Finding(Ok, None, metric)
 
     def describe(self, metric: nagiosplugin.Metric) -> str:
-        """Nothing: the hints say what the server did, the summary where."""
-        return ""
+        """``greeting 220 … (TLSv1.3)`` (``-v``; the problems are worded by their hints)."""
+        found: Session = metric.value
+        return greeting_description(found.greeting, found.tls_version)
 
 
 class FtpSummary(Summary):

@@ -77,6 +77,14 @@ def test_vsftpd_greeting_is_ok(vsftpd):
     assert ";5;9;0" in outcome.status_line
 
 
+def test_vsftpd_verbose_lists_each_result(vsftpd):
+    outcome = run("-H", vsftpd.host, "-p", str(vsftpd.port), "-v")
+    assert outcome.text.splitlines()[1:] == [
+        "OK: greeting 220 vigie test FTP",
+        f"OK: response time {outcome.summary.rsplit(' in ', 1)[1]}",
+    ]
+
+
 def test_vsftpd_expect_text_and_mismatch_state(vsftpd):
     where = ("-H", vsftpd.host, "-p", str(vsftpd.port))
     assert run(*where, "-e", "vigie test").state == 0
