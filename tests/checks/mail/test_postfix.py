@@ -23,7 +23,7 @@ from checks.core.runtime import Outcome
 from checks.mail._smtp import extensions, parse_reply
 from checks.mail.postfix import PLUGIN, parse_postqueue
 from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.servers.line_fake import CLOSE, LineServer, line_servers
 from tests.servers.ports import free_port
 from tests.servers.ssh_fake import GARBAGE, FakeServer, fake_servers
@@ -78,6 +78,19 @@ def test_what_is_not_postqueue_json_is_refused(text, message):
 @given(text=damaged(POSTQUEUE))
 def test_damaged_postqueue_output_parses_or_is_refused(text):
     parses_or_refuses(parse_postqueue, text)
+
+
+@settings(max_examples=30, deadline=None)
+@given(text=damaged(POSTQUEUE))
+def test_the_check_on_damaged_postqueue_output_answers_cleanly(tmp_path_factory, text):
+    directory = tmp_path_factory.mktemp("postqueue")
+    (directory / "output").write_text(text)
+    stub = directory / "postqueue"
+    stub.write_text(f"#!/bin/sh\ncat '{directory / 'output'}'\n")
+    stub.chmod(0o755)
+    outcome = PLUGIN.run(["--no-smtp", "--postqueue", str(stub)])
+    answers_cleanly("postfix", outcome)
+    assert outcome.state in (0, 3), outcome.text
 
 
 # --- SMTP replies -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.mail.qmail import PLUGIN, parse_qstat
 from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "qmail"
@@ -70,6 +70,19 @@ def test_what_is_not_qstat_output_is_refused(text, message):
 @given(text=damaged(BACKLOG))
 def test_damaged_qstat_output_parses_or_is_refused(text):
     parses_or_refuses(parse_qstat, text)
+
+
+@settings(max_examples=30, deadline=None)
+@given(text=damaged(BACKLOG))
+def test_the_check_on_damaged_qstat_output_answers_cleanly(tmp_path_factory, text):
+    directory = tmp_path_factory.mktemp("qstat")
+    (directory / "output").write_text(text)
+    stub = directory / "qmail-qstat"
+    stub.write_text(f"#!/bin/sh\ncat '{directory / 'output'}'\n")
+    stub.chmod(0o755)
+    outcome = PLUGIN.run(["--no-smtp", "--qmail-qstat", str(stub)])
+    answers_cleanly("qmail", outcome)
+    assert outcome.state in (0, 3), outcome.text
 
 
 def test_queue_only_with_thresholds(qstat):

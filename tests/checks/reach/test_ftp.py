@@ -201,6 +201,14 @@ def test_a_multiline_greeting_is_ok(fake):
     assert outcome.summary.startswith("220 Welcome to the archive on")
 
 
+def test_ipv6_and_the_host_as_last_argument(fake):
+    server = fake(b"220 fake over IPv6\r\n", host="::1")
+    outcome = run("-6", "-p", str(server.port), "::1")
+    assert outcome.state == 0, outcome.text
+    assert outcome.summary.startswith(f"220 fake over IPv6 on ::1 port {server.port} in ")
+    assert run("-4", "-p", str(server.port), "::1").state == 3
+
+
 def test_no_greeting_within_the_timeout_is_critical(fake):
     server = fake(b"220 late\r\n", delay=3)
     started = time.monotonic()
