@@ -16,6 +16,7 @@ hold with ``postsuper -h``, so the queue checks read real, non-empty queues.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -152,9 +153,9 @@ def _skip_unless_possible() -> None:
         pytest.skip("postfix -c DIR start must run as root")
 
 
-@pytest.fixture(scope="session")
-def postfix(certificates: Certificates) -> Iterator[Postfix]:
-    """A Postfix instance on loopback for the session; its queue is emptied by each user."""
+@contextlib.contextmanager
+def running(certificates: Certificates) -> Iterator[Postfix]:
+    """A Postfix instance on loopback, started after ``postfix check``, stopped after."""
     _skip_unless_possible()
     root = Path(tempfile.mkdtemp(prefix="vigie-postfix-", dir="/tmp"))
     root.chmod(0o755)
@@ -172,3 +173,10 @@ def postfix(certificates: Certificates) -> Iterator[Postfix]:
                            check=False)  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postfix(certificates: Certificates) -> Iterator[Postfix]:
+    """A Postfix instance on loopback for the session; its queue is emptied by each user."""
+    with running(certificates) as server:
+        yield server

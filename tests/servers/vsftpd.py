@@ -22,7 +22,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -102,6 +102,8 @@ class Vsftpd:
         self.root, self.host, self.port = root, "127.0.0.1", port
         self.user, self.password = ACCOUNT, password
         self.log = root / "vsftpd.log"
+        #: Stop the server (for a test that stops it between checks).
+        self.stop: Callable[[], None] = lambda: None
 
     def credentials(self, directory: Path, password: str | None = None) -> Path:
         """A credentials file (mode 0600) for the account, with ``password`` if given."""
@@ -157,12 +159,17 @@ def _running(tls: Certificates | None, certificate: str = "valid") -> Iterator[V
         config.write_text("\n".join(lines) + "\n")
         process = subprocess.Popen([VSFTPD, str(config)], stdout=subprocess.DEVNULL,
                                    stderr=(root / "stderr").open("w"))  # fmt: skip
+
+        def stop() -> None:
+            process.terminate()
+            process.wait(timeout=10)
+
+        server.stop = stop
         try:
             wait_for_tcp(server.host, server.port)
             yield server
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -207,7 +214,8 @@ def ftps_expired(certificates: Certificates) -> Iterator[Vsftpd]:
 
 
 @contextlib.contextmanager
-def stopped_midway() -> Iterator[Vsftpd]:
-    """A vsftpd of its own, for a test that stops it while the check runs."""
+def own_vsftpd() -> Iterator[Vsftpd]:
+    """A vsftpd of its own, for a test that stops it (``stop()``) between checks."""
+    _skip_unless_possible()
     with _running(None) as server:
         yield server

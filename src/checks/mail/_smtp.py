@@ -317,11 +317,10 @@ class MailServer(nagiosplugin.Resource):
             check_smtp_options(args)
 
     def probe(self) -> list[nagiosplugin.Metric]:
-        """The queue's metrics, then the dialogue's."""
-        metrics = self.queue()
-        if self.host is not None:
-            metrics += smtp_metrics(converse(self.args, self.host))
-        return metrics
+        """The dialogue's metrics, then the queue's: a server that is down is CRITICAL even
+        where the queue cannot be read without it (postqueue as non-root)."""
+        metrics = [] if self.host is None else smtp_metrics(converse(self.args, self.host))
+        return metrics + self.queue()
 
 
 class MailSummary(Summary):

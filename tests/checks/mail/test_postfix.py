@@ -26,6 +26,7 @@ from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.servers.line_fake import CLOSE, LineServer, line_servers
 from tests.servers.ports import free_port
+from tests.servers.postfix import running
 from tests.servers.ssh_fake import GARBAGE, FakeServer, fake_servers
 
 pytestmark = pytest.mark.integration
@@ -197,6 +198,23 @@ def test_an_untrusted_certificate_is_critical(postfix):
                   str(postfix.config), "-S")  # fmt: skip
     assert outcome.state == 2
     assert "TLS certificate not trusted: unable to get local issuer certificate" in outcome.text
+
+
+def test_postfix_stopped_is_critical_and_its_queue_still_read(certificates):
+    with running(certificates) as server:
+        server.send(2)
+        server.wait_until("deferred", 2)
+        where = ("-H", server.host, "-p", str(server.port), "--config-dir", str(server.config))
+        assert run(*where).state == 0
+        server.postfix("stop")
+        outcome = run(*where)
+        assert outcome.text == (
+            f"POSTFIX CRITICAL - 127.0.0.1 port {server.port}: connection refused\n"
+        )
+        # As root, postqueue reads the queue of a stopped Postfix directly.
+        outcome = run(*where, "--no-smtp", "--critical-deferred", "1")
+        assert outcome.state == 2, outcome.text
+        assert outcome.summary == "2 deferred > 1"
 
 
 def test_postqueue_failing_is_unknown(tmp_path):

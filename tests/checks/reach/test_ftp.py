@@ -24,6 +24,7 @@ from tests.helpers.mutations import damaged, parses_or_refuses
 from tests.servers.line_fake import CLOSE, LineServer, line_servers
 from tests.servers.ports import free_port
 from tests.servers.ssh_fake import GARBAGE, FakeServer, fake_servers
+from tests.servers.vsftpd import own_vsftpd
 
 pytestmark = pytest.mark.integration
 VSFTPD_GREETING = "220 vigie test FTP"
@@ -161,6 +162,14 @@ def test_auth_tls_refused_by_a_plain_server_is_critical(vsftpd):
     outcome = run("-H", vsftpd.host, "-p", str(vsftpd.port), "--tls", "--insecure")
     assert outcome.state == 2
     assert "AUTH TLS: 530" in outcome.text
+
+
+def test_vsftpd_stopped_is_critical():
+    with own_vsftpd() as server:
+        assert run("-H", server.host, "-p", str(server.port)).state == 0
+        server.stop()
+        outcome = run("-H", server.host, "-p", str(server.port))
+        assert outcome.text == f"FTP CRITICAL - 127.0.0.1 port {server.port}: connection refused\n"
 
 
 # --- fakes and failures -------------------------------------------------------------------
