@@ -23,8 +23,9 @@ with ``--tls``), ``-s``/``-q``/``-E`` (raw strings to send), ``-r``, ``-m``, ``-
 Differences: the greeting must be 220 (C: any text holding ``-e``, default ``220``;
 a 421 or 530 greeting is WARNING there), and TLS certificates are verified.
 
-The protocol is the standard library's ftplib (its import brings ``ssl``: ≈ 4.3 × the
-bare interpreter with vigie's skeleton, within the 6 × budget).
+The protocol is the standard library's ftplib. Its import brings ``ssl`` even without
+TLS; measured, a whole run costs 4.8–5.2 × the bare interpreter's CPU and 18 MiB (with
+``--tls``, a login and a data channel 5.7 ×, 20 MiB), within the 6 × budget.
 """
 
 from __future__ import annotations
