@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from checks.registry import plugins
@@ -74,6 +75,48 @@ def chronyd() -> str:
 
 
 NTP_PORT = chronyd()
+
+
+def line_server(greeting: bytes, answers: dict[bytes, bytes]) -> int:
+    """A loopback TCP server that greets, then answers each command by its first word
+    (FTP, SMTP: check_ftp, check_postfix, check_qmail and their C twins); returns its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            connection, _ = listener.accept()
+            with connection, connection.makefile("rb") as lines:
+                connection.settimeout(5)
+                try:
+                    connection.sendall(greeting)
+                    for line in lines:
+                        verb = line.split(b" ", 1)[0].strip().upper()
+                        connection.sendall(answers.get(verb, b"502 not here\r\n"))
+                        if verb == b"QUIT":
+                            break
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return int(listener.getsockname()[1])
+
+
+FTP_PORT = str(line_server(b"220 vigie bench FTP\r\n", {b"QUIT": b"221 Goodbye.\r\n"}))
+SMTP_PORT = str(line_server(
+    b"220 bench.example ESMTP Postfix\r\n",
+    {b"EHLO": b"250-bench.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+              b"250-8BITMIME\r\n250 SMTPUTF8\r\n",
+     b"HELO": b"250 bench.example\r\n", b"QUIT": b"221 2.0.0 Bye\r\n"},
+))  # fmt: skip
+MAIL_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+
+
+def stub_printing(name: str, fixture: Path) -> str:
+    """A tool that prints a recorded output (postqueue -j, qmail-qstat): no mail queue here."""
+    path = STUBS / name
+    path.write_text(f"#!/bin/sh\ncat '{fixture}'\n")
+    path.chmod(0o755)
+    return str(path)
 
 
 def backup_config() -> str:
@@ -140,6 +183,17 @@ def web_server() -> tuple[str, str, str]:
 
 
 HTTP_PORT, HTTPS_PORT, HTTPS_CA = web_server()
+# What the FTP and mail checks' Bench arguments name.
+MAIL_ARGUMENTS = {
+    "{ftp_port}": lambda: FTP_PORT,
+    "{smtp_port}": lambda: SMTP_PORT,
+    "{postqueue}": lambda: stub_printing(
+        "postqueue", MAIL_FIXTURES / "postfix" / "postqueue-j-deferred-and-hold.jsonl"
+    ),
+    "{qmail_qstat}": lambda: stub_printing(
+        "qmail-qstat", MAIL_FIXTURES / "qmail" / "qstat-3-queued.txt"
+    ),
+}
 
 
 # C plugins beside which vigie's checks are measured (the "twin" of a check's Bench).
@@ -158,21 +212,29 @@ C_CASES: dict[str, list[str]] = {
     "C check_curl -H localhost -I 127.0.0.1 -p PORT -S -D --ca-cert CA": ["check_curl",
         "-H", "localhost", "-I", "127.0.0.1", "-p", HTTPS_PORT, "-S", "-D", "--ca-cert",
         HTTPS_CA],
+    "C check_ftp -H 127.0.0.1 -p PORT": ["check_ftp", "-H", "127.0.0.1", "-p", FTP_PORT],
+    "C check_smtp -H 127.0.0.1 -p PORT": ["check_smtp", "-H", "127.0.0.1", "-p", SMTP_PORT],
 }  # fmt: skip
 # (label, argv, budget: CPU multiple of the floor or None, RSS budget MiB or None, C twin)
 BUDGETS = {"local": (3.5, 20), "tool": (6.0, 30)}  # tool: runs a tool or talks to a server
 
 
+#: What each placeholder of a Bench argument stands for (made when first asked for).
+PLACEHOLDERS: dict[str, Callable[[], str]] = {
+    "{ssh_port}": lambda: SSH_PORT,
+    "{ntp_port}": lambda: NTP_PORT,
+    "{http_port}": lambda: HTTP_PORT,
+    "{https_port}": lambda: HTTPS_PORT,
+    "{https_ca}": lambda: HTTPS_CA,
+    "{backup_config}": backup_config,
+    **MAIL_ARGUMENTS,
+}
+
+
 def argument(text: str) -> str:
     """A Bench argument with what the bench set up filled in."""
-    if text == "{ssh_port}":
-        return SSH_PORT
-    if text == "{ntp_port}":
-        return NTP_PORT
-    if text in ("{http_port}", "{https_port}", "{https_ca}"):
-        return {"{http_port}": HTTP_PORT, "{https_port}": HTTPS_PORT, "{https_ca}": HTTPS_CA}[text]
-    if text == "{backup_config}":
-        return backup_config()
+    if text in PLACEHOLDERS:
+        return PLACEHOLDERS[text]()
     if text.startswith("{smartctl:"):
         return stub_smartctl(text[len("{smartctl:") : -1])
     return text

@@ -26,6 +26,8 @@ pytest_plugins = [
     "tests.servers.postgresql",
     "tests.servers.bind_zone",
     "tests.servers.nginx",
+    "tests.servers.vsftpd",
+    "tests.servers.postfix",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
