@@ -92,9 +92,11 @@ class PostgreSQL:
             check=False,
         )  # fmt: skip
 
-    def pgpass_line(self) -> str:
-        """This server's line for a password file (``:`` and ``\\`` escaped)."""
-        secret = self.password.replace("\\", "\\\\").replace(":", "\\:")
+    def pgpass_line(self, password: str | None = None) -> str:
+        """This server's line for a password file (``:`` and ``\\`` escaped), with
+        ``password`` instead of the real one if given."""
+        secret = self.password if password is None else password
+        secret = secret.replace("\\", "\\\\").replace(":", "\\:")
         return f"{self.host}:{self.port}:*:{self.user}:{secret}\n"
 
 
@@ -203,3 +205,11 @@ def postgresql_replication() -> Iterator[Replication]:
             _remove(standby)
     finally:
         _remove(primary)
+
+
+def write_pgpass(path: Path, *servers: PostgreSQL, password: str | None = None) -> Path:
+    """A mode-0600 password file for libpq with a line per server (``password`` instead of
+    theirs, to be refused), for ``PGPASSFILE``."""
+    path.write_text("".join(server.pgpass_line(password) for server in servers))
+    path.chmod(0o600)
+    return path

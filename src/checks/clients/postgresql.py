@@ -156,16 +156,20 @@ class Connection:
 
     def at(self, database: str) -> str:
         """Where, naming ``database`` (the one the server says it connected to)."""
+        return f"database {database} on {self.server}"
+
+    @property
+    def server(self) -> str:
+        """``127.0.0.1 port 5432``, ``/run/postgresql``, ``service monitor``."""
         server = self.host or (f"service {self.service}" if self.service else "the local socket")
-        port = f" port {self.port}" if self.port else ""
-        return f"database {database} on {server}{port}"
+        return f"{server} port {self.port}" if self.port else server
 
 
 def connection_error(stderr: str) -> str:
     """libpq's message on one line, without psql's prefix and its help sentences."""
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
     kept = [line for line in lines if not line.startswith("Is the server running")]
-    text = " ".join(kept or lines or ["psql exited without a message"])
+    text = "; ".join(kept or lines or ["psql exited without a message"])
     return text.removeprefix("psql: error: ").replace("FATAL:  ", "FATAL: ")
 
 
