@@ -21,7 +21,9 @@ psql runs with ``-X`` (no ``~/.psqlrc``), ``-w`` (never a password prompt: a mis
 password is the server's refusal, CRITICAL, not a hang), ``-A -t -q`` (the document alone)
 and ``ON_ERROR_STOP``. Its exit status tells a connection failure (2: the server down, a
 refused login, a missing database: CRITICAL with libpq's message, as the C plugin) from a
-failed query (1 or 3: UNKNOWN, e.g. a role without ``pg_monitor``).
+failed query (1 or 3: UNKNOWN, e.g. a role without ``pg_monitor``). libpq's
+``connect_timeout`` is set a second below ``-t``, so a server that accepts connections and
+never answers is CRITICAL (``timeout expired``), as with the C plugin.
 """
 
 from __future__ import annotations
@@ -134,6 +136,10 @@ class Connection:
         self.options: list[tuple[str, str]] = args.option
         self.psql: str = args.psql or default_psql()
         self.application = application
+        # libpq gives up a second before -t, so that a server that accepts and never
+        # answers is CRITICAL (libpq's "timeout expired", as the C plugin's CRITICAL on
+        # timeout) rather than the check's own UNKNOWN timeout; libpq's minimum is 2 s.
+        self.connect_timeout = int(args.timeout - 1) if args.timeout >= 3 else None
 
     @property
     def conninfo(self) -> str:
@@ -145,6 +151,10 @@ class Connection:
             ("dbname", self.database),
             ("user", self.user),
             ("application_name", self.application),
+            (
+                "connect_timeout",
+                None if self.connect_timeout is None else str(self.connect_timeout),
+            ),
             *self.options,
         ]
         return " ".join(f"{key}={quoted(value)}" for key, value in pairs if value is not None)

@@ -99,7 +99,7 @@ def test_the_conninfo_quotes_every_value():
                       "-o", "sslmode=require")  # fmt: skip
     assert made.conninfo == (
         "host='/run/postgresql' port='5433' dbname='it\\'s' user='a\\\\b' "
-        "application_name='vigie test' sslmode='require'"
+        "application_name='vigie test' connect_timeout='9' sslmode='require'"
     )
     assert quoted("") == "''"
 
@@ -280,7 +280,18 @@ def silent_server() -> Iterator[int]:
 
 
 @pytest.mark.integration
-def test_a_server_that_never_answers_is_unknown_within_the_timeout(silent_server):
+def test_a_server_that_never_answers_is_critical_before_the_timeout(silent_server):
+    started = time.monotonic()
+    outcome = PLUGIN.run(["-H", "127.0.0.1", "-P", str(silent_server), "-t", "3.5"])
+    assert time.monotonic() - started < 3.5
+    assert outcome.state == CRITICAL
+    assert outcome.status_line.endswith(
+        f'connection to server at "127.0.0.1", port {silent_server} failed: timeout expired'
+    )
+
+
+@pytest.mark.integration
+def test_a_server_that_never_answers_is_unknown_at_a_timeout_below_libpqs(silent_server):
     started = time.monotonic()
     done = subprocess.run(
         [executable("check_pgsql"), "-H", "127.0.0.1", "-P", str(silent_server), "-t", "1.5"],
