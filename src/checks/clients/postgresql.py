@@ -44,6 +44,8 @@ DEBIAN_VERSIONS = "/usr/lib/postgresql"
 DEFAULT_DATABASE = "template1"
 #: libpq keywords that carry a secret and so may not be given on the command line.
 SECRET_KEYWORDS = frozenset({"password", "sslpassword"})
+#: libpq's words for a host name that does not resolve.
+UNRESOLVED = "could not translate host name"
 #: psql's exit status when the connection to the server failed.
 CONNECTION_FAILED = 2
 
@@ -206,7 +208,10 @@ def query(connection: Connection, sql: str) -> tuple[dict[str, object], float]:
     done = run(argv, f"querying PostgreSQL ({connection.where})")
     elapsed = time.monotonic() - started
     if done.returncode == CONNECTION_FAILED:
-        raise ServiceDown(f"no connection to {connection.where}: {connection_error(done.stderr)}")
+        message = connection_error(done.stderr)
+        if message.startswith(UNRESOLVED):  # a wrong -H, UNKNOWN as in the C plugins
+            raise CannotCheck(message)
+        raise ServiceDown(f"no connection to {connection.where}: {message}")
     if done.returncode:
         message = connection_error(done.stderr)
         raise CannotCheck(f"the query failed on {connection.where}: {message}")

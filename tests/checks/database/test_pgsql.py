@@ -360,3 +360,12 @@ def test_connections_percent_and_size_thresholds(primary):
 def test_the_query_is_one_select():
     assert QUERY.startswith("SELECT json_build_object(")
     assert ";" not in QUERY
+
+
+def test_a_name_that_does_not_resolve_is_unknown_as_in_the_c_plugin():
+    outcome = PLUGIN.run(["-H", "no-such-host.invalid"])
+    assert outcome.state == UNKNOWN
+    assert outcome.status_line == (
+        'PGSQL UNKNOWN - could not translate host name "no-such-host.invalid" to address: '
+        "Name or service not known"
+    )
