@@ -109,7 +109,7 @@ def _private_root(prefix: str) -> tuple[Path, pwd.struct_passwd]:
     return root, account
 
 
-def _start(binaries: Path) -> PostgreSQL:
+def start_server(binaries: Path) -> PostgreSQL:
     root, account = _private_root("vigie-pg-")
     server = PostgreSQL(root, free_port(), binaries)
     password_for_initdb = root / "initdb.pw"
@@ -126,7 +126,7 @@ def _start(binaries: Path) -> PostgreSQL:
     return server
 
 
-def _start_standby(primary: PostgreSQL, slot: str) -> PostgreSQL:
+def start_standby(primary: PostgreSQL, slot: str) -> PostgreSQL:
     """A streaming standby of ``primary``: ``pg_basebackup -R`` on a new physical ``slot``."""
     root, account = _private_root("vigie-pg-standby-")
     standby = PostgreSQL(root, free_port(), primary.binaries)
@@ -156,7 +156,7 @@ def _binaries_or_skip() -> Path:
     return binaries
 
 
-def _remove(server: PostgreSQL) -> None:
+def remove_server(server: PostgreSQL) -> None:
     server.stop()
     shutil.rmtree(server.root, ignore_errors=True)
 
@@ -168,7 +168,7 @@ def postgresql_factory() -> Iterator[Callable[[], PostgreSQL]]:
     running: list[PostgreSQL] = []
 
     def start() -> PostgreSQL:
-        server = _start(binaries)
+        server = start_server(binaries)
         running.append(server)
         return server
 
@@ -176,7 +176,7 @@ def postgresql_factory() -> Iterator[Callable[[], PostgreSQL]]:
         yield start
     finally:
         for server in running:
-            _remove(server)
+            remove_server(server)
 
 
 @pytest.fixture
@@ -196,15 +196,15 @@ class Replication:
 def postgresql_replication() -> Iterator[Replication]:
     """A primary and a standby streaming from it, for the whole session."""
     binaries = _binaries_or_skip()
-    primary = _start(binaries)
+    primary = start_server(binaries)
     try:
-        standby = _start_standby(primary, "standby1")
+        standby = start_standby(primary, "standby1")
         try:
             yield Replication(primary, standby, "standby1")
         finally:
-            _remove(standby)
+            remove_server(standby)
     finally:
-        _remove(primary)
+        remove_server(primary)
 
 
 def write_pgpass(path: Path, *servers: PostgreSQL, password: str | None = None) -> Path:

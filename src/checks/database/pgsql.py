@@ -227,7 +227,11 @@ PLUGIN = Plugin(
               ("-H", "127.0.0.1", "-P", "{pgsql_port}", "-l", "postgres"), kind="tool",
               twin="C check_pgsql -H 127.0.0.1 -P PORT"),
         Bench("check_pgsql -H SOCKETDIR -P PORT (unix socket)",
-              ("-H", "{pgsql_socket}", "-P", "{pgsql_port}", "-l", "postgres"), kind="tool"),
+              ("-H", "{pgsql_socket}", "-P", "{pgsql_port}", "-l", "postgres"), kind="tool",
+              twin="C check_pgsql -H SOCKETDIR -P PORT"),
+        Bench("check_pgsql -H 127.0.0.1 -P PORT (beside check_postgres backends)",
+              ("-H", "127.0.0.1", "-P", "{pgsql_port}", "-l", "postgres"), kind="tool",
+              twin="check_postgres_backends -H 127.0.0.1 -p PORT"),
     ),
 )  # fmt: skip
 main = PLUGIN.main

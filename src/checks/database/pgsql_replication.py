@@ -480,6 +480,9 @@ PLUGIN = Plugin(
         Bench("check_pgsql_replication -H 127.0.0.1 -P PORT (primary, 1 standby)",
               ("-H", "127.0.0.1", "-P", "{pgsql_port}", "-l", "postgres"), kind="tool",
               twin="C check_pgsql -H 127.0.0.1 -P PORT"),
+        Bench("check_pgsql_replication -H 127.0.0.1 -P PORT (standby)",
+              ("-H", "127.0.0.1", "-P", "{pgsql_standby_port}", "-l", "postgres"), kind="tool",
+              twin="check_postgres_hot_standby_delay (primary and standby)"),
     ),
 )  # fmt: skip
 main = PLUGIN.main
