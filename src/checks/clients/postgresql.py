@@ -102,7 +102,9 @@ def add_connection_options(parser: Parser) -> None:
     )  # fmt: skip
     group.add_argument("-l", "--logname", metavar="USER", help="login (role) name")
     group.add_argument(
-        "-p", "--password", action=_RefusePassword, nargs=0, help=argparse.SUPPRESS
+        "-p", "--password", action=_RefusePassword, nargs=0,
+        help="refused (the C plugin's password option would show it in ps): the password "
+        "goes in PGPASSFILE (~/.pgpass) or a service file",
     )  # fmt: skip
     group.add_argument(
         "-o", "--option", type=keyword_value, action="append", default=[],

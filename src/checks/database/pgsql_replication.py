@@ -27,7 +27,9 @@ On a standby, from its own connection alone (``pg_stat_wal_receiver``):
   ``--*-lag-bytes``;
 - replay delay in seconds, judged by ``--*-lag``: the age of the last replayed commit
   while received WAL waits for replay, and 0 when everything received is replayed, so an
-  idle primary (no commit for hours) does not read as a standby hours behind.
+  idle primary (no commit for hours) does not read as a standby hours behind. When WAL
+  waits and nothing was replayed since the standby started (no commit time to compare
+  with), the delay is the time since it started: an upper bound, never a false 0.
 
 PostgreSQL 10 or later. The monitoring role needs ``pg_monitor`` to see the positions.
 There is no C plugin for replication; check_postgres' ``replicate_row`` and
@@ -82,7 +84,8 @@ SELECT json_build_object(
      'last_message_age', extract(epoch FROM now() - last_msg_receipt_time))
    FROM pg_stat_wal_receiver),
  'replay_bytes', pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()),
- 'last_replay_age', extract(epoch FROM now() - pg_last_xact_replay_timestamp())
+ 'last_replay_age', extract(epoch FROM now() - pg_last_xact_replay_timestamp()),
+ 'server_age', extract(epoch FROM now() - pg_postmaster_start_time())
 )"""
 
 ROLES = ("primary", "standby")
@@ -189,9 +192,13 @@ class Replication:
             raise ParseError(f"the server's answer has a bad receiver: {str(receiver)[:60]!r}")
         self.receiver = None if receiver is None else Receiver(receiver)
         self.replay_bytes = _number(document, "replay_bytes", "the standby")
-        last_replay_age = _number(document, "last_replay_age", "the standby")
-        # Caught up: nothing waits for replay, however old the last commit is (idle primary).
-        self.replay_delay = last_replay_age if self.replay_bytes > 0 else 0.0
+        self.replay_delay = 0.0  # caught up: however old the last commit is (idle primary)
+        if self.replay_bytes > 0 and document.get("last_replay_age") is not None:
+            self.replay_delay = _number(document, "last_replay_age", "the standby")
+        elif self.replay_bytes > 0:
+            # Nothing replayed since the server started while WAL waits: it has waited at
+            # most that long; saying 0 would hide a standby held back since its start.
+            self.replay_delay = _number(document, "server_age", "the standby")
 
 
 def parse_replication(document: dict[str, object]) -> Replication:
@@ -402,7 +409,7 @@ class ReplicationSummary(Summary):
     """The headline when OK; where, then every problem, worst first."""
 
     def __init__(self) -> None:
-        super().__init__(headline, long_output=True)
+        super().__init__(headline)
 
     def problem(self, results: nagiosplugin.Results) -> str:
         """Where, then the problems."""
@@ -431,7 +438,8 @@ def build_parser() -> Parser:
         help="on a primary, CRITICAL with fewer than N standbys streaming (default: 1)",
     )  # fmt: skip
     add_thresholds(parser, "the replay lag in seconds (a primary's standbys; a standby's "
-                   "replay delay; units: s, m, h)", metric="lag", scale=SECONDS)  # fmt: skip
+                   "replay delay; units: s, m, h)", metric="lag", short=True,
+                   scale=SECONDS)  # fmt: skip
     add_thresholds(parser, "the replay lag in bytes (and a standby's receive lag; units: K, M, "
                    "G)", metric="lag-bytes", scale=BYTES)  # fmt: skip
     add_thresholds(parser, "the WAL a slot retains (units: K, M, G)", metric="slot-bytes",

@@ -76,6 +76,15 @@ def test_an_idle_primary_is_no_replay_delay_however_old_the_last_commit():
     assert standby.receiver.status == "streaming"
 
 
+def test_wal_waiting_with_nothing_replayed_since_the_start_is_never_a_zero_delay():
+    # Captured in 15.18 after a restart of a standby held back by recovery_min_apply_delay
+    # (before the server age was part of the query): no replayed commit to compare with.
+    document = with_changes("standby-apply-delay", last_replay_age=None, server_age=42.5)
+    assert parse_replication(document).replay_delay == 42.5
+    assert parse_replication(with_changes("standby-idle-primary", last_replay_age=None,
+                                          server_age=42.5)).replay_delay == 0  # fmt: skip
+
+
 def test_a_standby_whose_primary_is_down_has_no_receiver():
     assert parsed("standby-primary-down").receiver is None
 
