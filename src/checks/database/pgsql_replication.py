@@ -8,6 +8,8 @@ CRITICAL (a failover the monitoring did not follow).
 On a primary (``pg_stat_replication``, ``pg_replication_slots``):
 
 - standbys streaming, fewer than ``--standbys N`` (default 1; 0 accepts none) CRITICAL;
+  a base backup running (``pg_basebackup``: its walsenders in state ``backup`` and named
+  ``pg_basebackup``) is no standby and is left out;
 - each standby (by ``application_name``, ``@client`` added when two share one): a state
   other than ``streaming`` (startup, catchup, backup) WARNING; how far its write, flush and
   replay positions trail the primary's in bytes and seconds (perfdata), its replay judged
@@ -74,7 +76,8 @@ SELECT json_build_object(
      'write_lag', extract(epoch FROM write_lag),
      'flush_lag', extract(epoch FROM flush_lag),
      'replay_lag', extract(epoch FROM replay_lag)) ORDER BY application_name, pid), '[]')
-   FROM pg_stat_replication, position p),
+   FROM pg_stat_replication, position p
+   WHERE state <> 'backup' AND application_name <> 'pg_basebackup'),
  'slots', (SELECT coalesce(json_agg(to_jsonb(s) || jsonb_build_object(
      'retained_bytes', pg_wal_lsn_diff(coalesce(p.lsn, pg_last_wal_receive_lsn()),
                                        s.restart_lsn)) ORDER BY s.slot_name), '[]')
