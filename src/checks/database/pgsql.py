@@ -18,7 +18,9 @@ through psql (see :mod:`checks.clients.postgresql`), which judges:
 - ``waiting_locks``: lock requests not granted (``--*-locks``).
 
 The server down, a refused login (bad password, no ``pg_hba.conf`` line) or a missing
-database is CRITICAL with libpq's message, as the C plugin; a failed query (a role that
+database is CRITICAL with libpq's message, as the C plugin (so is a server that accepts
+and never answers: libpq gives up a second before ``-t``); a host name that does not
+resolve is UNKNOWN, as in the C plugin; a failed query (a role that
 may not read ``pg_stat_activity`` of others: grant it ``pg_monitor``) is UNKNOWN.
 PostgreSQL 10 or later (``backend_type``).
 
