@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import json
 import os
 import platform
 import shutil
@@ -196,6 +197,63 @@ MAIL_ARGUMENTS = {
 }
 
 
+#: Run by a helper interpreter so that pytest (imported by tests/servers) stays out of this
+#: process: a forked child starts with its parent's peak RSS, which would inflate every case.
+POSTGRESQL_HELPER = """
+import json, sys
+from pathlib import Path
+from tests.servers import postgresql as servers
+primary = servers.start_server(servers.bin_dir())
+try:
+    standby = servers.start_standby(primary, "bench")
+    try:
+        servers.write_pgpass(Path(sys.argv[1]), primary, standby)
+        print(json.dumps({"pgsql_port": str(primary.port), "pgsql_socket": str(primary.root),
+                          "pgsql_standby_port": str(standby.port)}), flush=True)
+        sys.stdin.read()
+    finally:
+        servers.remove_server(standby)
+finally:
+    servers.remove_server(primary)
+"""
+
+
+def postgresql() -> dict[str, str]:
+    """A real PostgreSQL primary and streaming standby on loopback, for check_pgsql and
+    check_pgsql_replication (as root, with Debian's postgresql and the test extras: the
+    servers of tests/servers/postgresql.py, kept by a helper process until the bench ends);
+    the password reaches every client, vigie's and its peers', through PGPASSFILE. Returns
+    their ports and the primary's socket directory."""
+    unused = {"pgsql_port": free_tcp_port(), "pgsql_standby_port": free_tcp_port(),
+              "pgsql_socket": str(STUBS)}  # fmt: skip
+    if os.geteuid() != 0 or not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        return unused  # nothing answers: the PostgreSQL cases then measure a refusal
+    passfile = STUBS / "pgpass"
+    helper = subprocess.Popen(
+        [sys.executable, "-c", POSTGRESQL_HELPER, str(passfile)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert helper.stdin is not None
+    assert helper.stdout is not None
+    atexit.register(helper.wait, 120)
+    atexit.register(helper.stdin.close)  # runs first: the helper stops the servers
+    line = helper.stdout.readline()
+    if not line:
+        return unused  # it failed (no pytest?): its error is on stderr
+    os.environ["PGPASSFILE"] = str(passfile)
+    ports: dict[str, str] = json.loads(line)
+    return ports
+
+
+def free_tcp_port() -> str:
+    """A TCP port of 127.0.0.1 nothing listens on (for now)."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return str(probe.getsockname()[1])
+
+
+PGSQL = postgresql()
+
 # C plugins beside which vigie's checks are measured (the "twin" of a check's Bench).
 C_CASES: dict[str, list[str]] = {
     "C check_load -w 5,4,3 -c 10,8,6": ["check_load", "-w", "5,4,3", "-c", "10,8,6"],
@@ -214,6 +272,17 @@ C_CASES: dict[str, list[str]] = {
         HTTPS_CA],
     "C check_ftp -H 127.0.0.1 -p PORT": ["check_ftp", "-H", "127.0.0.1", "-p", FTP_PORT],
     "C check_smtp -H 127.0.0.1 -p PORT": ["check_smtp", "-H", "127.0.0.1", "-p", SMTP_PORT],
+    "C check_pgsql -H 127.0.0.1 -P PORT": ["check_pgsql", "-H", "127.0.0.1", "-P",
+        PGSQL["pgsql_port"], "-l", "postgres"],
+    "C check_pgsql -H SOCKETDIR -P PORT": ["check_pgsql", "-H", PGSQL["pgsql_socket"], "-P",
+        PGSQL["pgsql_port"], "-l", "postgres"],
+    # The contrib check_postgres (Perl, runs psql) as peer: Debian's check-postgres.
+    "check_postgres_backends -H 127.0.0.1 -p PORT": ["/usr/bin/check_postgres_backends",
+        "-H", "127.0.0.1", "-p", PGSQL["pgsql_port"], "-u", "postgres"],
+    "check_postgres_hot_standby_delay (primary and standby)": [
+        "/usr/bin/check_postgres_hot_standby_delay", "--dbhost=127.0.0.1,127.0.0.1",
+        f"--dbport={PGSQL['pgsql_port']},{PGSQL['pgsql_standby_port']}", "--dbuser=postgres",
+        "-w", "1000000", "-c", "2000000"],
 }  # fmt: skip
 # (label, argv, budget: CPU multiple of the floor or None, RSS budget MiB or None, C twin)
 BUDGETS = {"local": (3.5, 20), "tool": (6.0, 30)}  # tool: runs a tool or talks to a server
@@ -235,6 +304,8 @@ def argument(text: str) -> str:
     """A Bench argument with what the bench set up filled in."""
     if text in PLACEHOLDERS:
         return PLACEHOLDERS[text]()
+    if text[1:-1] in PGSQL:
+        return PGSQL[text[1:-1]]
     if text.startswith("{smartctl:"):
         return stub_smartctl(text[len("{smartctl:") : -1])
     return text
