@@ -29,20 +29,22 @@ run the check as a member of the varnish group, or give ``--sudo`` with this sud
 
 There is no C monitoring-plugins twin; the contrib check_varnish (varnish-nagios) judges
 one raw counter at a time with ``-p FIELD -w -c``: vigie judges the rates that matter.
-Varnish not running (varnishstat cannot find it) is CRITICAL.
+Varnish not running (varnishstat cannot find it) is CRITICAL; its shared memory there but
+unreadable by the user is UNKNOWN, saying so (varnishstat words both alike).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import nagiosplugin
 
 from checks.core import external, statefile
 from checks.core.cli import Parser, add_thresholds, threshold
-from checks.core.errors import ParseError, ServiceDown
+from checks.core.errors import CannotCheck, ParseError, ServiceDown
 from checks.core.evaluate import Summary, Threshold, show
 from checks.core.runtime import Bench, Plugin, doing
 from checks.core.units import human_number
@@ -65,6 +67,7 @@ EVENTS: dict[str, tuple[str, str | None, str | None]] = {
 }
 #: Seconds the manager's uptime counter may lag behind the child's (it is set by a timer).
 UPTIME_LAG = 3
+VARNISH_STATE = "/var/lib/varnish"  # where instances named by -n NAME keep their files
 NOT_RUNNING = ("could not get hold of varnishd", "cannot open", "no such file", "abandoned")
 
 
@@ -154,6 +157,26 @@ def measures(window: statefile.Interval) -> dict[str, float]:
     return found
 
 
+def unreadable_shared_memory(instance: str) -> str | None:
+    """The instance's working directory when its shared memory is there but unreadable.
+
+    varnishstat says "Could not get hold of varnishd, is it running?" both when Varnish
+    is down and when the user may not read ``_.vsm_child`` (mode 0750, group varnish):
+    the second is not an outage.
+    """
+    if "/" in instance:
+        candidates = [instance]
+    elif instance:
+        candidates = [os.path.join(VARNISH_STATE, instance)]
+    else:  # Varnish 7 defaults to varnishd, older releases to the host name
+        candidates = [os.path.join(VARNISH_STATE, name) for name in ("varnishd", os.uname()[1])]
+    for directory in candidates:
+        child = os.path.join(directory, "_.vsm_child")
+        if os.path.isdir(child) and not os.access(child, os.R_OK | os.X_OK):
+            return directory
+    return None
+
+
 class Varnishstat:
     """Runs ``varnishstat -j`` for one instance: gathering only."""
 
@@ -169,6 +192,12 @@ class Varnishstat:
             said = done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}"
             first = said.splitlines()[0]
             where = f" (instance {self.instance})" if self.instance else ""
+            unreadable = unreadable_shared_memory(self.instance)
+            if unreadable:
+                raise CannotCheck(
+                    f"this user may not read Varnish's shared memory in {unreadable} (run the "
+                    "check as a member of the varnish group, or give --sudo)"
+                )
             if any(words in said.lower() for words in NOT_RUNNING):
                 raise ServiceDown(f"Varnish is not running{where}: varnishstat says: {first}")
             raise ParseError(f"varnishstat -j failed{where}: {first}")

@@ -201,6 +201,23 @@ def test_varnish_not_running_is_critical(stub, tmp_path):
     )
 
 
+def test_unreadable_shared_memory_is_unknown_not_down(stub, tmp_path, monkeypatch):
+    # varnishd's layout (tests/servers/varnish.py): _.vsm_child is 0750, group varnish;
+    # the tests run as root, who may read it anyway: os.access answers as for nagios.
+    instance = tmp_path / "instance"
+    (instance / "_.vsm_child").mkdir(parents=True)
+    message = tmp_path / "said"
+    message.write_text("Could not get hold of varnishd, is it running?\n")
+    stub.answer(message, status=1)
+    monkeypatch.setattr(os, "access", lambda path, mode: not path.endswith("_.vsm_child"))
+    outcome = PLUGIN.run(["-n", str(instance)])
+    assert (outcome.state, outcome.summary) == (
+        3,
+        f"this user may not read Varnish's shared memory in {instance} (run the check as a "
+        "member of the varnish group, or give --sudo)",
+    )
+
+
 def test_missing_varnishstat_is_unknown(tmp_path):
     outcome = PLUGIN.run(["--varnishstat", str(tmp_path / "varnishstat")])
     assert outcome.state == 3
