@@ -34,6 +34,8 @@ contrib check_drbd's table (WFConnection, StandAlone CRITICAL, resync WARNING).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 import nagiosplugin
 
@@ -58,7 +60,7 @@ from checks.core.units import BYTES
 
 OK, WARNING, CRITICAL, UNKNOWN = range(4)
 SOURCES = ("auto", "proc", "drbdsetup", "drbdadm")
-STATEFUL = ("pair", "missing")  # contexts whose hint is the finding, named by the metric
+STATEFUL = ("volume", "peer", "missing")  # contexts whose hint is the finding, named by the metric
 RESYNCING = frozenset(
     ("SyncSource", "SyncTarget", "PausedSyncS", "PausedSyncT", "StartingSyncS", "StartingSyncT",
      "WFBitMapS", "WFBitMapT", "WFSyncUUID")
@@ -77,18 +79,8 @@ DISK_WORDS = {
 }
 
 
-def assess(volume: Volume, peer: Peer | None) -> list[tuple[int, str]]:
-    """What is wrong with one volume towards one peer (None: a volume without peers).
-
-    The words name no peer: the metric's label (``r0/0:node2``) does.
-    """
-    findings = _local(volume, peer)
-    if peer is None:
-        return findings
-    return findings + _connection(peer) + _replication(volume, peer)
-
-
-def _local(volume: Volume, peer: Peer | None) -> list[tuple[int, str]]:
+def assess_volume(volume: Volume) -> list[tuple[int, str]]:
+    """What is wrong with a volume on this node: I/O, quorum, role, its disk."""
     findings = []
     if volume.suspended:
         findings.append((CRITICAL, "I/O suspended"))
@@ -96,9 +88,16 @@ def _local(volume: Volume, peer: Peer | None) -> list[tuple[int, str]]:
         findings.append((CRITICAL, "quorum lost"))
     if volume.role not in ("Primary", "Secondary", "Unknown"):
         findings.append((UNKNOWN, f"unknown role {volume.role!r}"))
-    resyncing = peer is not None and peer.replication in RESYNCING
-    findings += _disk(volume.disk, volume.client, resyncing, "disk")
-    return findings
+    resyncing = any(peer.replication in RESYNCING for peer in volume.peers)
+    return findings + _disk(volume.disk, volume.client, resyncing, "disk")
+
+
+def assess_peer(peer: Peer) -> list[tuple[int, str]]:
+    """What is wrong with a volume's replication to one peer: connection, resync, its disk.
+
+    The words name no peer: the metric's label (``r0/0:node2``) does.
+    """
+    return _connection(peer) + _replication(peer)
 
 
 def _disk(state: str, client: bool, resyncing: bool, whose: str) -> list[tuple[int, str]]:
@@ -124,7 +123,7 @@ def _connection(peer: Peer) -> list[tuple[int, str]]:
     return [(CRITICAL, f"{peer.connection} ({why})")]
 
 
-def _replication(volume: Volume, peer: Peer) -> list[tuple[int, str]]:
+def _replication(peer: Peer) -> list[tuple[int, str]]:
     if peer.connection != "Connected":
         return []
     if peer.replication not in REPLICATION_STATES:
@@ -207,7 +206,7 @@ class Resources(nagiosplugin.Resource):
         self.missing: list[str] = []
 
     def probe(self) -> list[nagiosplugin.Metric]:
-        """A ``pair`` metric per volume and peer (its state), then its numbers."""
+        """A metric per volume, one per volume and peer (their states), then numbers."""
         found = self.drbd.volumes()
         if self.selected:
             wanted = set(self.selected)
@@ -218,15 +217,11 @@ class Resources(nagiosplugin.Resource):
             raise CannotCheck("no DRBD resource is configured")
         metrics = [nagiosplugin.Metric(name, name, context="missing") for name in self.missing]
         for volume in found:
-            peers: list[Peer | None] = [*volume.peers] or [None]
-            for peer in peers:
-                label = (
-                    volume.label
-                    if peer is None or peer.name == "peer"
-                    else (f"{volume.label}:{peer.name}")
-                )
-                metrics.append(nagiosplugin.Metric(label, (volume, peer), context="pair"))
-                metrics += _numbers(label, peer)
+            metrics.append(nagiosplugin.Metric(volume.label, volume, context="volume"))
+            for peer in volume.peers:
+                pair = f"{volume.label}:{peer.name}"
+                metrics.append(nagiosplugin.Metric(pair, peer, context="peer"))
+                metrics += _numbers(volume.label if peer.name == "peer" else pair, peer)
         return metrics
 
 
@@ -234,9 +229,7 @@ def _chosen(name: str, volumes: list[Volume]) -> bool:
     return any(name in (volume.resource, str(volume.minor)) for volume in volumes)
 
 
-def _numbers(label: str, peer: Peer | None) -> list[nagiosplugin.Metric]:
-    if peer is None:
-        return []
+def _numbers(label: str, peer: Peer) -> list[nagiosplugin.Metric]:
     numbers = []
     if peer.out_of_sync is not None:
         numbers.append(
@@ -251,15 +244,16 @@ def _numbers(label: str, peer: Peer | None) -> list[nagiosplugin.Metric]:
     return numbers
 
 
-class PairState(nagiosplugin.Context):
-    """One volume towards one peer: the worst of :func:`assess`'s findings."""
+class Findings(nagiosplugin.Context):
+    """A volume (``volume``) or its replication to a peer (``peer``): the worst finding."""
 
-    def __init__(self) -> None:
-        super().__init__("pair", result_cls=Verdict)
+    def __init__(self, name: str, assess: Callable[[Any], list[tuple[int, str]]]) -> None:
+        super().__init__(name, result_cls=Verdict)
+        self.assess = assess
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Verdict:
         """The worst finding's state; the problems, worst first, as the hint."""
-        findings = assess(*metric.value)
+        findings = self.assess(metric.value)
         worst = max((level for level, _ in findings), default=OK)
         problems = [text for level, text in sorted(findings, key=lambda f: -f[0]) if level]
         return Verdict(STATES[worst], ", ".join(problems) or None, metric)
@@ -268,7 +262,7 @@ class PairState(nagiosplugin.Context):
         """No perfdata: the numbers are metrics of their own."""
 
     def describe(self, metric: nagiosplugin.Metric) -> str:
-        """``r0/0:node2``."""
+        """``r0/0``, ``r0/0:node2``."""
         return str(metric.name)
 
 
@@ -295,15 +289,18 @@ def describe_out_of_sync(metric: nagiosplugin.Metric) -> str:
     return f"{metric.name.removesuffix('_out_of_sync')} {show(metric.value, 'B')} out of sync"
 
 
-def describe_pair(volume: Volume, peer: Peer | None) -> str:
-    """``r0/0 Primary UpToDate, node2 Connected Secondary UpToDate`` for the long output."""
+def describe_volume(volume: Volume) -> str:
+    """``r0/0 Primary UpToDate, quorum`` for the long output."""
     local = f"{volume.label} {volume.role} {volume.disk}" + (" (client)" if volume.client else "")
     if volume.quorum is not None:
         local += ", quorum" if volume.quorum else ", NO quorum"
-    if peer is None:
-        return f"{local}, no peer configured"
+    return local + ("" if volume.peers else ", no peer configured")
+
+
+def describe_peer(name: str, peer: Peer) -> str:
+    """``r0/0:node2 Connected Secondary UpToDate`` (the replication state when syncing)."""
     state = peer.replication if peer.replication not in ("Established", "Off") else peer.connection
-    return f"{local}; {peer.name} {state} {peer.role} {peer.disk}"
+    return f"{name} {state} {peer.role} {peer.disk}" + (" (client)" if peer.client else "")
 
 
 class DrbdSummary(Summary):
@@ -344,9 +341,13 @@ class DrbdSummary(Summary):
         for result in results.results:
             if result.metric.context == "missing":
                 lines.append(f"CRITICAL: {result.metric.name} is not configured")
-            elif result.metric.context == "pair":
-                volume, peer = result.metric.value
-                text = describe_pair(volume, peer)
+            elif result.metric.context in ("volume", "peer"):
+                metric = result.metric
+                text = (
+                    describe_volume(metric.value)
+                    if metric.context == "volume"
+                    else describe_peer(metric.name, metric.value)
+                )
                 hint = f": {result.hint}" if result.hint else ""
                 lines.append(f"{STATE_NAMES[result.state.code]}: {text}{hint}")
         return lines
@@ -408,7 +409,8 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``."""
     return nagiosplugin.Check(
         Resources(Drbd(args), args.resource),
-        PairState(),
+        Findings("volume", assess_volume),
+        Findings("peer", assess_peer),
         Missing(),
         Threshold("out_of_sync", args.warning, args.critical, describe_out_of_sync),
         Threshold("number"),

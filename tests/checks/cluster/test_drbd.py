@@ -43,40 +43,40 @@ EXPECTED = {
     "proc_drbd_v80_connected_unconfigured_emptyline.txt": (
         0, "1 DRBD resource healthy: drbd0 Primary"),
     "proc_drbd_v80_mixed_connected_wfconnection_standalone_diskless.txt": (
-        2, "drbd4: WFConnection (peer not connected); drbd5: peer disk Diskless (no backing "
-        "disk: detached or failed); drbd6: disk Diskless (no backing disk: detached or "
-        "failed); drbd7: WFConnection (peer not connected); drbd8: StandAlone (not "
-        "connecting: split brain, or disconnected by hand)"),
+        2, "drbd4:peer: WFConnection (peer not connected); drbd5:peer: peer disk Diskless (no "
+        "backing disk: detached or failed); drbd6: disk Diskless (no backing disk: detached "
+        "or failed); drbd7:peer: WFConnection (peer not connected); drbd8:peer: StandAlone "
+        "(not connecting: split brain, or disconnected by hand)"),
     "proc_drbd_v83_mixed_connected_wfconnection_standalone_diskless.txt": (
-        2, "drbd4: WFConnection (peer not connected); drbd5: peer disk Diskless (no backing "
-        "disk: detached or failed); drbd6: disk Diskless (no backing disk: detached or "
-        "failed); drbd7: WFConnection (peer not connected); drbd8: StandAlone (not "
-        "connecting: split brain, or disconnected by hand)"),
+        2, "drbd4:peer: WFConnection (peer not connected); drbd5:peer: peer disk Diskless (no "
+        "backing disk: detached or failed); drbd6: disk Diskless (no backing disk: detached "
+        "or failed); drbd7:peer: WFConnection (peer not connected); drbd8:peer: StandAlone "
+        "(not connecting: split brain, or disconnected by hand)"),
     "proc_drbd_v83_syncsource_kernel2639_no_newline_before_finish.txt": (
-        2, "drbd4: WFConnection (peer not connected); drbd3: SyncSource resync 2.4% done, "
-        "4 min 8 s left, 14.6 GiB out of sync"),
+        2, "drbd4:peer: WFConnection (peer not connected); drbd3:peer: SyncSource resync 2.4% "
+        "done, 4 min 8 s left, 14.6 GiB out of sync"),
     "proc_drbd_v83_synctarget_in_progress.txt": (
-        2, "drbd4: WFConnection (peer not connected); drbd3: SyncTarget resync 34.9% done, "
-        "5 s left, 338 MiB out of sync"),
+        2, "drbd4:peer: WFConnection (peer not connected); drbd3:peer: SyncTarget resync 34.9% "
+        "done, 5 s left, 338 MiB out of sync"),
     "proc_drbd_v83_synctarget_with_want_rate.txt": (
-        1, "drbd0: SyncTarget resync 44.4% done, 8 s left, 574.6 MiB out of sync"),
+        1, "drbd0:peer: SyncTarget resync 44.4% done, 8 s left, 574.6 MiB out of sync"),
     # connected, no resync, yet 12349 KiB out of sync (the project set the counters): a
     # verify found differences that only a disconnect/connect resyncs
     "proc_drbd_v843_connected_primary_primary.txt": (
-        1, "drbd1: 12.1 MiB out of sync, no resync"),
+        1, "drbd1:peer: 12.1 MiB out of sync, no resync"),
     "proc_drbd_v84_first_minor_missing.txt": (
-        2, "drbd4: WFConnection (peer not connected); drbd6: disk Diskless (no backing disk: "
-        "detached or failed); drbd8: StandAlone (not connecting: split brain, or "
+        2, "drbd4:peer: WFConnection (peer not connected); drbd6: disk Diskless (no backing "
+        "disk: detached or failed); drbd8:peer: StandAlone (not connecting: split brain, or "
         "disconnected by hand)"),
     "proc_drbd_v84_mixed_connected_wfconnection_standalone_diskless.txt": (
-        2, "drbd4: WFConnection (peer not connected); drbd6: disk Diskless (no backing disk: "
-        "detached or failed); drbd8: StandAlone (not connecting: split brain, or "
+        2, "drbd4:peer: WFConnection (peer not connected); drbd6: disk Diskless (no backing "
+        "disk: detached or failed); drbd8:peer: StandAlone (not connecting: split brain, or "
         "disconnected by hand)"),
     "proc_drbd_v84_standalone_and_syncsource.txt": (
-        2, "drbd0: StandAlone (not connecting: split brain, or disconnected by hand); drbd5: "
-        "SyncSource resync 68.5% done, 5 s left, 327.9 MiB out of sync"),
+        2, "drbd0:peer: StandAlone (not connecting: split brain, or disconnected by hand); "
+        "drbd5:peer: SyncSource resync 68.5% done, 5 s left, 327.9 MiB out of sync"),
     "drbdsetup_status_json_v9_two_resources_connected.json": (
-        2, "1-single-1/0:SLE15-sp1-gm-drbd1145296-node1: quorum lost"),
+        2, "1-single-1/0: quorum lost"),
     "drbdadm_status_v9_syncsource_96pct.txt": (
         1, "single/0:opensuse-node2: SyncSource resync 96.5% done"),
     "drbdadm_status_v9_two_resources_three_nodes_uptodate.txt": (
@@ -168,9 +168,13 @@ def test_long_output_has_a_line_per_volume_and_peer(stubs):
         arguments_for(stubs, "drbdadm_status_v9_two_resources_three_nodes_uptodate.txt")
     )
     lines = outcome.text.splitlines()
-    assert len(lines) == 9
-    assert lines[1] == "OK: res/0 Primary UpToDate; node2 Connected Secondary UpToDate"
-    assert lines[-1] == "OK: test/1 Primary UpToDate; node3 Connected Secondary UpToDate"
+    assert len(lines) == 13  # the status line, 4 volumes, 4 × 2 peers
+    assert lines[1:4] == [
+        "OK: res/0 Primary UpToDate",
+        "OK: res/0:node2 Connected Secondary UpToDate",
+        "OK: res/0:node3 Connected Secondary UpToDate",
+    ]
+    assert lines[-1] == "OK: test/1:node3 Connected Secondary UpToDate"
 
 
 def test_resync_progress_in_perfdata(stubs):
@@ -180,11 +184,40 @@ def test_resync_progress_in_perfdata(stubs):
         "drbd5_synced=68.5%;;;0;100 drbd5_eta=5s;;;0"
     )
     assert outcome.text.splitlines()[1:] == [
-        "CRITICAL: drbd0 Primary UpToDate; peer StandAlone Unknown DUnknown: StandAlone "
-        "(not connecting: split brain, or disconnected by hand)",
-        "WARNING: drbd5 Secondary UpToDate; peer SyncSource Secondary Inconsistent: "
-        "SyncSource resync 68.5% done, 5 s left, 327.9 MiB out of sync",
+        "OK: drbd0 Primary UpToDate",
+        "CRITICAL: drbd0:peer StandAlone Unknown DUnknown: StandAlone (not connecting: split "
+        "brain, or disconnected by hand)",
+        "OK: drbd5 Secondary UpToDate",
+        "WARNING: drbd5:peer SyncSource Secondary Inconsistent: SyncSource resync 68.5% done, "
+        "5 s left, 327.9 MiB out of sync",
     ]
+
+
+def test_local_problems_once_per_volume_peer_problems_per_peer(stubs, tmp_path):
+    # drbdadm status text as drbdsetup.c prints it (resource_status, device_status,
+    # peer_device_status; --statistics continues a peer device on a deeper line).
+    text = tmp_path / "status.txt"
+    text.write_text(
+        "r0 role:Secondary suspended:quorum\n"
+        "  volume:0 disk:Outdated quorum:no\n"
+        "  volume:1 disk:Diskless client:yes\n"
+        "  nodeB connection:StandAlone\n"
+        "  nodeC role:Primary\n"
+        "    volume:0 peer-disk:UpToDate\n"
+        "    volume:1 replication:Established peer-disk:UpToDate\n"
+        "        received:0 sent:0 out-of-sync:4096 pending:0 unacked:0\n"
+    )
+    stubs.answer("drbdadm", text)
+    outcome = PLUGIN.run(["--source", "drbdadm"])
+    assert (outcome.state, outcome.summary) == (
+        2,
+        "r0/0: I/O suspended, quorum lost, disk Outdated (data not current, no resync); "
+        "r0/0:nodeB: StandAlone (not connecting: split brain, or disconnected by hand); "
+        "r0/1: I/O suspended; r0/1:nodeB: StandAlone (not connecting: split brain, or "
+        "disconnected by hand); r0/1:nodeC: 4 MiB out of sync, no resync",
+    )
+    assert "OK: r0/0:nodeC Connected Primary UpToDate" in outcome.text.splitlines()
+    assert "CRITICAL: r0/1 Secondary Diskless (client): I/O suspended" in outcome.text
 
 
 def test_resources_are_selected_by_name_or_minor(stubs):
@@ -308,6 +341,6 @@ def test_out_of_sync_thresholds_whatever_the_connection(stubs):
     outcome = PLUGIN.run(["--proc-drbd", str(proc), "-r", "drbd4", "-w", "512M", "-c", "2G"])
     assert (outcome.state, outcome.summary) == (
         2,
-        "drbd4: WFConnection (peer not connected); drbd4 1023.8 MiB out of sync > 512 MiB",
+        "drbd4:peer: WFConnection (peer not connected); drbd4 1023.8 MiB out of sync > 512 MiB",
     )
     assert "drbd4_out_of_sync=1073479680B;536870912;2147483648;0" in outcome.status_line
