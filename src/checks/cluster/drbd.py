@@ -43,6 +43,7 @@ from checks.cluster._drbd import (
     CONNECTION_STATES,
     DISK_STATES,
     REPLICATION_STATES,
+    ROLES,
     Peer,
     Volume,
     parse_proc_drbd,
@@ -86,7 +87,7 @@ def assess_volume(volume: Volume) -> list[tuple[int, str]]:
         findings.append((CRITICAL, "I/O suspended"))
     if volume.quorum is False:
         findings.append((CRITICAL, "quorum lost"))
-    if volume.role not in ("Primary", "Secondary", "Unknown"):
+    if volume.role not in ROLES:
         findings.append((UNKNOWN, f"unknown role {volume.role!r}"))
     resyncing = any(peer.replication in RESYNCING for peer in volume.peers)
     return findings + _disk(volume.disk, volume.client, resyncing, "disk")

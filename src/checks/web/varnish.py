@@ -68,7 +68,8 @@ EVENTS: dict[str, tuple[str, str | None, str | None]] = {
 #: Seconds the manager's uptime counter may lag behind the child's (it is set by a timer).
 UPTIME_LAG = 3
 VARNISH_STATE = "/var/lib/varnish"  # where instances named by -n NAME keep their files
-NOT_RUNNING = ("could not get hold of varnishd", "cannot open", "no such file", "abandoned")
+#: What varnishstat says when no varnishd answers (after a "." per second it waited).
+NOT_RUNNING = "could not get hold of varnishd"
 
 
 def parse_varnishstat(text: str) -> dict[str, float]:
@@ -190,7 +191,7 @@ class Varnishstat:
         done = self.tool.run(self.arguments, "reading varnishstat -j")
         if done.returncode != 0 or not done.stdout.strip():
             said = done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}"
-            first = said.splitlines()[0]
+            first = said.splitlines()[0].lstrip(".")
             where = f" (instance {self.instance})" if self.instance else ""
             unreadable = unreadable_shared_memory(self.instance)
             if unreadable:
@@ -198,7 +199,7 @@ class Varnishstat:
                     f"this user may not read Varnish's shared memory in {unreadable} (run the "
                     "check as a member of the varnish group, or give --sudo)"
                 )
-            if any(words in said.lower() for words in NOT_RUNNING):
+            if NOT_RUNNING in said.lower():
                 raise ServiceDown(f"Varnish is not running{where}: varnishstat says: {first}")
             raise ParseError(f"varnishstat -j failed{where}: {first}")
         return parse_varnishstat(done.stdout)

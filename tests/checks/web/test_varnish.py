@@ -191,7 +191,7 @@ def test_a_child_restart_counts_its_counters_from_zero():
 
 def test_varnish_not_running_is_critical(stub, tmp_path):
     message = tmp_path / "said"
-    message.write_text("Could not get hold of varnishd, is it running?\n")
+    message.write_text(".Could not get hold of varnishd, is it running?\n")
     stub.answer(message, status=1)
     outcome = PLUGIN.run(["-n", "web1"])
     assert (outcome.state, outcome.summary) == (
