@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Callable
 from pathlib import Path
 
 from checks.registry import plugins
@@ -254,6 +255,46 @@ def free_tcp_port() -> str:
 
 PGSQL = postgresql()
 
+OWN_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+SHARED_FIXTURES = Path(
+    os.environ.get("VIGIE_FIXTURES") or Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+)
+
+
+def recorded(group: str, fixture: str) -> Path:
+    """A capture of ``group`` (varnish, drbd, ceph): vigie's own, else the shared one."""
+    own = OWN_FIXTURES / group / fixture
+    return own if own.exists() else SHARED_FIXTURES / group / fixture
+
+
+def stub_printing(tool: str, group: str, fixture: str) -> str:
+    """A ``tool`` that prints a recorded output (no Varnish, DRBD or Ceph to bench)."""
+    path = STUBS / f"{tool}-{fixture}"
+    path.write_text(f"#!/bin/sh\ncat '{recorded(group, fixture)}'\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def stub_ceph(answers: str) -> str:
+    """A ceph that prints a recorded output per subcommand: ``status=FILE,df=FILE``."""
+    cases = "".join(
+        f"  *' {command} '*) cat '{recorded('ceph', fixture)}';;\n"
+        for command, fixture in (item.split("=", 1) for item in answers.split(","))
+    )
+    path = STUBS / f"ceph-{abs(hash(answers))}"
+    path.write_text(f'#!/bin/sh\ncase " $* " in\n{cases}  *) exit 1;;\nesac\n')
+    path.chmod(0o755)
+    return str(path)
+
+
+# {KIND:FIXTURE} arguments: a stub tool printing a capture, or the capture's path.
+RECORDED: dict[str, Callable[[str], str]] = {
+    "varnishstat": lambda fixture: stub_printing("varnishstat", "varnish", fixture),
+    "drbdsetup": lambda fixture: stub_printing("drbdsetup", "drbd", fixture),
+    "drbd": lambda fixture: str(recorded("drbd", fixture)),
+    "ceph": stub_ceph,
+}
+
 # C plugins beside which vigie's checks are measured (the "twin" of a check's Bench).
 C_CASES: dict[str, list[str]] = {
     "C check_load -w 5,4,3 -c 10,8,6": ["check_load", "-w", "5,4,3", "-c", "10,8,6"],
@@ -308,6 +349,9 @@ def argument(text: str) -> str:
         return PGSQL[text[1:-1]]
     if text.startswith("{smartctl:"):
         return stub_smartctl(text[len("{smartctl:") : -1])
+    kind, _, fixture = text[1:-1].partition(":")
+    if text.startswith("{") and kind in RECORDED:
+        return RECORDED[kind](fixture)
     return text
 
 
