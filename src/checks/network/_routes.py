@@ -6,8 +6,9 @@ costs a fork and exec of ``ip`` (about 1 ms of CPU), and is run only for ``--get
 question the tables cannot answer alone (policy rules, the local table, source routing).
 /proc/net/route holds the IPv4 main table only (multipath routes show their first next
 hop); /proc/net/ipv6_route every IPv6 table, whose local routes (the host's own
-addresses) and the kernel's null route are left out here. Reject routes (unreachable, prohibit) are kept, marked, so
-that an ``unreachable default`` is not taken for a default route.
+addresses) and the kernel's null route are left out here. Reject routes (unreachable,
+prohibit) are kept, marked, so that an ``unreachable default`` is not taken for a
+default route.
 """
 
 from __future__ import annotations

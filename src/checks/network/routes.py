@@ -92,7 +92,8 @@ def destination(text: str) -> Expectation:
     """An argparse type for ``DEST[,via=GW][,dev=IF]``: an address, not a prefix."""
     parsed = expectation(text)
     if parsed.network.num_addresses != 1:
-        raise argparse.ArgumentTypeError(f"{text.split(',')[0]!r} is a prefix, not an address")
+        address = text.partition(",")[0]
+        raise argparse.ArgumentTypeError(f"{address!r} is a prefix, not an address")
     return parsed
 
 
