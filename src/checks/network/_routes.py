@@ -14,7 +14,6 @@ default route.
 from __future__ import annotations
 
 import ipaddress
-import json
 
 from checks.core import procfs
 from checks.core.errors import ParseError
@@ -143,6 +142,8 @@ class Answer:
 
 def parse_route_get(text: str) -> Answer:
     """The first route of ``ip -j route get``'s JSON (iproute2 4.x to 6.x)."""
+    import json  # only for --get: the tables alone need no JSON
+
     try:
         data = json.loads(text)
     except ValueError:
