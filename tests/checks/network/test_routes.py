@@ -14,7 +14,7 @@ from checks.network import _routes, routes
 from tests.conftest import executable
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import damaged, parses_or_refuses
-from tests.servers.netns import linked
+from tests.servers.netns import Namespace, linked
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "network"
 ROUTE = {path.stem: path.read_text() for path in (FIXTURES / "route").iterdir()}
@@ -35,6 +35,7 @@ def test_ipv4_reject_routes_and_metrics():
         "192.0.2.128/25 unreachable",
     ]
     best = _routes.best_route(table, ipaddress.ip_network("203.0.113.64/26"))
+    assert best is not None
     assert (best.gateway, best.metric) == ("198.51.100.4", 10)
 
 
@@ -47,6 +48,7 @@ def test_ipv6_table_leaves_out_local_routes_and_the_kernels_null_route():
     ]
     table = _routes.parse_ipv6_route(IPV6_ROUTE["netns-default-and-unreachable"])
     best = _routes.best_route(table, ipaddress.ip_network("2001:db8:dead:1::/64"))
+    assert best is not None
     assert best.reject
 
 
@@ -120,7 +122,7 @@ def test_tables_replayed_from_a_recorded_proc(tmp_path, monkeypatch):
 # --- real tables in private namespaces ----------------------------------------------------
 
 
-def check_routes(namespace, *args: str) -> subprocess.CompletedProcess[str]:
+def check_routes(namespace: Namespace, *args: str) -> subprocess.CompletedProcess[str]:
     result = namespace.run(executable("check_routes"), *args)
     assert_conforms("routes", result.returncode, result.stdout, result.stderr)
     return result
