@@ -16,10 +16,15 @@ RFC 5782 test points: 127.0.0.2 must be listed (else the list is dead or renamed
 127.0.0.1 must not (else it lists everything). As nagiosplugin ranks states, one zone
 UNKNOWN makes the service UNKNOWN even beside a listing; the status line names both.
 
-check_rbl-compatible: ``-H HOST -s ZONE … -w COUNT -c COUNT -t SECONDS``: with ``-w``/``-c``
-(ranges on the number of zones listing an address, perfdata ``listed``) the count
-decides, and a zone alerts on its own only when given a weight. Without them any listing
-is CRITICAL. Perfdata: ``listed`` (zones listing any address), ``time`` (s).
+check_rbl-compatible: ``-H HOST -s ZONE … -w COUNT -c COUNT -n NAMESERVER -t SECONDS``
+with check_rbl's meaning: ``-w``/``-c`` alert when COUNT zones or more list an address
+(perfdata ``listed`` carries them as the ranges COUNT-1); then the count decides, and a
+zone alerts on its own only when given a weight. Without them any listing is CRITICAL.
+Deliberate differences: an error code or a zone not answering is UNKNOWN, where check_rbl
+counts an error code as a listing and a failed query as "not listed"; check_rbl's
+``--retry``, ``--workers``, ``--whitelistings`` and ``--url`` are not taken (every query
+runs at once; whitelists are not blocklists). Perfdata: ``listed`` (zones listing any
+address), ``time`` (s).
 """
 
 from __future__ import annotations
@@ -32,11 +37,12 @@ import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
 from checks.clients import dns
-from checks.core.cli import Parser, add_thresholds
+from checks.core.cli import Parser
 from checks.core.errors import CannotCheck, ParseError
 from checks.core.evaluate import Summary, Threshold, Verdict
 from checks.core.net import port, resolve
 from checks.core.output import screen
+from checks.core.ranges import Range, parse_range
 from checks.core.runtime import Bench, Plugin, doing, remaining
 from checks.core.threads import answer_within
 from checks.network import _blocklists
@@ -264,11 +270,15 @@ def build_parser() -> Parser:
     parser.add_argument(
         "--zones-file", metavar="FILE", help="zones to ask, one zone[:weight] a line, # comments"
     )
-    add_thresholds(parser, "the number of zones listing an address (check_rbl-compatible)")
+    for letter, level in (("-w", "warning"), ("-c", "critical")):
+        parser.add_argument(letter, f"--{level}", type=listings, metavar="COUNT",
+                            help=f"{level.upper()} when COUNT zones or more list an address "
+                            "(check_rbl-compatible)")  # fmt: skip
     parser.add_argument(
+        "-n",
         "--nameserver",
         metavar="ADDRESS",
-        help="ask this resolver (default: the first of /etc/resolv.conf)",
+        help="ask this resolver (default: the first of /etc/resolv.conf; check_rbl-compatible)",
     )
     parser.add_argument(
         "--nameserver-port",
@@ -281,6 +291,14 @@ def build_parser() -> Parser:
                         help="also ask each zone for its RFC 5782 test points, to find dead "
                         "lists")  # fmt: skip
     return parser
+
+
+def listings(text: str) -> Range:
+    """An argparse type for check_rbl's ``-w``/``-c COUNT``: alert at COUNT listings or more,
+    as the range ``COUNT-1`` (alert above it)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of zones (1 or more)")
+    return parse_range(str(int(text) - 1))
 
 
 def zones_of(args: argparse.Namespace) -> list[Zone]:

@@ -162,10 +162,14 @@ def test_a_name_stands_for_all_its_addresses_through_the_system_resolver(named_i
 def test_a_zone_weight_and_check_rbl_counts(named):
     outcome = run(named, "-H", LISTED_V4, "-s", "bl.test:warning")
     assert outcome.state == 1
-    outcome = run(named, "-H", LISTED_V4, "-s", "bl.test", "-s", "z01.test", "-w", "1", "-c", "2")
+    two = ("-H", LISTED_V4, "-s", "bl.test", "-s", "z01.test")
+    outcome = run(named, *two, "-w", "2", "-c", "3")  # check_rbl: alert at COUNT or more
     assert outcome.state == 1
     assert outcome.summary.startswith(f"listed in 2 zones > 1; {LISTED_V4} listed in bl.test (")
     assert "listed=2;1;2;0;2" in outcome.status_line
+    assert run(named, *two, "-w", "1", "-c", "2").state == 2
+    assert run(named, *two, "-w", "3", "-c", "3").state == 0
+    assert "is not a number of zones" in run(named, *two, "-w", "0").summary
 
 
 @pytest.mark.integration
