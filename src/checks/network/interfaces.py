@@ -4,7 +4,7 @@ Reads /sys/class/net and /proc/net/dev directly (no tool, no netlink library). P
 interface: CRITICAL when it is administratively down, its operstate is down (or
 lowerlayerdown, notpresent) or it has no carrier; WARNING when it is dormant or testing,
 negotiated below ``--speed MBIT``, or runs half duplex. Errors and drops (receive plus
-transmit) are judged per second (``--warning-errors``/``--critical-errors``, default 1/10,
+transmit) are judged per second (``-w/--warning-errors``/``-c/--critical-errors``, default 1/10,
 ``--warning-drops``/``--critical-drops``, no default: some NICs count every frame of an
 unknown protocol as a drop), rates over the interval since the previous run, or over a
 ``--sample`` (see :mod:`checks.core.statefile`). A counter going backwards (the interface
@@ -291,7 +291,7 @@ def build_parser() -> Parser:
                         help="leave out the interfaces whose name matches")  # fmt: skip
     parser.add_argument("--speed", type=_mbit, metavar="MBIT",
                         help="WARNING when a link negotiated less (Mbit/s)")  # fmt: skip
-    add_thresholds(parser, "errors per second per interface", metric="errors",
+    add_thresholds(parser, "errors per second per interface", metric="errors", short=True,
                    defaults=("1", "10"))  # fmt: skip
     add_thresholds(parser, "drops per second per interface", metric="drops")
     parser.add_argument("--sys", metavar="DIR", help="read DIR instead of /sys "

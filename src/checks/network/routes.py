@@ -12,7 +12,9 @@ naming the route found. ``--get DEST[,via=GW][,dev=IF]`` (repeatable) asks the k
 itself (``ip -j route get DEST``: policy rules, every table), which costs one run of
 ``ip``; an unreachable, prohibited or blackholed destination is CRITICAL.
 
-Perfdata: ``ipv4_routes`` and ``ipv6_routes``, the number of routes in the tables read.
+Perfdata: ``ipv4_routes`` and ``ipv6_routes``, the number of routes in the tables read;
+``-w``/``-c`` judge the IPv4 count (``-c 900000:``: a router lost its full BGP table),
+``--warning-ipv6-routes``/``--critical-ipv6-routes`` the IPv6 one.
 Run inside a network namespace with ``ip netns exec NS check_routes``. No C plugin twin.
 """
 
@@ -24,7 +26,7 @@ import ipaddress
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok
 
-from checks.core.cli import Parser, UsageError
+from checks.core.cli import Parser, UsageError, add_thresholds
 from checks.core.errors import CannotCheck
 from checks.core.evaluate import Summary, Threshold, Verdict
 from checks.core.output import screen
@@ -116,13 +118,18 @@ class Routes(nagiosplugin.Resource):
     """The tables' default routes and expected routes, and the kernel's answers."""
 
     def __init__(
-        self, families: tuple[int, ...], routes: list[Expectation], gets: list[Expectation]
+        self,
+        families: tuple[int, ...],
+        routes: list[Expectation],
+        gets: list[Expectation],
+        counted: set[int],
     ) -> None:
-        self.families, self.routes, self.gets = families, routes, gets
+        self.families, self.routes, self.gets, self.counted = families, routes, gets, counted
 
     def probe(self) -> list[nagiosplugin.Metric]:
         """Read the tables needed, then ask ``ip`` for each --get."""
         needed = set(self.families) | {expected.network.version for expected in self.routes}
+        needed |= self.counted
         tables = {version: _routes.read_routes(version == 6) for version in sorted(needed)}
         metrics = []
         for version in self.families:
@@ -138,7 +145,7 @@ class Routes(nagiosplugin.Resource):
             answer = ask_kernel(expected)
             metrics.append(nagiosplugin.Metric(expected.text, (expected, answer), context="get"))
         return metrics + [
-            nagiosplugin.Metric(f"ipv{version}_routes", len(table), "", 0, context="count")
+            nagiosplugin.Metric(f"ipv{version}_routes", len(table), "", 0)
             for version, table in tables.items()
         ]
 
@@ -209,7 +216,21 @@ class KernelAnswer(nagiosplugin.Context):
 
 def headline(results: nagiosplugin.Results) -> str:
     """Every judged route, without the counts."""
-    return ", ".join(str(result) for result in results if result.metric.context != "count")
+    return ", ".join(
+        str(result) for result in results if not result.metric.name.endswith("_routes")
+    )
+
+
+def describe_count(metric: nagiosplugin.Metric) -> str:
+    """``1204 IPv4 routes``."""
+    return f"{metric.value} IPv{metric.name[3]} routes"
+
+
+def counted(args: argparse.Namespace) -> set[int]:
+    """The families whose route count has thresholds (their table must be read)."""
+    limits = {4: (args.warning, args.critical), 6: (args.warning_ipv6_routes,
+              args.critical_ipv6_routes)}  # fmt: skip
+    return {version for version, pair in limits.items() if pair != (None, None)}
 
 
 def build_parser() -> Parser:
@@ -250,6 +271,8 @@ def build_parser() -> Parser:
                         metavar="DEST[,via=GW][,dev=IF]",
                         help="the kernel must route DEST (via GW, out of IF), as "
                         "'ip route get' answers; repeatable")  # fmt: skip
+    add_thresholds(parser, "the number of IPv4 routes, e.g. 900000: for a full BGP table")
+    add_thresholds(parser, "the number of IPv6 routes", metric="ipv6-routes")
     return parser
 
 
@@ -265,14 +288,17 @@ def families(args: argparse.Namespace) -> tuple[int, ...]:
 
 def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``."""
-    if args.no_default and not (args.route or args.get):
+    if args.no_default and not (args.route or args.get or counted(args)):
         raise UsageError("--no-default leaves nothing to check: add --route or --get")
     return nagiosplugin.Check(
-        Routes(families(args), args.route, args.get),
+        Routes(families(args), args.route, args.get, counted(args)),
         DefaultRoute(),
         ExpectedRoute(),
         KernelAnswer(),
-        Threshold("count"),
+        Threshold("ipv4_routes", args.warning, args.critical, describe_count),
+        Threshold(
+            "ipv6_routes", args.warning_ipv6_routes, args.critical_ipv6_routes, describe_count
+        ),
         Summary(headline, long_output=True),
     )
 
