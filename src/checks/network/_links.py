@@ -61,8 +61,8 @@ class Link:
 def _attribute(directory: str, name: str) -> str | None:
     """A sysfs attribute's text, or None where the driver refuses it (EINVAL when down …)."""
     try:
-        with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as file:
-            return file.read().strip()
+        with open(os.path.join(directory, name), "rb") as file:  # bytes: no codec set-up
+            return file.read().decode("utf-8", "replace").strip()
     except OSError:
         return None
 
@@ -82,8 +82,9 @@ def read_link(root: str, name: str) -> Link:
         raise ParseError(f"{directory}/operstate cannot be read: not an interface")
     flags = _integer(_attribute(directory, "flags"))
     carrier = _integer(_attribute(directory, "carrier"))
-    speed = _integer(_attribute(directory, "speed"))
-    duplex = _attribute(directory, "duplex")
+    # the driver knows speed and duplex only with a carrier (else EINVAL or "unknown")
+    speed = _integer(_attribute(directory, "speed")) if carrier == 1 else None
+    duplex = _attribute(directory, "duplex") if carrier == 1 else None
     master = os.path.join(directory, "master")
     return Link(
         name,

@@ -46,11 +46,20 @@ from checks.core.runtime import Bench, Local, Plugin
 from checks.network import _links
 from checks.network._links import Bonding, Link
 
-#: Interfaces skipped unless ``--include`` names them: containers', VMs' and bridges' plumbing.
-VIRTUAL = re.compile(
-    r"lo|docker\d+|veth.*|virbr\d+(-nic)?|br-[0-9a-f]{12}|vnet\d+|tap.*|cali.*|flannel\..*"
-    r"|cni\d+|podman\d+|ifb\d+|fw(br|pr|ln)\d+.*"
-)
+#: Interfaces skipped unless ``--include`` names them: containers', VMs' and bridges' plumbing
+#: (name prefixes: a tuple for str.startswith costs nothing, a regex ~0.6 ms to compile).
+VIRTUAL_PREFIXES = ("docker", "veth", "virbr", "vnet", "tap", "cali", "flannel.", "cni",
+                    "podman", "ifb", "fwbr", "fwpr", "fwln")  # fmt: skip
+HEX = frozenset("0123456789abcdef")
+
+
+def virtual(name: str) -> bool:
+    """Loopback, or plumbing of containers and VMs: ``docker0``, ``br-0123456789ab`` …"""
+    if name == "lo" or name.startswith(VIRTUAL_PREFIXES):
+        return True
+    return name.startswith("br-") and len(name) == 15 and set(name[3:]) <= HEX
+
+
 #: operstate values (RFC 2863) that mean no traffic can pass.
 DOWN_STATES = ("down", "lowerlayerdown", "notpresent")
 #: operstate values that mean the link waits for something (802.1X, a test).
@@ -68,20 +77,28 @@ def increase(before: int | float, after: int | float) -> float:
     return after  # the counter restarted (device re-created, driver reloaded)
 
 
-def selected(
-    links: list[Link], include: re.Pattern[str] | None, exclude: re.Pattern[str] | None
-) -> tuple[list[Link], list[str]]:
-    """The interfaces to judge, and the notes on those left out by default."""
+def candidates(
+    names: list[str], include: re.Pattern[str] | None, exclude: re.Pattern[str] | None
+) -> list[str]:
+    """The interfaces worth reading: ``--include``'s, or all but the plumbing; less -x's."""
+    return [
+        name
+        for name in names
+        if not (exclude is not None and exclude.search(name))
+        and (include.search(name) if include is not None else not virtual(name))
+    ]
+
+
+def selected(links: list[Link], explicit: bool) -> tuple[list[Link], list[str]]:
+    """The interfaces to judge, and notes on those left out: by default, loopback (found
+    by type, whatever its name) and ports administratively down."""
+    if explicit:
+        return links, []
     chosen, notes = [], []
     for link in links:
-        if exclude is not None and exclude.search(link.name):
+        if link.loopback:
             continue
-        if include is not None:
-            if include.search(link.name):
-                chosen.append(link)
-        elif link.loopback or VIRTUAL.fullmatch(link.name):
-            continue
-        elif not link.admin_up:
+        if not link.admin_up:
             notes.append(f"{link.name} is administratively down: not judged")
         else:
             chosen.append(link)
@@ -104,8 +121,9 @@ class Interfaces(nagiosplugin.Resource):
 
     def probe(self) -> list[nagiosplugin.Metric]:
         """Read sysfs, the bonds, and two readings of /proc/net/dev."""
-        links = [_links.read_link(self.root, name) for name in _links.link_names(self.root)]
-        chosen, self.notes = selected(links, self.include, self.exclude)
+        names = candidates(_links.link_names(self.root), self.include, self.exclude)
+        links = [_links.read_link(self.root, name) for name in names]
+        chosen, self.notes = selected(links, self.include is not None)
         if not chosen:
             which = f"matches {self.include.pattern!r}" if self.include else "is left to check"
             raise CannotCheck(f"no interface {which} in {self.root}/class/net")
