@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checks.clients import dns
 from checks.core.errors import ParseError
@@ -99,6 +100,13 @@ def test_return_codes_that_are_not_listings():
     assert _blocklists.meaning(["198.51.100.7"]).problems == [
         "answered 198.51.100.7: not a blocklist return code (outside 127/8)"
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=20), st.ip_addresses(v=4).map(str)), max_size=4))
+def test_any_a_answer_is_sorted_without_an_error(records):
+    found = _blocklists.meaning(records)
+    assert len(found.codes) + len(found.problems) == len(records)
 
 
 def test_resolv_conf():
