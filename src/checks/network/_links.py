@@ -209,6 +209,34 @@ def parse_bonding(text: str) -> Bonding:
     return Bonding(mode, mii, active, aggregator, slaves)
 
 
-def read_bonding(name: str) -> Bonding:
-    """/proc/net/bonding/NAME, parsed."""
-    return parse_bonding(procfs.read(f"net/bonding/{name}"))
+def read_bonding(root: str, name: str) -> Bonding:
+    """/proc/net/bonding/NAME, parsed; without it, the same facts from sysfs."""
+    try:
+        text = procfs.read(f"net/bonding/{name}")
+    except FileNotFoundError:
+        return bonding_from_sysfs(root, name)
+    return parse_bonding(text)
+
+
+def bonding_from_sysfs(root: str, name: str) -> Bonding:
+    """A bond from sysfs alone (a tree captured without /proc): ``bonding/mode``,
+    ``mii_status``, ``slaves``, ``active_slave``, ``ad_aggregator``, and each slave's
+    ``bonding_slave/mii_status``, ``ad_aggregator_id``, ``link_failure_count``."""
+    bond = os.path.join(root, "class/net", name, "bonding")
+    mode, mii = _attribute(bond, "mode"), _attribute(bond, "mii_status")
+    if not mode or not mii:
+        raise ParseError(f"{bond} has no readable mode and mii_status")
+    slaves = []
+    for slave in (_attribute(bond, "slaves") or "").split():
+        directory = os.path.join(root, "class/net", slave, "bonding_slave")
+        slaves.append(
+            Slave(
+                slave,
+                _attribute(directory, "mii_status") or "unknown",
+                _attribute(directory, "ad_aggregator_id") or None,
+                _integer(_attribute(directory, "link_failure_count")),
+            )
+        )
+    active = _attribute(bond, "active_slave") or None
+    aggregator = _attribute(bond, "ad_aggregator") or None
+    return Bonding(mode.split()[0], mii, active, aggregator, slaves)

@@ -12,7 +12,8 @@ was re-created, its driver reloaded, a 32-bit counter wrapped) discards the stor
 reading; within a sample a 32-bit wrap is unwrapped and a reset counts from zero, so a
 rate is never negative.
 
-A bond (a ``bonding/`` directory in sysfs) is judged from /proc/net/bonding/BOND: its mode
+A bond (a ``bonding/`` directory in sysfs) is judged from /proc/net/bonding/BOND (or, in
+a sysfs tree captured without /proc, from ``bonding/`` and the slaves' ``bonding_slave/``): its mode
 and active slave are shown; a slave whose MII status is down, or (802.3ad) that is not in
 the active aggregator, is WARNING; all slaves down, or none, is CRITICAL. Its slaves are
 judged as part of the bond only (their own link state would otherwise alert twice).
@@ -131,7 +132,7 @@ class Interfaces(nagiosplugin.Resource):
         metrics = []
         for link in chosen:
             if link.bond:
-                bonded = (link, _links.read_bonding(link.name))
+                bonded = (link, _links.read_bonding(self.root, link.name))
                 metrics.append(nagiosplugin.Metric(f"{link.name}_bond", bonded, context="bond"))
             elif link.master not in bonds:
                 metrics.append(nagiosplugin.Metric(f"{link.name}_link", link, context="link"))

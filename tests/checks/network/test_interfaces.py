@@ -199,6 +199,25 @@ def test_802_3ad_slave_up_outside_the_active_aggregator_warns(tmp_path, monkeypa
     assert outcome.summary.endswith("(enp1s0f0 not in the active aggregator 2)")
 
 
+def test_a_bond_from_sysfs_alone(tmp_path, monkeypatch):
+    root = make_tree(
+        tmp_path, {"bond0": {}, "eno1": {"master": "bond0"}, "eno2": {"master": "bond0"}}
+    )
+    net = root / "sys/class/net"
+    bonding = net / "bond0/bonding"
+    bonding.mkdir()
+    for key, value in {"mode": "802.3ad 4", "mii_status": "up", "slaves": "eno1 eno2",
+                       "ad_aggregator": "1"}.items():  # fmt: skip
+        (bonding / key).write_text(value + "\n")
+    for slave, mii, aggregator in (("eno1", "up", "1"), ("eno2", "down", "2")):
+        (net / slave / "bonding_slave").mkdir()
+        (net / slave / "bonding_slave/mii_status").write_text(mii + "\n")
+        (net / slave / "bonding_slave/ad_aggregator_id").write_text(aggregator + "\n")
+    outcome = run_tree(root, monkeypatch)
+    assert outcome.state == 1
+    assert outcome.summary.startswith("bond0 up, 802.3ad 1/2 slaves up (eno2 down)")
+
+
 @settings(max_examples=60, deadline=None)
 @given(damaged((BONDING / "active-backup-slave-down.txt").read_text()))
 def test_damaged_bond_file_answers_cleanly(tmp_path_factory, text):
