@@ -14,7 +14,8 @@ that does not answer within ``-t``, answers SERVFAIL or REFUSED: that zone is UN
 the meaning spelled out, never "not listed". ``--self-test`` also asks each zone for its
 RFC 5782 test points: 127.0.0.2 must be listed (else the list is dead or renamed) and
 127.0.0.1 must not (else it lists everything). As nagiosplugin ranks states, one zone
-UNKNOWN makes the service UNKNOWN even beside a listing; the status line names both.
+UNKNOWN makes the service UNKNOWN even beside a listing (the status line names both);
+``--unanswered warning`` (or ok, critical) sets another state for such zones.
 
 check_rbl-compatible: ``-H HOST -s ZONE … -w COUNT -c COUNT -n NAMESERVER -t SECONDS``
 with check_rbl's meaning: ``-w``/``-c`` alert when COUNT zones or more list an address
@@ -34,12 +35,12 @@ import ipaddress
 import time
 
 import nagiosplugin
-from nagiosplugin.state import Critical, Ok, Unknown, Warn
+from nagiosplugin.state import Critical, Ok, Warn
 
 from checks.clients import dns
-from checks.core.cli import Parser
+from checks.core.cli import Parser, state
 from checks.core.errors import CannotCheck, ParseError
-from checks.core.evaluate import Summary, Threshold, Verdict
+from checks.core.evaluate import STATES, Summary, Threshold, Verdict
 from checks.core.net import port, resolve
 from checks.core.output import screen
 from checks.core.ranges import Range, parse_range
@@ -173,15 +174,15 @@ def addresses_of(hosts: list[str]) -> list[str]:
 class ZoneVerdict(nagiosplugin.Context):
     """A zone: UNKNOWN when its answer is no answer, else its weight when it lists."""
 
-    def __init__(self, counting: bool) -> None:
+    def __init__(self, counting: bool, unanswered: int) -> None:
         super().__init__("zone", result_cls=Verdict)
-        self.counting = counting
+        self.counting, self.unanswered = counting, STATES[unanswered]
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Verdict:
         """UNKNOWN, WARNING/CRITICAL per weight, or OK."""
         finding: Finding = metric.value
         if finding.problems:
-            return Verdict(Unknown, None, metric)
+            return Verdict(self.unanswered, None, metric)
         if not finding.listings:
             return Verdict(Ok, None, metric)
         weight = finding.zone.weight
@@ -287,9 +288,15 @@ def build_parser() -> Parser:
         metavar="PORT",
         help="its port (default: %(default)s)",
     )
-    parser.add_argument("--self-test", action="store_true",
-                        help="also ask each zone for its RFC 5782 test points, to find dead "
-                        "lists")  # fmt: skip
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="also ask each zone for its RFC 5782 test points, to find dead lists",
+    )
+    parser.add_argument("--unanswered", type=state, default=3, metavar="STATE",
+                        help="the state of a zone without a usable answer: an error code, "
+                        "no answer, SERVFAIL, REFUSED, a failed self-test (default: "
+                        "unknown)")  # fmt: skip
     return parser
 
 
@@ -322,7 +329,7 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     counting = args.warning is not None or args.critical is not None
     return nagiosplugin.Check(
         Blocklists(args.hostname, zones_of(args), server, args.nameserver_port, args.self_test),
-        ZoneVerdict(counting),
+        ZoneVerdict(counting, args.unanswered),
         Threshold("listed", args.warning, args.critical, describe_count),
         Threshold("time"),
         DnsblSummary(),

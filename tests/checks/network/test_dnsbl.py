@@ -198,6 +198,18 @@ def test_answers_that_are_not_listings_are_unknown(named, zone, meaning):
 
 
 @pytest.mark.integration
+def test_unanswered_zones_may_warn_so_that_a_listing_stays_critical(named):
+    outcome = run(named, "-H", LISTED_V4, "-s", "bl.test", "-s", "refused.test")
+    assert outcome.state == 3
+    outcome = run(named, "-H", LISTED_V4, "-s", "bl.test", "-s", "refused.test",
+                  "--unanswered", "warning")  # fmt: skip
+    assert outcome.state == 2
+    assert outcome.summary == (
+        f"{LISTED_V4} listed in bl.test ({LISTED_REASON}), refused.test: not answering (REFUSED)"
+    )
+
+
+@pytest.mark.integration
 def test_self_test_finds_dead_lists_and_lists_of_everything(named):
     outcome = run(named, "-H", CLEAN_V4, "-s", "empty.test", "-s", "everything.test",
                   "--self-test")  # fmt: skip
