@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.servers.nginx",
     "tests.servers.vsftpd",
     "tests.servers.postfix",
+    "tests.servers.bind",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,6 +12,10 @@ module, run as ``python -m tests.servers.netns respond``, answers them from a ra
 late (``--delay``), dropping every Nth request of each sender (``--drop-every``) and
 answering more than once (``--copies``). Drops count per sender and ICMP identifier, so
 every ping run sees the same pattern: with ``--drop-every 2``, 5 requests lose 2 (40%).
+
+:func:`linked` joins two namespaces with a veth pair for the interface and route checks
+(counters moved by real traffic, a carrier lost when the far end goes down);
+:func:`send_frames` sends frames no kernel handles, which the far end counts as drops.
 """
 
 from __future__ import annotations
@@ -66,6 +70,14 @@ class Namespace:
 
     def ip(self, *args: str) -> None:
         subprocess.run(["ip", "-n", self.name, *args], check=True)
+
+    def wait_until_up(self, device: str, timeout: float = 10) -> None:
+        """Wait for ``device``'s operstate to follow its carrier (the kernel's linkwatch
+        updates it up to a second after the link comes up)."""
+        deadline = time.monotonic() + timeout
+        while self.run("cat", f"/sys/class/net/{device}/operstate").stdout.strip() != "up":
+            assert time.monotonic() < deadline, f"{device} in {self.name} did not come up"
+            time.sleep(0.05)
 
     def ignore_echo_requests(self) -> None:
         """The kernel answers no echo request, IPv4 or IPv6 (raw sockets still see them)."""
@@ -156,6 +168,43 @@ def neighbourless(make: Callable[[], Namespace]) -> Namespace:
     namespace.ip("link", "set", "vigie0", "up")
     far_end.ip("link", "set", "vigie1", "up")
     return namespace
+
+
+def linked(
+    make: Callable[[], Namespace], near: str = "vigie0", far: str = "vigie1"
+) -> tuple[Namespace, Namespace]:
+    """Two namespaces joined by a veth pair ``near``/``far``, both up and addressed.
+
+    The near end has 198.51.100.1/24 and 2001:db8:1::1/64, the far end .2 and ::2, so
+    real traffic (ping, raw frames) crosses the pair and moves its counters.
+    """
+    namespace, far_end = make(), make()
+    namespace.ip("link", "add", near, "type", "veth", "peer", "name", far, "netns", far_end.name)
+    for end, device, last in ((namespace, near, "1"), (far_end, far, "2")):
+        end.ip("addr", "add", f"198.51.100.{last}/24", "dev", device)
+        end.ip("addr", "add", f"2001:db8:1::{last}/64", "dev", device, "nodad")
+        end.ip("link", "set", device, "up")
+    for end, device in ((namespace, near), (far_end, far)):
+        end.wait_until_up(device)
+    return namespace, far_end
+
+
+#: Sends argv[2] broadcast frames of EtherType 0x88B5 (IEEE local experimental) out of argv[1].
+_FRAME_SENDER = """
+import socket, sys
+sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+sock.bind((sys.argv[1], 0))
+frame = b"\\xff" * 6 + b"\\x02" + b"\\x00" * 5 + b"\\x88\\xb5" + b"\\x00" * 46
+for _ in range(int(sys.argv[2])):
+    sock.send(frame)
+"""
+
+
+def send_frames(namespace: Namespace, device: str, count: int) -> None:
+    """Send ``count`` Ethernet frames of a protocol no kernel handles out of ``device``:
+    the receiving end counts each one as an rx drop."""
+    result = namespace.run(sys.executable, "-c", _FRAME_SENDER, device, str(count))
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.fixture
