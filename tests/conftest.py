@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.servers.ntp_fake",
     "tests.servers.mariadb",
     "tests.servers.postgresql",
+    "tests.servers.nginx",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
