@@ -25,6 +25,9 @@ pytest_plugins = [
     "tests.servers.mariadb",
     "tests.servers.postgresql",
     "tests.servers.nginx",
+    "tests.servers.apache",
+    "tests.servers.tomcat",
+    "tests.servers.elasticsearch_fake",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

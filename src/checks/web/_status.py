@@ -7,8 +7,9 @@ judge (mod_status, the manager's status XML, ``_cluster/health``) with check_url
 --client-key --insecure --credentials -4 -6``). What the transport cannot reach (refused,
 no answer within ``-t``, TLS failure) is CRITICAL, from :mod:`checks.clients.http`. An
 answer that is not the page is UNKNOWN, because the service's state could not be read:
-401 says *authentication failed* (the credentials file is wrong), 403 that the login may
-not read the page (a missing role), 404 that the status page is not where ``-u`` points.
+401 says *authentication failed* (the credentials file is wrong; without one, that the
+page wants a login), 403 that the login may not read the page (a missing role), 404 that
+the status page is not where ``-u`` points.
 A 5xx is CRITICAL: the server answers that it is failing.
 """
 
@@ -45,15 +46,24 @@ def fetch_page(args: argparse.Namespace, what: str, accept: tuple[int, ...] = (2
 
     response = fetch(request_of(args), max_size=MAX_SIZE)
     if response.status in accept:
+        if response.truncated:
+            raise CannotCheck(
+                f"{response.where} sent more than {MAX_SIZE // 1048576} MiB: not the {what}"
+            )
         return response
-    raise refusal(response.status, response.reason, response.where, what)
+    raise refusal(response.status, response.reason, response.where, what, args.credentials)
 
 
-def refusal(status: int, reason: str, where: str, what: str) -> CannotCheck | ServiceDown:
-    """The error for an HTTP answer other than the page: UNKNOWN, or CRITICAL for 5xx."""
+def refusal(
+    status: int, reason: str, where: str, what: str, credentials: str | None = None
+) -> CannotCheck | ServiceDown:
+    """The error for an HTTP answer other than the page: UNKNOWN, or CRITICAL for 5xx;
+    ``credentials`` is the credentials file given, if any."""
     answered = f"{where} answered HTTP {status} {reason}".rstrip()
+    if status == 401 and credentials:
+        return CannotCheck(f"authentication failed: {answered} (check the login in {credentials})")
     if status == 401:
-        return CannotCheck(f"authentication failed: {answered} (check the login in --credentials)")
+        return CannotCheck(f"{answered}: the {what} wants a login (--credentials FILE)")
     if status == 403:
         return CannotCheck(f"{answered}: the login may not read the {what}")
     if status == 404:

@@ -8,7 +8,9 @@ and against broken servers: refused, silent, garbage, a 401, an HTML page, stopp
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -20,9 +22,12 @@ from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.core.statefile import Interval
 from checks.web.apache import PLUGIN, parse_status, restarted
-from tests.conftest import shared_fixtures, shared_fixtures_dir
+from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.servers.apache import Apache
+from tests.servers.elasticsearch_fake import garbage_server, silent_server
+from tests.servers.ports import free_port
 
 OWN = Path(__file__).resolve().parents[2] / "fixtures" / "apache"
 AUTO = (OWN / "server_status_auto_2_4_71_event.txt").read_text()
@@ -116,5 +121,135 @@ def run(*args: str) -> Outcome:
     return outcome
 
 
-def _unused(*_: object) -> None:  # pragma: no cover - keeps time imported for the tests below
-    time.monotonic()
+def at(server: Apache, *args: str) -> Outcome:
+    return run("-H", server.host, "-p", str(server.port), *args)
+
+
+def stored(state_dir: Path) -> Path:
+    (path,) = state_dir.glob("apache-*.json")
+    return path
+
+
+@pytest.mark.integration
+def test_a_real_apache_is_ok_with_workers_rates_and_scoreboard(apache):
+    outcome = at(apache, "--sample", "0.05", "-v")
+    assert outcome.state == 0, outcome.text
+    assert outcome.status_line.startswith("APACHE OK - 1 of 15 workers busy (6.7%), ")
+    assert " requests/s, " in outcome.summary
+    assert outcome.summary.endswith(" event)")
+    assert "(Apache/2.4" in outcome.summary
+    assert " | busy=6.666667%;80;95;0;100 busy_workers=1;;;0;15 " in outcome.status_line
+    assert " open=5;;;0;15" in outcome.status_line
+    assert "scoreboard: waiting " in outcome.text
+
+
+@pytest.mark.integration
+def test_rates_come_from_the_previous_run_and_a_restart_drops_it(apache, isolated_state):
+    assert at(apache, "--sample", "0.05").state == 0
+    path = stored(isolated_state)
+    reading = json.loads(path.read_text())
+    uptime = reading["values"]["uptime"]
+    # The previous run 100 s ago, 500 requests fewer, the server up 100 s less: the rate
+    # covers the 100 s.
+    reading["time"] -= 100
+    reading["values"].update(accesses=reading["values"]["accesses"] - 500, uptime=uptime - 100)
+    path.write_text(json.dumps(reading))
+    outcome = at(apache, "--sample", "0.05")
+    assert "over the last 100 s" in outcome.summary, outcome.text
+    assert "requests=5." in outcome.status_line
+    # The same, but the server was up only a few seconds now: it restarted in between and
+    # served more since than before; the stored reading is dropped and the rate sampled.
+    reading = json.loads(path.read_text())
+    reading["time"] -= 100
+    reading["values"].update(accesses=0, kbytes=0, uptime=0)
+    path.write_text(json.dumps(reading))
+    outcome = at(apache, "--sample", "0.05")
+    assert "over 0.05 s" in outcome.summary, outcome.text
+    # Counters going backwards (a restart with fewer requests since) are dropped too.
+    reading = json.loads(path.read_text())
+    reading["time"] -= 100
+    reading["values"].update(accesses=10**9)
+    path.write_text(json.dumps(reading))
+    assert "over 0.05 s" in at(apache, "--sample", "0.05").summary
+
+
+@pytest.mark.integration
+def test_thresholds_on_busy_workers_and_requests(apache):
+    outcome = at(apache, "--sample", "0.05", "-w", "5", "-c", "50")
+    assert outcome.state == 1, outcome.text
+    assert outcome.summary.startswith("workers busy 6.7% > 5% (1 of 15 workers busy over ")
+    outcome = at(apache, "--sample", "0.05", "--critical-requests", "@0:100000")
+    assert outcome.state == 2, outcome.text
+    assert " requests/s inside " in outcome.summary, outcome.summary
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("path", "state", "message"),
+    [("/plain.html", 3, "/plain.html: an HTML page, not mod_status ?auto output (does -u end "
+                        "with ?auto?)"),
+     ("/server-status", 3, "an HTML page, not mod_status ?auto output"),
+     ("/nothing", 3, "answered HTTP 404 Not Found: no mod_status page there (check -u)"),
+     ("/locked/server-status?auto", 3,
+      "answered HTTP 401 Unauthorized: the mod_status page wants a login (--credentials FILE)")],
+)  # fmt: skip
+def test_what_is_not_the_status_page_is_unknown(apache, path, state, message):
+    outcome = at(apache, "-u", path)
+    assert outcome.state == state, outcome.text
+    assert message in outcome.summary
+    assert outcome.text.count("\n") == 1
+
+
+@pytest.mark.integration
+def test_bad_credentials_are_an_authentication_failure(apache, tmp_path):
+    credentials = tmp_path / "status.cred"
+    credentials.write_text("username = monitor\npassword = wrong\n")
+    credentials.chmod(0o600)
+    outcome = at(apache, "-u", "/locked/server-status?auto", "--credentials", str(credentials))
+    assert outcome.state == 3, outcome.text
+    assert outcome.summary == (
+        f"authentication failed: 127.0.0.1 port {apache.port} answered HTTP 401 Unauthorized "
+        f"(check the login in {credentials})"
+    )
+
+
+@pytest.mark.integration
+def test_the_service_stopped_midway_is_critical(apache_to_stop):
+    assert at(apache_to_stop, "--sample", "0.05").state == 0
+    apache_to_stop.stop()
+    outcome = at(apache_to_stop, "--sample", "0.05")
+    assert outcome.state == 2, outcome.text
+    assert f"127.0.0.1 port {apache_to_stop.port}" in outcome.summary
+
+
+def test_connection_refused_is_critical():
+    port = free_port()
+    outcome = run("-H", "127.0.0.1", "-p", str(port))
+    assert outcome.state == 2, outcome.text
+    assert outcome.summary == f"127.0.0.1 port {port}: connection refused"
+
+
+def test_a_server_that_never_answers_ends_within_the_timeout():
+    with silent_server() as port:
+        started = time.monotonic()
+        outcome = run("-H", "127.0.0.1", "-p", str(port), "-t", "1")
+    assert time.monotonic() - started < 1.6
+    assert outcome.state == 2, outcome.text
+    assert outcome.summary.startswith(f"127.0.0.1 port {port}: Operation timed out after ")
+
+
+def test_a_server_answering_garbage_is_critical():
+    with garbage_server() as port:
+        outcome = run("-H", "127.0.0.1", "-p", str(port))
+    assert outcome.state == 2, outcome.text
+    assert outcome.summary == f"127.0.0.1 port {port}: Received HTTP/0.9 when not allowed"
+
+
+@pytest.mark.integration
+def test_the_installed_executable_keeps_the_contract(apache):
+    done = subprocess.run(
+        [executable("check_apache"), "-H", "127.0.0.1", "-p", str(apache.port), "--sample",
+         "0.05"], capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert_conforms("apache", done.returncode, done.stdout, done.stderr)
+    assert done.returncode == 0, done.stdout
