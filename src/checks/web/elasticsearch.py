@@ -3,7 +3,7 @@
 Reads ``/_cluster/health`` (port 9200 by default) and judges what it says: the colour
 (green OK, yellow WARNING: replicas unassigned; red CRITICAL: a primary shard is not
 allocated, some data cannot be searched or written), the shards unassigned and
-initializing (``--warning-unassigned``/``--critical-unassigned``,
+initializing (``-w``/``-c`` or ``--warning-unassigned``/``--critical-unassigned``,
 ``--warning-initializing``/``--critical-initializing``), the pending cluster tasks
 (``--warning-pending``/``--critical-pending``: a master that cannot keep up), and the
 nodes: with ``--nodes N`` fewer than N nodes in the cluster is CRITICAL (a node left;
@@ -22,7 +22,9 @@ since 8.0), ``--credentials FILE`` for its basic auth (a rejected login is UNKNO
 from __future__ import annotations
 
 import argparse
+import json
 import math
+from collections.abc import Callable
 
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
@@ -56,6 +58,11 @@ OPTIONAL = {
 }
 
 
+def counted(value: float, noun: str) -> str:
+    """``1 node``, ``3 nodes``, ``0 pending tasks``: the noun's plural ends in ``s``."""
+    return f"{value:g} {noun}" if value == 1 else f"{value:g} {noun}s"
+
+
 class Health:
     """The cluster's name, colour, whether the request timed out, and its counts."""
 
@@ -67,8 +74,6 @@ class Health:
 
 def parse_health(text: str) -> Health:
     """The ``_cluster/health`` JSON; anything else is refused, saying what came."""
-    import json
-
     try:
         data = json.loads(text)
     except ValueError:
@@ -153,7 +158,7 @@ class Colour(nagiosplugin.Context):
 class AtLeast(Threshold):
     """A count that must reach ``expected`` (``--nodes``): fewer is CRITICAL."""
 
-    def __init__(self, name: str, expected: int | None, noun: str) -> None:
+    def __init__(self, name: str, expected: int | None, noun: str) -> None:  # noun: singular
         super().__init__(name)
         self.expected, self.noun = expected, noun
 
@@ -165,12 +170,12 @@ class AtLeast(Threshold):
 
     def describe(self, metric: nagiosplugin.Metric) -> str:
         """``2 nodes``."""
-        return f"{metric.value:g} {self.noun}"
+        return counted(metric.value, self.noun)
 
 
-def count_of(noun: str):  # type: ignore[no-untyped-def]
-    """A describer: ``30 unassigned shards``."""
-    return lambda metric: f"{metric.value:g} {noun}"
+def count_of(noun: str) -> Callable[[nagiosplugin.Metric], str]:
+    """A describer: ``30 unassigned shards`` (``noun`` singular)."""
+    return lambda metric: counted(metric.value, noun)
 
 
 class HealthSummary(Summary):
@@ -189,8 +194,8 @@ class HealthSummary(Summary):
         health: Health = results["status"].metric.value
         counts = health.counts
         text = (
-            f"{counts['nodes']:g} nodes ({counts['data_nodes']:g} data), "
-            f"{counts['active_shards']:g} active shards"
+            f"{counted(counts['nodes'], 'node')} ({counts['data_nodes']:g} data), "
+            f"{counted(counts['active_shards'], 'active shard')}"
         )
         if "active_shards_percent" in counts:
             text += f" ({counts['active_shards_percent']:g}%)"
@@ -198,7 +203,7 @@ class HealthSummary(Summary):
             f"{text}, {counts['unassigned_shards']:g} unassigned, "
             f"{counts['initializing_shards']:g} initializing, "
             f"{counts['relocating_shards']:g} relocating, "
-            f"{counts['pending_tasks']:g} pending tasks"
+            f"{counted(counts['pending_tasks'], 'pending task')}"
         )
 
 
@@ -225,7 +230,7 @@ def build_parser() -> Parser:
                         help="CRITICAL when the cluster has fewer than N nodes")  # fmt: skip
     parser.add_argument("--data-nodes", type=at_least_one, metavar="N",
                         help="CRITICAL when the cluster has fewer than N data nodes")  # fmt: skip
-    add_thresholds(parser, "unassigned shards", metric="unassigned")
+    add_thresholds(parser, "unassigned shards", metric="unassigned", short=True)
     add_thresholds(parser, "initializing shards", metric="initializing")
     add_thresholds(parser, "pending cluster tasks", metric="pending")
     return parser
@@ -236,14 +241,14 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     return nagiosplugin.Check(
         Elasticsearch(args),
         Colour(),
-        AtLeast("nodes", args.nodes, "nodes"),
-        AtLeast("data_nodes", args.data_nodes, "data nodes"),
+        AtLeast("nodes", args.nodes, "node"),
+        AtLeast("data_nodes", args.data_nodes, "data node"),
         Threshold("unassigned_shards", args.warning_unassigned, args.critical_unassigned,
-                  count_of("unassigned shards")),
+                  count_of("unassigned shard")),
         Threshold("initializing_shards", args.warning_initializing, args.critical_initializing,
-                  count_of("initializing shards")),
+                  count_of("initializing shard")),
         Threshold("pending_tasks", args.warning_pending, args.critical_pending,
-                  count_of("pending tasks")),
+                  count_of("pending task")),
         Threshold("relocating_shards"),
         Threshold("active_primary_shards"),
         Threshold("active_shards"),

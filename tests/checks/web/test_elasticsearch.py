@@ -141,7 +141,7 @@ def test_green_is_ok(elasticsearch):
 def test_yellow_is_a_warning_and_thresholds_on_unassigned_shards(elasticsearch):
     outcome = at(elasticsearch, health_of(YELLOW))
     assert outcome.state == 1, outcome.text
-    assert outcome.summary.startswith("cluster elasticsearch is yellow; 1 nodes (1 data), ")
+    assert outcome.summary.startswith("cluster elasticsearch is yellow; 1 node (1 data), ")
     outcome = at(elasticsearch, health_of(YELLOW), "--critical-unassigned", "10")
     assert outcome.state == 2, outcome.text
     assert outcome.summary.startswith("30 unassigned shards > 10, cluster elasticsearch is yellow")
