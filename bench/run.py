@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import functools
 import os
 import platform
 import shutil
@@ -98,6 +99,70 @@ def stub_smartctl(fixture: str) -> str:
     return str(path)
 
 
+def _test_servers() -> None:
+    """Let the bench start the servers the tests start (tests/servers/)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+
+@functools.cache
+def apache_port() -> str:
+    """A real Apache with mod_status on loopback (as root), for check_apache; its port."""
+    _test_servers()
+    from tests.servers.apache import start_apache
+
+    root = STUBS / "apache"
+    root.mkdir()
+    try:
+        server = start_apache(root)
+    except BaseException:  # not root, or no apache2: the cases then measure a refusal
+        return str(socket.create_server(("127.0.0.1", 0)).getsockname()[1])
+    atexit.register(server.stop)
+    return str(server.port)
+
+
+@functools.cache
+def tomcat() -> tuple[str, str]:
+    """A real Tomcat 10 with the manager on loopback, for check_tomcat: port, login file."""
+    _test_servers()
+    from tests.servers.tomcat import start_tomcat
+
+    base = STUBS / "tomcat"
+    base.mkdir()
+    credentials = STUBS / "tomcat.cred"
+    try:
+        server = start_tomcat(base)
+    except BaseException:  # no Tomcat or Java: the cases then measure a refusal
+        credentials.write_text("username = none\n")
+        credentials.chmod(0o600)
+        return str(socket.create_server(("127.0.0.1", 0)).getsockname()[1]), str(credentials)
+    atexit.register(server.stop)
+    credentials.write_text(f"username = {server.user}\npassword = {server.password}\n")
+    credentials.chmod(0o600)
+    return str(server.port), str(credentials)
+
+
+@functools.cache
+def elasticsearch_port() -> str:
+    """The loopback server answering the Elasticsearch captures, for check_elasticsearch."""
+    _test_servers()
+    from tests.conftest import shared_fixtures_dir
+    from tests.servers.elasticsearch_fake import FakeElasticsearch
+
+    server = FakeElasticsearch(shared_fixtures_dir() / "elasticsearch")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return str(server.port)
+
+
+#: Bench arguments naming a server started on first use, and what fills them in.
+SERVED = {
+    "{apache_port}": apache_port,
+    "{tomcat_port}": lambda: tomcat()[0],
+    "{tomcat_credentials}": lambda: tomcat()[1],
+    "{elasticsearch_port}": elasticsearch_port,
+}
+
 # C plugins beside which vigie's checks are measured (the "twin" of a check's Bench).
 C_CASES: dict[str, list[str]] = {
     "C check_load -w 5,4,3 -c 10,8,6": ["check_load", "-w", "5,4,3", "-c", "10,8,6"],
@@ -117,6 +182,8 @@ BUDGETS = {"local": (3.5, 20), "tool": (6.0, 30)}  # tool: runs a tool or talks 
 
 def argument(text: str) -> str:
     """A Bench argument with what the bench set up filled in."""
+    if text in SERVED:
+        return SERVED[text]()
     if text == "{ssh_port}":
         return SSH_PORT
     if text == "{ntp_port}":

@@ -266,7 +266,8 @@ PLUGIN = Plugin(
     services=("vigie-elasticsearch",),
     bench=(
         Bench("check_elasticsearch -H 127.0.0.1 -p PORT (a capture served on loopback)",
-              ("-H", "127.0.0.1", "-p", "{elasticsearch_port}"), kind="tool"),
+              ("-H", "127.0.0.1", "-p", "{elasticsearch_port}", "-u",
+               "/cluster_health_green_3_nodes/_cluster/health"), kind="tool"),
     ),
 )  # fmt: skip
 main = PLUGIN.main
