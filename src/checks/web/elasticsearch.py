@@ -33,6 +33,7 @@ from checks.core.cli import Parser, add_thresholds
 from checks.core.errors import ParseError
 from checks.core.evaluate import Summary, Threshold, Verdict
 from checks.core.output import screen
+from checks.core.ranges import Range
 from checks.core.runtime import Bench, Plugin
 from checks.web._status import add_status_options, fetch_page
 
@@ -155,24 +156,6 @@ class Colour(nagiosplugin.Context):
         return f"cluster {health.cluster} is {health.colour}"
 
 
-class AtLeast(Threshold):
-    """A count that must reach ``expected`` (``--nodes``): fewer is CRITICAL."""
-
-    def __init__(self, name: str, expected: int | None, noun: str) -> None:  # noun: singular
-        super().__init__(name)
-        self.expected, self.noun = expected, noun
-
-    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Verdict:
-        """CRITICAL below the expected count."""
-        if self.expected is not None and metric.value < self.expected:
-            return Verdict(Critical, f"(expected {self.expected})", metric)
-        return Verdict(Ok, None, metric)
-
-    def describe(self, metric: nagiosplugin.Metric) -> str:
-        """``2 nodes``."""
-        return counted(metric.value, self.noun)
-
-
 def count_of(noun: str) -> Callable[[nagiosplugin.Metric], str]:
     """A describer: ``30 unassigned shards`` (``noun`` singular)."""
     return lambda metric: counted(metric.value, noun)
@@ -205,6 +188,11 @@ class HealthSummary(Summary):
             f"{counts['relocating_shards']:g} relocating, "
             f"{counted(counts['pending_tasks'], 'pending task')}"
         )
+
+
+def at_least(count: int | None) -> Range | None:
+    """The critical range of ``--nodes N``: fewer than N alerts."""
+    return None if count is None else Range(count, math.inf, text=f"{count}:")
 
 
 def at_least_one(text: str) -> int:
@@ -241,8 +229,8 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     return nagiosplugin.Check(
         Elasticsearch(args),
         Colour(),
-        AtLeast("nodes", args.nodes, "node"),
-        AtLeast("data_nodes", args.data_nodes, "data node"),
+        Threshold("nodes", None, at_least(args.nodes), count_of("node")),
+        Threshold("data_nodes", None, at_least(args.data_nodes), count_of("data node")),
         Threshold("unassigned_shards", args.warning_unassigned, args.critical_unassigned,
                   count_of("unassigned shard")),
         Threshold("initializing_shards", args.warning_initializing, args.critical_initializing,

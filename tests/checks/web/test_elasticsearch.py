@@ -133,7 +133,7 @@ def test_green_is_ok(elasticsearch):
         "cluster elasticsearch_telegraf is green: 3 nodes (3 data), 15 active shards (100%), "
         "0 unassigned, 0 initializing, 0 relocating, 0 pending tasks"
     )
-    assert "nodes=3;;;0 data_nodes=3;;;0 " in outcome.status_line
+    assert "nodes=3;;3:;0 data_nodes=3;;;0 " in outcome.status_line
     assert "active_shards_percent=100%;;;0;100 task_max_waiting=0s;;;0" in outcome.status_line
 
 
@@ -152,7 +152,8 @@ def test_yellow_is_a_warning_and_thresholds_on_unassigned_shards(elasticsearch):
 def test_fewer_nodes_than_expected_is_critical(elasticsearch):
     outcome = at(elasticsearch, health_of(GREEN), "--nodes", "5", "--data-nodes", "4")
     assert outcome.state == 2, outcome.text
-    assert outcome.summary.startswith("3 nodes (expected 5), 3 data nodes (expected 4); 3 nodes")
+    assert outcome.summary.startswith("3 nodes < 5, 3 data nodes < 4; 3 nodes (3 data)")
+    assert "nodes=3;;5:;0 data_nodes=3;;4:;0 " in outcome.status_line
 
 
 @pytest.mark.integration
