@@ -7,7 +7,9 @@ place: ``GET /<capture name without .json>/_cluster/health`` answers that captur
 ``application/json``. Under ``/locked/`` it wants Elasticsearch's basic auth
 (:data:`USER`/:data:`PASSWORD`) and answers a wrong or missing login as Elasticsearch 8
 does: 401 with ``WWW-Authenticate`` and its ``security_exception`` JSON. ``/garbage/``
-answers broken JSON with status 200, ``/html/`` an HTML page, ``/failing/`` a 503.
+answers broken JSON with status 200, ``/html/`` an HTML page, ``/failing/`` a 503. A
+test may make it answer anything at a path of its choice (:attr:`FakeElasticsearch.answers`:
+damaged captures of any status page, for the checks' runs on damaged data).
 
 :func:`silent_server` accepts connections and never answers (the check must end within
 ``-t``); :func:`garbage_server` answers every connection with bytes that are not HTTP.
@@ -55,6 +57,8 @@ class FakeElasticsearch(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.captures = captures
         self.host, self.port = "127.0.0.1", self.server_address[1]
+        #: path -> (status, body, content type): answers set by a test, before all others.
+        self.answers: dict[str, tuple[int, bytes, str]] = {}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -65,6 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        if self.path in self.server.answers:
+            self._answer(*self.server.answers[self.path])
+            return
         first, _, rest = self.path.lstrip("/").partition("/")
         if first == "locked":
             login = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
@@ -24,7 +24,7 @@ from checks.core.statefile import Interval
 from checks.web.apache import PLUGIN, parse_status, restarted
 from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.servers.apache import Apache
 from tests.servers.elasticsearch_fake import garbage_server, silent_server
 from tests.servers.ports import free_port
@@ -102,6 +102,21 @@ CAPTURES = [AUTO, twice_printed(AUTO, 3, 7), HTML] + [
 @given(data=st.data())
 def test_damaged_captures_parse_or_are_refused(text, data):
     parses_or_refuses(parse_status, data.draw(damaged(text)))
+
+
+@pytest.mark.integration
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(data=st.data())
+def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch, data):
+    text = data.draw(st.sampled_from(CAPTURES).flatmap(damaged))
+    elasticsearch.answers["/damaged"] = (200, text.encode(), "text/plain")
+    outcome = PLUGIN.run(
+        ["-H", "127.0.0.1", "-p", str(elasticsearch.port), "-u", "/damaged", "--sample", "0.05"]
+    )
+    answers_cleanly("apache", outcome)
+    if outcome.state == 3:
+        assert outcome.text.count("\n") == 1, outcome.text
 
 
 def test_a_restart_shows_as_uptime_growing_less_than_the_interval():

@@ -16,7 +16,7 @@ import time
 
 import nagiosplugin
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
@@ -24,7 +24,7 @@ from checks.core.runtime import Outcome
 from checks.web.elasticsearch import PLUGIN, Colour, parse_health
 from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.servers.elasticsearch_fake import (
     PASSWORD,
     USER,
@@ -101,11 +101,27 @@ def test_red_and_a_timed_out_request_are_critical(changes, state, words):
     assert str(verdict) == words
 
 
-@pytest.mark.parametrize("path", sorted(shared_fixtures_dir().glob("elasticsearch/*.json")))
+CAPTURES = [path.read_text() for path in sorted(shared_fixtures_dir().glob("elasticsearch/*"))]
+
+
+@pytest.mark.parametrize("text", CAPTURES)
 @settings(max_examples=50, deadline=None)
 @given(data=st.data())
-def test_damaged_captures_parse_or_are_refused(path, data):
-    parses_or_refuses(parse_health, data.draw(damaged(path.read_text())))
+def test_damaged_captures_parse_or_are_refused(text, data):
+    parses_or_refuses(parse_health, data.draw(damaged(text)))
+
+
+@pytest.mark.integration
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(data=st.data())
+def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch, data):
+    text = data.draw(st.sampled_from(CAPTURES).flatmap(damaged))
+    elasticsearch.answers["/damaged"] = (200, text.encode(), "application/json")
+    outcome = PLUGIN.run(["-H", "127.0.0.1", "-p", str(elasticsearch.port), "-u", "/damaged"])
+    answers_cleanly("elasticsearch", outcome)
+    if outcome.state == 3:
+        assert outcome.text.count("\n") == 1, outcome.text
 
 
 # --- against the captures served on loopback ----------------------------------------------
