@@ -2,10 +2,11 @@
 
 Debian's ``apache2`` binary runs from a configuration written into a temporary directory
 (its own ServerRoot, PidFile, ErrorLog, lock and scoreboard files), in the foreground
-(``-DFOREGROUND``), listening on 127.0.0.1 on a free port, with the event MPM and only
-the modules the check needs: authz_core, authz_host, status, and basic auth for one
-location. Started as root it runs its children as www-data, so the temporary directory
-is made traversable and the document root readable for that user.
+(``-DFOREGROUND``), listening on 127.0.0.1 on a free port, with the event MPM (or
+prefork, whose scoreboard has a slot per process) and only the modules the check needs:
+authz_core, authz_host, status, and basic auth for one location. Started as root it runs
+its children as www-data, so the temporary directory is made traversable and the
+document root readable for that user.
 
 ``/server-status`` is mod_status; ``/plain.html`` an HTML page (wrong content for the
 check); ``/locked/server-status`` asks for a login it never accepts (basic auth with an
@@ -28,8 +29,8 @@ from tests.servers.ports import free_port, wait_for_tcp
 
 APACHE2 = "/usr/sbin/apache2"
 MODULES = Path("/usr/lib/apache2/modules")
-#: Workers of the test server: 2 processes of 5 threads, so the scoreboard has 10 slots
-#: per process up to ServerLimit 3 (30 slots with the gracefully finishing ones).
+#: Workers of the test server: with the event MPM 2 processes of 5 threads, up to
+#: ServerLimit 3 (15 scoreboard slots); with prefork 2 processes, up to 6 (6 slots).
 CONFIG = """\
 ServerRoot "{root}"
 ServerName 127.0.0.1
@@ -42,7 +43,7 @@ ScoreBoardFile "{root}/scoreboard"
 DefaultRuntimeDir "{root}"
 User {user}
 Group {group}
-LoadModule mpm_event_module {modules}/mod_mpm_event.so
+LoadModule mpm_{mpm}_module {modules}/mod_mpm_{mpm}.so
 LoadModule authz_core_module {modules}/mod_authz_core.so
 LoadModule authn_core_module {modules}/mod_authn_core.so
 LoadModule authn_file_module {modules}/mod_authn_file.so
@@ -50,13 +51,22 @@ LoadModule auth_basic_module {modules}/mod_auth_basic.so
 LoadModule authz_user_module {modules}/mod_authz_user.so
 LoadModule authz_host_module {modules}/mod_authz_host.so
 LoadModule status_module {modules}/mod_status.so
-ServerLimit 3
-StartServers 2
-ThreadsPerChild 5
-ThreadLimit 5
-MaxRequestWorkers 15
-MinSpareThreads 5
-MaxSpareThreads 15
+<IfModule mpm_event_module>
+    ServerLimit 3
+    StartServers 2
+    ThreadsPerChild 5
+    ThreadLimit 5
+    MaxRequestWorkers 15
+    MinSpareThreads 5
+    MaxSpareThreads 15
+</IfModule>
+<IfModule mpm_prefork_module>
+    ServerLimit 6
+    StartServers 2
+    MinSpareServers 2
+    MaxSpareServers 4
+    MaxRequestWorkers 6
+</IfModule>
 ExtendedStatus On
 DocumentRoot "{root}/htdocs"
 <Directory "{root}/htdocs">
@@ -90,8 +100,9 @@ class Apache:
             self.process.wait(timeout=15)
 
 
-def start_apache(root: Path) -> Apache:
-    """Write the configuration under ``root`` and start Apache; wait until it listens."""
+def start_apache(root: Path, mpm: str = "event") -> Apache:
+    """Write the configuration under ``root`` and start Apache with ``mpm`` (event,
+    prefork); wait until it listens."""
     if not os.path.exists(APACHE2):
         pytest.skip("apache2 is not installed (apt install apache2)")
     if os.geteuid() != 0:
@@ -112,7 +123,7 @@ def start_apache(root: Path) -> Apache:
     port = free_port()
     (root / "httpd.conf").write_text(
         CONFIG.format(root=root, port=port, modules=MODULES, user=user.pw_name,
-                      group="www-data")
+                      group="www-data", mpm=mpm)
     )  # fmt: skip
     environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
     process = subprocess.Popen(

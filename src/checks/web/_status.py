@@ -15,6 +15,7 @@ A 5xx is CRITICAL: the server answers that it is failing.
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Callable
 
@@ -23,8 +24,6 @@ from checks.core.errors import CannotCheck, ServiceDown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import argparse
-
     from checks.clients.http import Response
     from checks.core.cli import Parser
 
@@ -71,6 +70,17 @@ def refusal(
     if status >= 500:
         return ServiceDown(f"{answered} instead of the {what}")
     return CannotCheck(f"{answered} instead of the {what}")
+
+
+def number_of(noun: str) -> Callable[[str], int]:
+    """An argparse type for a number of ``noun`` (1 or more): ``--nodes``, ``--max-workers``."""
+
+    def parse(text: str) -> int:
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {noun} (1 or more)")
+        return int(text)
+
+    return parse
 
 
 def state_name(check: str, url: str) -> str:

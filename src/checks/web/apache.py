@@ -1,8 +1,10 @@
 """check_apache: how busy an Apache httpd is, from mod_status (``/server-status?auto``).
 
 Judges the workers busy as a percentage of the server's limit: the scoreboard has one slot
-per possible worker (ServerLimit × ThreadsPerChild for the threaded MPMs, ServerLimit for
-prefork), so its length is the limit and ``.`` (open slot) the room left. ``-w``/``-c``
+per possible worker (ServerLimit × ThreadLimit for the threaded MPMs, ServerLimit for
+prefork), so its length is the limit and ``.`` (open slot) the room left. A
+MaxRequestWorkers below that is not on the page: ``--max-workers N`` then names the limit
+(Debian's event MPM: ServerLimit 16 × 25 slots, MaxRequestWorkers 150). ``-w``/``-c``
 are ranges on that busy % (default 80 and 95); ``--warning-requests``/
 ``--critical-requests`` on requests per second. Every scoreboard state is counted
 (waiting, starting, reading, sending, keepalive, dns, closing, logging, graceful, idle
@@ -40,7 +42,7 @@ from checks.core.evaluate import Summary, Threshold, show
 from checks.core.output import STATE_NAMES, screen
 from checks.core.runtime import Bench, Plugin
 from checks.core.statefile import Interval, add_sample_option
-from checks.web._status import add_status_options, fetch_page, state_name, stored_rates
+from checks.web._status import add_status_options, fetch_page, number_of, state_name, stored_rates
 
 DEFAULT_PATH = "/server-status?auto"
 #: mod_status's scoreboard key: character, name in perfdata and long output.
@@ -132,6 +134,7 @@ class Apache(nagiosplugin.Resource):
         self.status: ApacheStatus | None = None
         self.where = self.url = ""
         self.interval = ""
+        self.limit = 0
 
     def read(self) -> ApacheStatus:
         """Fetch and parse the status page."""
@@ -146,10 +149,11 @@ class Apache(nagiosplugin.Resource):
     def probe(self) -> list[nagiosplugin.Metric]:
         """Workers and scoreboard now; requests and bytes per second over the interval."""
         status = self.read()
+        limit = self.limit = self.args.max_workers or status.limit
         metrics = [
-            nagiosplugin.Metric("busy", 100.0 * status.busy / status.limit, "%", 0, 100),
-            nagiosplugin.Metric("busy_workers", status.busy, "", 0, status.limit),
-            nagiosplugin.Metric("idle_workers", status.idle, "", 0, status.limit),
+            nagiosplugin.Metric("busy", 100.0 * status.busy / limit, "%", 0),
+            nagiosplugin.Metric("busy_workers", status.busy, "", 0, limit),
+            nagiosplugin.Metric("idle_workers", status.idle, "", 0, limit),
         ]
         if status.counters is not None:
             interval = stored_rates(
@@ -202,7 +206,7 @@ class ApacheSummary(Summary):
         status = resource.status
         assert status is not None
         text = (
-            f"{status.busy:g} of {status.limit} workers busy "
+            f"{status.busy:g} of {resource.limit} workers busy "
             f"({show(results['busy'].metric.value, '%')}), {status.idle:g} idle"
         )
         if "requests" in results:
@@ -214,7 +218,7 @@ class ApacheSummary(Summary):
         resource: Apache = results[0].resource
         status = resource.status
         assert status is not None
-        text = f"{super().problem(results)} ({status.busy:g} of {status.limit} workers busy"
+        text = f"{super().problem(results)} ({status.busy:g} of {resource.limit} workers busy"
         return f"{text} {resource.interval})" if "requests" in results else f"{text})"
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
@@ -241,7 +245,14 @@ def build_parser() -> Parser:
         ),
     )
     add_status_options(parser, default_port=80, default_path=DEFAULT_PATH)
-    add_thresholds(parser, "workers busy, %% of the scoreboard's slots", defaults=("80", "95"))
+    add_thresholds(parser, "workers busy, %% of the limit", defaults=("80", "95"))
+    parser.add_argument(
+        "--max-workers",
+        type=number_of("workers"),
+        metavar="N",
+        help="the server's limit of workers, when MaxRequestWorkers is below what the "
+        "scoreboard holds (default: the scoreboard's slots)",
+    )
     add_thresholds(parser, "requests per second", metric="requests")
     add_sample_option(parser, " of the request counters")
     return parser

@@ -35,7 +35,7 @@ from checks.core.evaluate import Summary, Threshold, Verdict
 from checks.core.output import screen
 from checks.core.ranges import Range
 from checks.core.runtime import Bench, Plugin
-from checks.web._status import add_status_options, fetch_page
+from checks.web._status import add_status_options, fetch_page, number_of
 
 DEFAULT_PORT = 9200
 DEFAULT_PATH = "/_cluster/health"
@@ -195,13 +195,6 @@ def at_least(count: int | None) -> Range | None:
     return None if count is None else Range(count, math.inf, text=f"{count}:")
 
 
-def at_least_one(text: str) -> int:
-    """An argparse type for an expected number of nodes (1 or more)."""
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of nodes (1 or more)")
-    return int(text)
-
-
 def build_parser() -> Parser:
     """check_elasticsearch's options: check_url's HTTP options, nodes, shards and tasks."""
     parser = Parser(
@@ -214,9 +207,9 @@ def build_parser() -> Parser:
         ),
     )
     add_status_options(parser, default_port=DEFAULT_PORT, default_path=DEFAULT_PATH)
-    parser.add_argument("--nodes", type=at_least_one, metavar="N",
+    parser.add_argument("--nodes", type=number_of("nodes"), metavar="N",
                         help="CRITICAL when the cluster has fewer than N nodes")  # fmt: skip
-    parser.add_argument("--data-nodes", type=at_least_one, metavar="N",
+    parser.add_argument("--data-nodes", type=number_of("nodes"), metavar="N",
                         help="CRITICAL when the cluster has fewer than N data nodes")  # fmt: skip
     add_thresholds(parser, "unassigned shards", metric="unassigned", short=True)
     add_thresholds(parser, "initializing shards", metric="initializing")

@@ -66,6 +66,12 @@ def test_a_capture_of_debian_apache_2_4_71():
     assert status.counters == {"accesses": 20, "kbytes": 8, "uptime": 0}
 
 
+def test_a_capture_of_the_prefork_mpm_has_a_slot_per_process():
+    status = parse_status((OWN / "server_status_auto_2_4_71_prefork.txt").read_text())
+    assert (status.busy, status.idle, status.limit, status.mpm) == (1, 1, 6, "prefork")
+    assert status.scoreboard["open"] == 4
+
+
 def test_of_busy_workers_printed_twice_mod_status_count_is_taken():
     status = parse_status(twice_printed(AUTO, busy=4, idle=2))
     assert (status.busy, status.idle) == (1, 9)
@@ -92,9 +98,11 @@ def test_what_is_not_mod_status_is_refused(text, message):
         parse_status(text)
 
 
-CAPTURES = [AUTO, twice_printed(AUTO, 3, 7), HTML] + [
-    path.read_text() for path in sorted(shared_fixtures_dir().glob("apache/*"))
-]
+CAPTURES = (
+    [AUTO, twice_printed(AUTO, 3, 7), HTML]
+    + [(OWN / "server_status_auto_2_4_71_prefork.txt").read_text()]
+    + [path.read_text() for path in sorted(shared_fixtures_dir().glob("apache/*"))]
+)
 
 
 @pytest.mark.parametrize("text", CAPTURES)
@@ -153,7 +161,7 @@ def test_a_real_apache_is_ok_with_workers_rates_and_scoreboard(apache):
     assert " requests/s, " in outcome.summary
     assert outcome.summary.endswith(" event)")
     assert "(Apache/2.4" in outcome.summary
-    assert " | busy=6.666667%;80;95;0;100 busy_workers=1;;;0;15 " in outcome.status_line
+    assert " | busy=6.666667%;80;95;0 busy_workers=1;;;0;15 " in outcome.status_line
     assert " open=5;;;0;15" in outcome.status_line
     assert "scoreboard: waiting " in outcome.text
 
@@ -196,6 +204,18 @@ def test_thresholds_on_busy_workers_and_requests(apache):
     outcome = at(apache, "--sample", "0.05", "--critical-requests", "@0:100000")
     assert outcome.state == 2, outcome.text
     assert " requests/s inside " in outcome.summary, outcome.summary
+
+
+@pytest.mark.integration
+def test_max_workers_names_a_limit_below_the_scoreboard(apache):
+    outcome = at(apache, "--sample", "0.05", "--max-workers", "4", "-w", "20")
+    assert outcome.state == 1, outcome.text
+    assert outcome.summary.startswith("workers busy 25% > 20% (1 of 4 workers busy over ")
+    assert " busy=25%;20;95;0 busy_workers=1;;;0;4 " in outcome.status_line
+    assert " open=5;;;0;15" in outcome.status_line
+    assert at(apache, "--max-workers", "0").summary.startswith(
+        "argument --max-workers: '0' is not a number of workers (1 or more)"
+    )
 
 
 @pytest.mark.integration
