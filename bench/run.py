@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from checks.registry import plugins
@@ -156,12 +157,59 @@ def elasticsearch_port() -> str:
 
 
 #: Bench arguments naming a server started on first use, and what fills them in.
-SERVED = {
+SERVED: dict[str, Callable[[], str]] = {
     "{apache_port}": apache_port,
     "{tomcat_port}": lambda: tomcat()[0],
     "{tomcat_credentials}": lambda: tomcat()[1],
     "{elasticsearch_port}": elasticsearch_port,
 }
+
+
+def web_server() -> tuple[str, str, str]:
+    """A real nginx on loopback for check_url and check_nginx: (HTTP port, HTTPS port, CA).
+
+    The HTTPS server's certificate is self-signed for localhost, so it is its own CA
+    file. Without nginx (or root) nothing answers and the cases measure a refusal.
+    """
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(str(probe.getsockname()[1]))
+    certificate, key = STUBS / "web.pem", STUBS / "web.key"
+    if os.geteuid() != 0 or not Path("/usr/sbin/nginx").exists() or not shutil.which("openssl"):
+        return ports[0], ports[1], str(certificate)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", str(key), "-out", str(certificate), "-days", "30",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (STUBS / "html").mkdir()
+    (STUBS / "html" / "index.html").write_text("vigie bench page\n" * 40)
+    locations = f"root {STUBS / 'html'}; location = /nginx_status {{ stub_status; }}"
+    (STUBS / "nginx.conf").write_text(
+        f"user root; daemon off; worker_processes 1; pid {STUBS / 'nginx.pid'};\n"
+        f"error_log {STUBS / 'nginx.log'}; events {{ worker_connections 64; }}\n"
+        f"http {{ access_log off; client_body_temp_path {STUBS / 'body'};\n"
+        f"server {{ listen 127.0.0.1:{ports[0]}; {locations} }}\n"
+        f"server {{ listen 127.0.0.1:{ports[1]} ssl; ssl_certificate {certificate};\n"
+        f"ssl_certificate_key {key}; {locations} }} }}\n"
+    )
+    server = subprocess.Popen(
+        ["/usr/sbin/nginx", "-p", str(STUBS), "-c", str(STUBS / "nginx.conf"),
+         "-e", str(STUBS / "nginx.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    atexit.register(server.terminate)
+    time.sleep(0.5)
+    return ports[0], ports[1], str(certificate)
+
+
+HTTP_PORT, HTTPS_PORT, HTTPS_CA = web_server()
+SERVED |= {"{http_port}": lambda: HTTP_PORT, "{https_port}": lambda: HTTPS_PORT,
+           "{https_ca}": lambda: HTTPS_CA}  # fmt: skip
+
 
 # C plugins beside which vigie's checks are measured (the "twin" of a check's Bench).
 C_CASES: dict[str, list[str]] = {
@@ -175,6 +223,10 @@ C_CASES: dict[str, list[str]] = {
     "C check_procs -w 500 -c 1000": ["check_procs", "-w", "500", "-c", "1000"],
     "C check_ntp_time -H 127.0.0.1 -p PORT": ["check_ntp_time", "-H", "127.0.0.1", "-p",
         NTP_PORT, "-w", "0.5", "-c", "1"],
+    "C check_curl -H 127.0.0.1 -p PORT": ["check_curl", "-H", "127.0.0.1", "-p", HTTP_PORT],
+    "C check_curl -H localhost -I 127.0.0.1 -p PORT -S -D --ca-cert CA": ["check_curl",
+        "-H", "localhost", "-I", "127.0.0.1", "-p", HTTPS_PORT, "-S", "-D", "--ca-cert",
+        HTTPS_CA],
 }  # fmt: skip
 # (label, argv, budget: CPU multiple of the floor or None, RSS budget MiB or None, C twin)
 BUDGETS = {"local": (3.5, 20), "tool": (6.0, 30)}  # tool: runs a tool or talks to a server

@@ -4,8 +4,8 @@ Debian's nginx runs as root (``user root;``: the temporary directory is root's) 
 temporary directory, on free ports, in the foreground, stopped at the end of the session.
 A CA made here with ``openssl ca`` signs three server certificates for ``localhost`` and
 127.0.0.1: one valid for a year, one expiring in 10 days, one expired yesterday; each
-HTTPS port serves one of them. The plain port and the HTTPS ports serve the same
-locations:
+HTTPS port serves one of them, with TLS 1.2 and 1.3. The plain port and the HTTPS ports
+serve the same locations:
 
 - ``/`` the page ``PAGE``; ``/target`` the page ``TARGET``; ``/old`` a page last modified
   two days ago; ``/big`` ``BIG_SIZE`` bytes; ``/slow`` a page sent at 2 KiB/s (≈ 1 s);
@@ -128,7 +128,7 @@ def _configuration(server: Nginx) -> str:
     for name, tls_port in server.tls_ports.items():
         blocks.append(
             f"server {{ listen {server.host}:{tls_port} ssl; server_name localhost;\n"
-            f"ssl_certificate {server.root}/{name}.pem;\n"
+            f"ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {server.root}/{name}.pem;\n"
             f"ssl_certificate_key {server.root}/{name}.key;\n{_locations(server)} }}"
         )
     temporary = server.root / "tmp"

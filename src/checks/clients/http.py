@@ -22,9 +22,8 @@ parsed at every run where a directory is read per lookup (see
 
 from __future__ import annotations
 
-import calendar
 import os
-import time
+import sys
 
 from checks.core.errors import CannotCheck, ServiceDown
 from checks.core.runtime import doing, remaining
@@ -200,8 +199,7 @@ def fetch(request: Request, *, follow: int = 0, max_size: int | None = None) -> 
     bytes of body at most (:attr:`Response.truncated` tells). ServiceDown or CannotCheck
     when there is no HTTP answer to judge.
     """
-    import pycurl  # type: ignore[import-untyped]
-
+    pycurl = libcurl()
     curl = pycurl.Curl()
     reader = _Reader(max_size)
     try:
@@ -218,6 +216,38 @@ def fetch(request: Request, *, follow: int = 0, max_size: int | None = None) -> 
         return _response(curl, request, reader, pycurl)
     finally:
         curl.close()
+
+
+def libcurl() -> Any:
+    """pycurl's C extension, without the asyncio helper its package also imports.
+
+    pycurl 7.46 and later are a package whose ``__init__`` imports ``AsyncCurlMulti``
+    (dataclasses, inspect): measured here, ``import pycurl`` costs 3.5 × the bare
+    interpreter's start and loading its extension alone 1.8 ×, for every check run. The
+    extension is therefore loaded from the package's directory without running the
+    package; an older, single-module pycurl (Debian's) or anything unexpected falls back
+    to ``import pycurl``. Registered as ``pycurl._pycurl``, where the package would put it.
+    """
+    module = sys.modules.get("pycurl._pycurl")
+    if module is not None:
+        return module
+    try:
+        from importlib.machinery import PathFinder
+        from importlib.util import find_spec, module_from_spec
+
+        package = find_spec("pycurl")
+        places = package.submodule_search_locations if package else None
+        spec = PathFinder.find_spec("_pycurl", list(places)) if places else None
+        if spec is None or spec.loader is None:
+            raise ImportError("no pycurl._pycurl extension")
+        module = module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except ImportError:
+        import pycurl  # type: ignore[import-untyped]
+
+        return pycurl
+    sys.modules["pycurl._pycurl"] = module
+    return module
 
 
 def _configure(curl: Any, request: Request, follow: int, pycurl: Any) -> None:
@@ -255,6 +285,9 @@ def _configure(curl: Any, request: Request, follow: int, pycurl: Any) -> None:
             set_(p.CUSTOMREQUEST, method)
     elif method != "GET":
         set_(p.CUSTOMREQUEST, method)
+    if request.http_version:
+        versions = {"1.0": p.CURL_HTTP_VERSION_1_0, "1.1": p.CURL_HTTP_VERSION_1_1}
+        set_(p.HTTP_VERSION, versions.get(request.http_version, p.CURL_HTTP_VERSION_2_0))
     if request.credentials is not None:
         set_(p.HTTPAUTH, p.HTTPAUTH_BASIC)
         set_(p.USERNAME, request.credentials.username)
@@ -276,6 +309,13 @@ def _configure_tls(curl: Any, request: Request, pycurl: Any) -> None:
     else:
         set_(p.CAINFO, None)  # not the wheel's build path
         set_(p.CAPATH, CA_PATH)
+    if request.tls_version:
+        exact = request.tls_version.removesuffix("+")
+        suffix = {"1": "1_0", "1.0": "1_0", "1.1": "1_1", "1.2": "1_2", "1.3": "1_3"}[exact]
+        version = getattr(p, f"SSLVERSION_TLSv{suffix}")
+        if not request.tls_version.endswith("+"):
+            version |= getattr(p, f"SSLVERSION_MAX_TLSv{suffix}")
+        set_(p.SSLVERSION, version)
     if request.client_cert:
         set_(p.SSLCERT, request.client_cert)
         set_(p.SSLKEY, request.client_key or request.client_cert)
@@ -346,10 +386,39 @@ def _expiry(curl: Any, pycurl: Any) -> float | None:
 
 
 def parse_certificate_time(text: str) -> float | None:
-    """Epoch seconds of an OpenSSL date (``Dec  1 23:39:04 2027 GMT`` or ISO), or None."""
-    for layout in ("%b %d %H:%M:%S %Y GMT", "%Y-%m-%d %H:%M:%S GMT"):
-        try:
-            return float(calendar.timegm(time.strptime(" ".join(text.split()), layout)))
-        except ValueError:
-            continue
-    return None
+    """Epoch seconds of an OpenSSL date (``Dec  1 23:39:04 2027 GMT`` or ISO), or None.
+
+    Read by hand: ``time.strptime`` and ``calendar`` import datetime and locale, 1.8 × the
+    interpreter's start for every HTTPS check run, for two layouts of fixed fields.
+    """
+    fields = text.split()
+    if len(fields) == 5 and fields[0] in MONTHS and fields[4] == "GMT":  # OpenSSL's
+        month, day, clock, year = MONTHS.index(fields[0]) + 1, fields[1], fields[2], fields[3]
+    elif len(fields) == 3 and fields[2] == "GMT" and fields[0].count("-") == 2:  # ISO 8601
+        year, month_text, day = fields[0].split("-")
+        clock = fields[1]
+        month = int(month_text) if month_text.isdigit() else 0
+    else:
+        return None
+    parts = clock.split(":")
+    numbers = (year, day, *parts)
+    if len(parts) != 3 or not all(n.isascii() and n.isdigit() for n in numbers):
+        return None
+    hour, minute, second = map(int, parts)
+    if not (1 <= month <= 12 and 1 <= int(day) <= 31 and hour < 24 and minute < 60):
+        return None
+    days = _days_since_epoch(int(year), month, int(day))
+    return float(days * 86400 + hour * 3600 + minute * 60 + min(second, 60))
+
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _days_since_epoch(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468

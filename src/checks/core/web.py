@@ -17,6 +17,10 @@ Where the request goes:
   site: its host is the virtual host, its scheme and port are used, and ``-I`` (else a
   ``-H`` that differs from the URL's host, such as Icinga's ``$check_address$``) is where
   to connect. ``-S`` or ``-p`` contradicting the URL is a usage error.
+- ``-H host:port`` (check_curl's way of naming a port in the Host header) sets the port
+  when ``-p`` does not. ``-S`` is a flag (Icinga sets it from a boolean); check_curl's
+  ``-S VERSION`` is ``--tls-version VERSION`` here (``1.2``: exactly TLS 1.2, ``1.2+``: 1.2
+  or newer).
 - TLS certificates are verified by default (check_curl verifies only with ``-D``): a
   check that says OK for a site whose browsers refuse it is lying. ``--insecure`` turns
   verification off; ``--ca-file`` names the CA bundle of a private PKI.
@@ -30,6 +34,7 @@ import re  # loaded by argparse already: free
 from checks import __version__
 from checks.core.cli import Parser, UsageError
 from checks.core.credentials import add_credentials_option, read_credentials
+from checks.core.errors import CannotCheck, ServiceDown
 from checks.core.net import add_family_options, chosen_family, port
 
 TYPE_CHECKING = False
@@ -38,6 +43,8 @@ if TYPE_CHECKING:
 
 USER_AGENT = f"vigie/{__version__}"
 SCHEMES = {"http": 80, "https": 443}
+#: The TLS versions ``-S`` may name (check_curl's, without the long-gone SSL 2 and 3).
+TLS_VERSIONS = ("1", "1.0", "1.1", "1.2", "1.3")
 #: A full URL rather than a path: a scheme, then ``://``.
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -47,7 +54,9 @@ class Request:
 
     ``url`` is what is asked for (its host the virtual host); ``address``, when set, is
     where to connect instead of resolving the URL's host; ``family`` is the socket family
-    ``-4``/``-6`` ask for (AF_UNSPEC for either). ``verify`` checks the server
+    ``-4``/``-6`` ask for (AF_UNSPEC for either); ``tls_version`` a TLS version such as
+    ``1.2`` (exactly) or ``1.2+`` (at least), ``http_version`` ``1.0``, ``1.1`` or ``2``
+    (None: negotiated). ``verify`` checks the server
     certificate against ``ca_file`` or the system's CA directory. ``credentials`` (basic
     auth) come from a credentials file, never from the command line.
     """
@@ -62,10 +71,12 @@ class Request:
         "family",
         "headers",
         "host",
+        "http_version",
         "method",
         "path",
         "port",
         "tls",
+        "tls_version",
         "verify",
     )
 
@@ -86,6 +97,8 @@ class Request:
         method: str = "GET",
         headers: list[tuple[str, str]] | None = None,
         body: bytes | None = None,
+        tls_version: str | None = None,
+        http_version: str | None = None,
     ) -> None:
         self.host, self.port, self.path, self.tls = host, port, path, tls
         self.address, self.family = address, family
@@ -95,6 +108,7 @@ class Request:
         self.method = method
         self.headers = headers if headers is not None else [("User-Agent", USER_AGENT)]
         self.body = body
+        self.tls_version, self.http_version = tls_version, http_version
 
     @property
     def scheme(self) -> str:
@@ -154,7 +168,7 @@ def add_http_options(parser: Parser, default_port: int = 80, default_path: str =
         help="path, or a full http(s)://host[:port]/path URL whose host is "
         "the virtual host (default: %(default)s)",
     )
-    where.add_argument("-S", "--ssl", action="store_true", help="HTTPS")
+    where.add_argument("-S", "--ssl", action="store_true", help="HTTPS (default port 443)")
     where.add_argument(
         "--sni",
         action="store_true",
@@ -164,13 +178,23 @@ def add_http_options(parser: Parser, default_port: int = 80, default_path: str =
     tls = parser.add_argument_group("TLS (the server certificate is verified by default)")
     tls.add_argument(
         "--ca-file",
+        "--ca-cert",
         metavar="FILE",
         help="CA certificates (PEM) to verify the server with "
         "(default: the system's, /etc/ssl/certs)",
     )
-    tls.add_argument("--client-cert", metavar="FILE", help="client certificate (PEM)")
     tls.add_argument(
+        "--tls-version",
+        type=_tls_version,
+        metavar="VERSION",
+        help="allow only TLS VERSION (1, 1.1, 1.2, 1.3), or with + that version and newer "
+        "(check_curl's -S VERSION)",
+    )
+    tls.add_argument("-J", "--client-cert", metavar="FILE", help="client certificate (PEM)")
+    tls.add_argument(
+        "-K",
         "--client-key",
+        "--private-key",
         metavar="FILE",
         help="client certificate's private key (PEM; default: in --client-cert)",
     )
@@ -182,6 +206,29 @@ def add_http_options(parser: Parser, default_port: int = 80, default_path: str =
     )
     add_credentials_option(parser, "HTTP basic authentication")
     parser.set_defaults(http_default_port=default_port)
+
+
+def _tls_version(text: str) -> str:
+    """check_curl's ``-S`` VERSION: 1, 1.1, 1.2 or 1.3, each with an optional ``+``."""
+    if text and text.removesuffix("+") not in TLS_VERSIONS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a TLS version (1, 1.1, 1.2 or 1.3, optionally followed by +)"
+        )
+    return text
+
+
+def _host_and_port(text: str) -> tuple[str, int | None]:
+    """``-H`` as ``name``, ``name:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 address."""
+    if text.startswith("["):
+        name, _, rest = text[1:].partition("]")
+        return name, port(rest[1:]) if rest.startswith(":") else None
+    if text.count(":") == 1:
+        name, _, number = text.partition(":")
+        try:
+            return name, port(number)
+        except argparse.ArgumentTypeError as error:
+            raise UsageError(f"-H {text!r}: {error}") from None
+    return text, None
 
 
 def _split_url(text: str) -> tuple[str, str, int | None, str]:
@@ -211,24 +258,28 @@ def _split_url(text: str) -> tuple[str, str, int | None, str]:
 def request_of(args: argparse.Namespace, path: str | None = None) -> Request:
     """The request for parsed ``args``; ``path`` (a status page's) overrides ``-u``."""
     target = path if path is not None else args.url
-    host: str | None = args.hostname
+    host, host_port = _host_and_port(args.hostname) if args.hostname else (None, None)
+    if args.port is not None and host_port is not None and args.port != host_port:
+        raise UsageError(f"-p {args.port} and the port of -H {args.hostname} differ")
+    given_port = args.port or host_port
     address: str | None = args.ip_address
+    https = args.ssl
     if _URL.match(target):
         scheme, url_host, url_port, target = _split_url(target)
-        if args.ssl and scheme != "https":
+        if https and scheme != "https":
             raise UsageError(f"-S asks for HTTPS but -u is an {scheme} URL")
-        if args.port is not None and url_port is not None and args.port != url_port:
-            raise UsageError(f"-p {args.port} and the port {url_port} of the -u URL differ")
+        if given_port is not None and url_port is not None and given_port != url_port:
+            raise UsageError(f"-p {given_port} and the port {url_port} of the -u URL differ")
         tls = scheme == "https"
-        chosen_port = url_port or args.port or SCHEMES[scheme]
+        chosen_port = url_port or given_port or SCHEMES[scheme]
         if address is None and host and host != url_host:
             address = host  # -H is then the server: Icinga's $check_address$
         host = url_host
     else:
         if not target.startswith("/"):
             raise UsageError(f"-u {target!r}: a path starts with / (or give a full URL)")
-        tls = args.ssl
-        chosen_port = args.port or (443 if tls else args.http_default_port)
+        tls = https
+        chosen_port = given_port or (443 if tls else args.http_default_port)
     if not host:
         if not address:
             raise UsageError("no host given: use -H VHOST, -I ADDRESS or a full -u URL")
@@ -249,4 +300,36 @@ def request_of(args: argparse.Namespace, path: str | None = None) -> Request:
         client_cert=args.client_cert,
         client_key=args.client_key,
         credentials=read_credentials(args.credentials) if args.credentials else None,
+        tls_version=args.tls_version,
     )
+
+
+#: How much of a status page is read at most (a real one is a few KiB).
+STATUS_PAGE_LIMIT = 1024 * 1024
+
+if TYPE_CHECKING:
+    from checks.clients.http import Response
+
+
+def fetch_status_page(request: Request, what: str) -> Response:
+    """A server's status page (``what``: ``stub_status``, ``mod_status``…), answered 2xx.
+
+    A status check judges the page's numbers, not the HTTP status: a redirect, a 401 or a
+    404 means the check points at the wrong place or lacks its login (UNKNOWN, saying
+    which), a 5xx that the server itself is failing (CRITICAL).
+    """
+    from checks.clients.http import fetch
+
+    response = fetch(request, max_size=STATUS_PAGE_LIMIT)
+    status = f"{response.status} {response.reason}".strip()
+    if response.status >= 500:
+        raise ServiceDown(f"{response.url} answered {status}")
+    if 300 <= response.status < 400:
+        raise CannotCheck(
+            f"{response.url} redirects to {response.location or '?'}: give that URL (-u, -S)"
+        )
+    if response.status in (401, 403):
+        raise CannotCheck(f"{response.url} answered {status}: check --credentials")
+    if not 200 <= response.status < 300:
+        raise CannotCheck(f"{response.url} answered {status}: is {what} served there?")
+    return response

@@ -9,9 +9,12 @@ half a response.
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checks.clients import http
 from checks.clients.http import fetch, parse_certificate_time
@@ -19,6 +22,7 @@ from checks.core.credentials import Credentials
 from checks.core.errors import CannotCheck, ServiceDown
 from checks.core.runtime import _Alarm
 from checks.core.web import Request
+from tests.helpers.mutations import damaged
 from tests.servers.nginx import BIG_SIZE, PAGE, PASSWORD, TARGET, USER
 from tests.servers.ports import free_port
 from tests.servers.ssh_fake import fake_servers
@@ -189,3 +193,43 @@ def test_a_stopped_server_is_critical(own_nginx):
 )  # fmt: skip
 def test_certificate_dates(text, expected):
     assert parse_certificate_time(text) == expected
+
+
+@pytest.mark.parametrize(("version", "works"), [("1.2", True), ("1.3", True), ("1.2+", True),
+                                                ("1.1", False)])  # fmt: skip
+def test_the_tls_version_can_be_pinned(nginx, version, works):
+    request = secure(nginx, tls_version=version)
+    if works:
+        assert fetch(request).status == 200
+    else:
+        with pytest.raises(ServiceDown, match=f"localhost \\(127.0.0.1\\) port {request.port}: "):
+            fetch(request)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=-(10**10), max_value=10**11))
+def test_certificate_dates_agree_with_the_c_library(epoch):
+    moment = time.gmtime(epoch)
+    for layout in ("%b %e %H:%M:%S %Y GMT", "%Y-%m-%d %H:%M:%S GMT"):
+        text = time.strftime(layout, moment)
+        if moment.tm_year >= 1000:  # four-digit years, as certificates carry
+            assert parse_certificate_time(text) == epoch
+
+
+@settings(max_examples=300, deadline=None)
+@given(damaged("Dec  1 23:39:04 2027 GMT"))
+def test_damaged_certificate_dates_are_none_or_a_time(text):
+    found = parse_certificate_time(text)
+    assert found is None or isinstance(found, float)
+
+
+def test_pycurl_is_loaded_without_its_asyncio_helper():
+    code = (
+        "import sys; from checks.clients.http import libcurl; curl = libcurl(); "
+        "print(curl.Curl is not None, 'pycurl.async_multi' in sys.modules, "
+        "'dataclasses' in sys.modules)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.split() == ["True", "False", "False"]

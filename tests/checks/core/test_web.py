@@ -134,3 +134,24 @@ def test_the_web_module_loads_no_http_or_tls_library():
         [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_check_curl_spellings_of_port_tls_version_and_files():
+    assert request_of(parse("-H", "h:8080")).url == "http://h:8080/"
+    assert request_of(parse("-H", "[2001:db8::1]:8443", "-S")).url == "https://[2001:db8::1]:8443/"
+    assert request_of(parse("-H", "2001:db8::1")).url == "http://[2001:db8::1]/"
+    with pytest.raises(UsageError, match="-p 81 and the port of -H h:82 differ"):
+        request_of(parse("-H", "h:82", "-p", "81"))
+    assert request_of(parse("-H", "h", "-S", "--tls-version", "1.2")).tls_version == "1.2"
+    assert request_of(parse("-H", "h", "--tls-version", "1.2+")).tls_version == "1.2+"
+    assert request_of(parse("-H", "h", "-S")).tls_version is None
+    with pytest.raises(UsageError, match="'3' is not a TLS version"):
+        parse("-H", "h", "--tls-version", "3")
+    with pytest.raises(UsageError, match=r"ignored explicit argument .1\.2."):
+        parse("-H", "h", "--ssl=1.2")
+    request = request_of(parse("-H", "h", "--ca-cert", "ca.pem", "-J", "c.pem", "-K", "k.pem"))
+    assert (request.ca_file, request.client_cert, request.client_key) == (
+        "ca.pem",
+        "c.pem",
+        "k.pem",
+    )
