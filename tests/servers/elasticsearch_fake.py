@@ -7,7 +7,8 @@ place: ``GET /<capture name without .json>/_cluster/health`` answers that captur
 ``application/json``. Under ``/locked/`` it wants Elasticsearch's basic auth
 (:data:`USER`/:data:`PASSWORD`) and answers a wrong or missing login as Elasticsearch 8
 does: 401 with ``WWW-Authenticate`` and its ``security_exception`` JSON. ``/garbage/``
-answers broken JSON with status 200, ``/html/`` an HTML page, ``/failing/`` a 503. A
+answers broken JSON with status 200, ``/html/`` an HTML page, ``/failing/`` a 503; the
+same over HTTPS with a valid and an expired certificate (:class:`SecuredElasticsearch`). A
 test may make it answer anything at a path of its choice (:attr:`FakeElasticsearch.answers`:
 damaged captures of any status page, for the checks' runs on damaged data).
 
@@ -29,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import shared_fixtures
+from tests.servers.nginx import make_ca
 
 USER, PASSWORD = "elastic", "changeme too"
 #: Elasticsearch 8's answer to a request without a valid login (status 401).
@@ -53,8 +55,14 @@ class FakeElasticsearch(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, captures: Path) -> None:
+    def __init__(self, captures: Path, certificate: Path | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        if certificate is not None:  # HTTPS, with the key beside it (name.pem, name.key)
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certificate, certificate.with_suffix(".key"))
+            self.socket = context.wrap_socket(self.socket, server_side=True)
         self.captures = captures
         self.host, self.port = "127.0.0.1", self.server_address[1]
         #: path -> (status, body, content type): answers set by a test, before all others.
@@ -122,6 +130,32 @@ def elasticsearch() -> Iterator[FakeElasticsearch]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class SecuredElasticsearch:
+    """Two fakes over HTTPS, certificates from a test CA: ``valid`` and ``expired``."""
+
+    def __init__(self, root: Path) -> None:
+        make_ca(root)
+        self.ca_file = root / "ca.pem"
+        captures = shared_fixtures() / "elasticsearch"
+        self.valid = FakeElasticsearch(captures, root / "valid.pem")
+        self.expired = FakeElasticsearch(captures, root / "expired.pem")
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredElasticsearch]:
+    """The fake Elasticsearch over HTTPS (the CA and certificates of tests/servers/nginx)."""
+    secured = SecuredElasticsearch(tmp_path_factory.mktemp("elasticsearch-tls"))
+    servers = (secured.valid, secured.expired)
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield secured
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
 
 
 @contextmanager

@@ -137,3 +137,15 @@ def tomcat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tomcat]:
     finally:
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def tomcat_to_stop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tomcat]:
+    """A Tomcat of its own that the test may stop (the service going away mid-way)."""
+    base = tmp_path_factory.mktemp("tomcat-stopped")
+    server = start_tomcat(base)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)

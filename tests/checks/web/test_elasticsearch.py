@@ -219,6 +219,27 @@ def test_what_is_not_cluster_health(elasticsearch, path, state, message):
     assert outcome.text.count("\n") == 1
 
 
+@pytest.mark.integration
+def test_tls_is_verified_against_the_ca_file(elasticsearch_tls):
+    secured, path = elasticsearch_tls, health_of(GREEN)
+    port = str(secured.valid.port)
+    outcome = run("-H", "127.0.0.1", "-p", port, "-S", "--ca-file", str(secured.ca_file),
+                  "-u", path)  # fmt: skip
+    assert outcome.state == 0, outcome.text
+    outcome = run("-H", "127.0.0.1", "-p", port, "-S", "-u", path)
+    assert outcome.state == 2, outcome.text
+    assert outcome.summary == (
+        f"127.0.0.1 port {port}: SSL certificate OpenSSL verify result: unable to get local "
+        "issuer certificate (20)"
+    )
+    assert run("-H", "127.0.0.1", "-p", port, "-S", "--insecure", "-u", path).state == 0
+    expired = str(secured.expired.port)
+    outcome = run("-H", "127.0.0.1", "-p", expired, "-S", "--ca-file", str(secured.ca_file),
+                  "-u", path)  # fmt: skip
+    assert outcome.state == 2, outcome.text
+    assert outcome.summary.endswith("verify result: certificate has expired (10)")
+
+
 def test_connection_refused_is_critical():
     port = free_port()
     outcome = run("-H", "127.0.0.1", "-p", str(port))

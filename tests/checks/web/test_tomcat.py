@@ -244,6 +244,16 @@ def test_a_world_readable_credentials_file_is_refused(tomcat, monitor):
     assert "accessible by group or others (mode 0644)" in outcome.summary
 
 
+@pytest.mark.integration
+def test_the_service_stopped_midway_is_critical(tomcat_to_stop, tmp_path):
+    credentials = login(tmp_path, tomcat_to_stop.user, tomcat_to_stop.password)
+    assert at(tomcat_to_stop, "--credentials", credentials, "--sample", "0.05").state == 0
+    tomcat_to_stop.stop()
+    outcome = at(tomcat_to_stop, "--credentials", credentials, "--sample", "0.05")
+    assert outcome.state == 2, outcome.text
+    assert outcome.summary == f"127.0.0.1 port {tomcat_to_stop.port}: connection refused"
+
+
 def test_connection_refused_is_critical():
     port = free_port()
     outcome = run("-H", "127.0.0.1", "-p", str(port))
@@ -264,6 +274,7 @@ def test_a_server_answering_garbage_is_critical():
     with garbage_server() as port:
         outcome = run("-H", "127.0.0.1", "-p", str(port))
     assert outcome.state == 2, outcome.text
+    assert outcome.summary == f"127.0.0.1 port {port}: Received HTTP/0.9 when not allowed"
 
 
 @pytest.mark.integration
