@@ -147,33 +147,33 @@ class Apache(nagiosplugin.Resource):
         return self.status
 
     def probe(self) -> list[nagiosplugin.Metric]:
-        """Workers and scoreboard now; requests and bytes per second over the interval."""
-        status = self.read()
-        limit = self.limit = self.args.max_workers or status.limit
-        metrics = [
-            nagiosplugin.Metric("busy", 100.0 * status.busy / limit, "%", 0),
-            nagiosplugin.Metric("busy_workers", status.busy, "", 0, limit),
-            nagiosplugin.Metric("idle_workers", status.idle, "", 0, limit),
-        ]
-        if status.counters is not None:
+        """Requests and bytes per second over the interval; workers and scoreboard of the
+        newest reading (the second one after a sample)."""
+        first = self.read()
+        rates: list[nagiosplugin.Metric] = []
+        if first.counters is not None:
             interval = stored_rates(
                 state_name("apache", self.url),
-                status.counters,
+                first.counters,
                 lambda: self._counters(self.read()),
                 self.args.sample,
                 restarted,
             )
             self.interval = interval.how
-            metrics += [
+            rates = [
                 nagiosplugin.Metric("requests", interval.rate("accesses"), "", 0),
                 nagiosplugin.Metric("bytes", 1024 * interval.rate("kbytes"), "B", 0),
             ]
-        status = self.status or status  # the newest reading, after a sample
-        metrics += [
-            nagiosplugin.Metric(name, count, "", 0, status.limit, context="scoreboard")
-            for name, count in status.scoreboard.items()
-        ]
-        return metrics
+        status = self.status or first
+        limit = self.limit = self.args.max_workers or status.limit
+        return [
+            nagiosplugin.Metric("busy", 100.0 * status.busy / limit, "%", 0),
+            nagiosplugin.Metric("busy_workers", status.busy, "", 0, limit),
+            nagiosplugin.Metric("idle_workers", status.idle, "", 0, limit),
+            *rates,
+            *(nagiosplugin.Metric(name, count, "", 0, status.limit, context="scoreboard")
+              for name, count in status.scoreboard.items()),
+        ]  # fmt: skip
 
     @staticmethod
     def _counters(status: ApacheStatus) -> dict[str, float]:

@@ -9,8 +9,9 @@ the request threads busy as a percentage of ``maxThreads`` (``-w``/``-c``, defau
 default 90 and 95). Errors and requests per second of each connector (``errorCount`` and
 ``requestCount``, lifetime counters) come from the interval since the previous run, or
 over ``--sample`` seconds on a first run (see :mod:`checks.core.statefile`); a restart
-sets them back and drops the stored reading. ``--warning-errors``/``--critical-errors``
-judge the errors per second of every connector.
+sets them back and drops the stored reading (the XML has no uptime, so a restart after
+which the counters already passed the stored ones shows as one interval's rate).
+``--warning-errors``/``--critical-errors`` judge the errors per second of every connector.
 
 A rejected login is UNKNOWN with "authentication failed" (the status could not be read:
 the page is not down, the credentials file is wrong); a login without the role is UNKNOWN
