@@ -16,6 +16,7 @@ A 5xx is CRITICAL: the server answers that it is failing.
 from __future__ import annotations
 
 import argparse
+import logging  # loaded by checks.core.runtime already: free
 import re
 from collections.abc import Callable
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 #: A status page is small; more than this is not the page (and not worth reading).
 MAX_SIZE = 4 * 1024 * 1024
+#: How much of the page -vvv shows.
+MAX_LOGGED = 8192
 
 
 def add_status_options(parser: Parser, default_port: int, default_path: str) -> None:
@@ -44,6 +47,10 @@ def fetch_page(args: argparse.Namespace, what: str, accept: tuple[int, ...] = (2
     from checks.core.web import request_of
 
     response = fetch(request_of(args), max_size=MAX_SIZE)
+    log = logging.getLogger("checks.web")
+    log.info("%s: HTTP %d %s, %d bytes", response.url, response.status, response.reason,
+             response.size)  # fmt: skip
+    log.debug("%s", response.text[:MAX_LOGGED])
     if response.status in accept:
         if response.truncated:
             raise CannotCheck(

@@ -1,4 +1,4 @@
-"""check_apache: how busy an Apache httpd is, from mod_status (``/server-status?auto``).
+"""check_apache: how busy an Apache httpd is, from mod_status (/server-status?auto).
 
 Judges the workers busy as a percentage of the server's limit: the scoreboard has one slot
 per possible worker (ServerLimit × ThreadLimit for the threaded MPMs, ServerLimit for

@@ -10,7 +10,7 @@ default 90 and 95). Errors and requests per second of each connector (``errorCou
 ``requestCount``, lifetime counters) come from the interval since the previous run, or
 over ``--sample`` seconds on a first run (see :mod:`checks.core.statefile`); a restart
 sets them back and drops the stored reading (the XML has no uptime, so a restart after
-which the counters already passed the stored ones shows as one interval's rate).
+which the counters already passed the stored ones makes that one interval's rates too low).
 ``--warning-errors``/``--critical-errors`` judge the errors per second of every connector.
 
 A rejected login is UNKNOWN with "authentication failed" (the status could not be read:

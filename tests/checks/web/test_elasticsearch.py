@@ -151,6 +151,11 @@ def test_green_is_ok(elasticsearch):
     )
     assert "nodes=3;;3:;0 data_nodes=3;;;0 " in outcome.status_line
     assert "active_shards_percent=100%;;;0;100 task_max_waiting=0s;;;0" in outcome.status_line
+    lines = at(elasticsearch, health_of(GREEN), "-vv").text.splitlines()
+    assert (
+        f"http://127.0.0.1:{elasticsearch.port}{health_of(GREEN)}: HTTP 200 OK, 476 bytes" in lines
+    )
+    assert "OK: 3 nodes" in lines
 
 
 @pytest.mark.integration
