@@ -111,10 +111,10 @@ def _test_servers() -> None:
 def apache_port() -> str:
     """A real Apache with mod_status on loopback (as root), for check_apache; its port."""
     _test_servers()
-    from tests.servers.apache import start_apache
+    from tests.servers.apache import server_root, start_apache
 
-    root = STUBS / "apache"
-    root.mkdir()
+    root = server_root()  # www-data must reach it: not under STUBS (mode 0700)
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     try:
         server = start_apache(root)
     except BaseException:  # not root, or no apache2: the cases then measure a refusal

@@ -5,8 +5,8 @@ Debian's ``apache2`` binary runs from a configuration written into a temporary d
 (``-DFOREGROUND``), listening on 127.0.0.1 on a free port, with the event MPM (or
 prefork, whose scoreboard has a slot per process) and only the modules the check needs:
 authz_core, authz_host, status, and basic auth for one location. Started as root it runs
-its children as www-data, so the temporary directory is made traversable and the
-document root readable for that user.
+its children as www-data, so its directory (in /tmp, see :func:`server_root`) is made
+traversable and the document root readable for that user.
 
 ``/server-status`` is mod_status; ``/plain.html`` an HTML page (wrong content for the
 check); ``/locked/server-status`` asks for a login it never accepts (basic auth with an
@@ -17,17 +17,22 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
+import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers.ports import free_port, wait_for_tcp
+from tests.servers.ports import free_port
 
 APACHE2 = "/usr/sbin/apache2"
+#: Ports tried before giving up: one may be taken between free_port() and the bind.
+ATTEMPTS = 3
 MODULES = Path("/usr/lib/apache2/modules")
 #: Workers of the test server: with the event MPM 2 processes of 5 threads, up to
 #: ServerLimit 3 (15 scoreboard slots); with prefork 2 processes, up to 6 (6 slots).
@@ -108,10 +113,7 @@ def start_apache(root: Path, mpm: str = "event") -> Apache:
     if os.geteuid() != 0:
         pytest.skip("apache2 must start as root to run its children as www-data")
     user = pwd.getpwnam("www-data")
-    for directory in (root, *root.parents):
-        if directory == Path("/"):
-            break
-        directory.chmod(directory.stat().st_mode | 0o001)  # traversable for www-data
+    root.chmod(0o711)  # traversable for www-data
     (root / "htdocs").mkdir()
     (root / "htdocs" / "plain.html").write_text(
         "<!DOCTYPE html>\n<html><head><title>It works</title></head>"
@@ -120,10 +122,21 @@ def start_apache(root: Path, mpm: str = "event") -> Apache:
     (root / "htdocs").chmod(0o755)
     (root / "htpasswd").write_text("")
     (root / "htpasswd").chmod(0o644)
-    port = free_port()
+    token = secrets.token_hex(8)
+    (root / "htdocs" / "token.txt").write_text(token)
+    for _ in range(ATTEMPTS):
+        server = _start_on(root, free_port(), mpm, user.pw_name, token)
+        if server is not None:
+            return server
+    raise AssertionError(f"apache2 did not start: {(root / 'stderr.log').read_text()}")
+
+
+def _start_on(root: Path, port: int, mpm: str, user: str, token: str) -> Apache | None:
+    """Apache on ``port``, once it serves this run's ``token``; None if the port was taken
+    meanwhile (free_port() releases it: another process may bind it first)."""
     (root / "httpd.conf").write_text(
-        CONFIG.format(root=root, port=port, modules=MODULES, user=user.pw_name,
-                      group="www-data", mpm=mpm)
+        CONFIG.format(root=root, port=port, modules=MODULES, user=user, group="www-data",
+                      mpm=mpm)
     )  # fmt: skip
     environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
     process = subprocess.Popen(
@@ -133,28 +146,46 @@ def start_apache(root: Path, mpm: str = "event") -> Apache:
         env=environment,
     )
     server = Apache(root, port, process)
+    deadline = time.monotonic() + 15
     try:
-        deadline = time.monotonic() + 15
-        while process.poll() is None:
-            try:
-                wait_for_tcp(server.host, port, timeout=0.2)
-                break
-            except AssertionError:
-                assert time.monotonic() < deadline, "apache2 did not start"
-        assert process.poll() is None, (
-            f"apache2 exited: {(root / 'stderr.log').read_text()}"
-            f"{server.log.read_text() if server.log.exists() else ''}"
-        )
+        while process.poll() is None and time.monotonic() < deadline:
+            if _serves(port, token):
+                return server
+            time.sleep(0.05)
     except BaseException:
         server.stop()
         raise
-    return server
+    exited = process.poll() is not None
+    server.stop()
+    logs = "".join(path.read_text() for path in (root / "stderr.log", server.log) if path.exists())
+    if exited and "Address already in use" not in logs:
+        raise AssertionError(f"apache2 exited: {logs}")
+    return None
+
+
+def _serves(port: int, token: str) -> bool:
+    """Whether our Apache answers on ``port`` (not another process that took the port)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/token.txt", timeout=1) as page:
+            return bool(page.read().decode() == token)
+    except OSError:
+        return False
+
+
+def server_root() -> Path:
+    """A directory of its own in /tmp for one Apache.
+
+    Not under pytest's base temporary directory: every pytest session of root (other test
+    runs on the machine) sets ``/tmp/pytest-of-root`` back to mode 0700, and www-data
+    could then no longer reach the documents mid-run (403 on every page).
+    """
+    return Path(tempfile.mkdtemp(prefix="vigie-apache-"))
 
 
 @pytest.fixture(scope="session")
-def apache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apache]:
+def apache() -> Iterator[Apache]:
     """Apache with mod_status on loopback, for the whole session."""
-    root = tmp_path_factory.mktemp("apache")
+    root = server_root()
     server = start_apache(root)
     try:
         yield server
@@ -164,9 +195,9 @@ def apache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apache]:
 
 
 @pytest.fixture
-def apache_to_stop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apache]:
+def apache_to_stop() -> Iterator[Apache]:
     """An Apache of its own that the test may stop (the service going away mid-way)."""
-    root = tmp_path_factory.mktemp("apache-stopped")
+    root = server_root()
     server = start_apache(root)
     try:
         yield server

@@ -5,7 +5,8 @@ temporary directory: the stock configuration of ``/usr/share/tomcat10/etc`` with
 ``server.xml`` written here (one HTTP connector on 127.0.0.1 and a free port, no shutdown
 port, no AJP), a ``tomcat-users.xml`` with the ``monitor`` user of role
 ``manager-status`` (and ``deployer`` of another role: authenticated but forbidden), and
-the manager webapp of tomcat10-admin deployed by a Context file. It runs in the
+the manager webapp of tomcat10-admin deployed by a Context file (and ``/vigie/token.txt``,
+by which the fixture knows the port answers this Tomcat and not another process). It runs in the
 foreground (``catalina.sh run``) as the test's user and starts in a few seconds, so one
 server serves the whole session.
 """
@@ -13,6 +14,7 @@ server serves the whole session.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -28,6 +30,8 @@ from tests.servers.ports import free_port
 
 CATALINA_HOME = Path("/usr/share/tomcat10")
 MANAGER = Path("/usr/share/tomcat10-admin/manager")
+#: Ports tried before giving up: one may be taken between free_port() and the bind.
+ATTEMPTS = 3
 USER, PASSWORD = "monitor", "s3cret status"
 SERVER_XML = """\
 <?xml version="1.0" encoding="UTF-8"?>
@@ -73,15 +77,19 @@ class Tomcat:
                 self.process.wait(timeout=10)
 
 
-def _status_answers(port: int) -> bool:
-    """Whether the manager's status page answers (401 without a login: deployed)."""
+def _answers(port: int, token: str) -> bool:
+    """Whether our Tomcat serves this run's token and the manager's status page (401
+    without a login: deployed), not another process that took the port."""
     try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/vigie/token.txt", timeout=1) as page:
+            if page.read().decode() != token:
+                return False
         urllib.request.urlopen(f"http://127.0.0.1:{port}/manager/status?XML=true", timeout=1)
     except urllib.error.HTTPError as error:
         return error.code == 401
     except OSError:
         return False
-    return True
+    return False
 
 
 def start_tomcat(base: Path) -> Tomcat:
@@ -92,12 +100,23 @@ def start_tomcat(base: Path) -> Tomcat:
         pytest.skip("no Java runtime (apt install default-jre-headless)")
     conf = base / "conf"
     shutil.copytree(CATALINA_HOME / "etc", conf)
-    for directory in ("logs", "temp", "work", "webapps", "conf/Catalina/localhost"):
+    for directory in ("logs", "temp", "work", "webapps/vigie", "conf/Catalina/localhost"):
         (base / directory).mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    (conf / "server.xml").write_text(SERVER_XML.format(port=port))
+    token = secrets.token_hex(8)
+    (base / "webapps" / "vigie" / "token.txt").write_text(token)
     (conf / "tomcat-users.xml").write_text(USERS_XML.format(user=USER, password=PASSWORD))
     (conf / "Catalina" / "localhost" / "manager.xml").write_text(MANAGER_CONTEXT)
+    for _ in range(ATTEMPTS):
+        server = _start_on(base, free_port(), token)
+        if server is not None:
+            return server
+    raise AssertionError(f"tomcat did not start: {(base / 'catalina.out').read_text()[-3000:]}")
+
+
+def _start_on(base: Path, port: int, token: str) -> Tomcat | None:
+    """Tomcat with its connector on ``port``, once it serves ``token`` and the manager;
+    None if the port was taken meanwhile (Tomcat then runs on without the connector)."""
+    (base / "conf" / "server.xml").write_text(SERVER_XML.format(port=port))
     environment = {
         "PATH": "/usr/bin:/bin",
         "LANG": "C",
@@ -117,7 +136,10 @@ def start_tomcat(base: Path) -> Tomcat:
     server = Tomcat(base, port, process)
     try:
         deadline = time.monotonic() + 60
-        while not _status_answers(port):
+        while not _answers(port, token):
+            if "Address already in use" in server.log.read_text():
+                server.stop()
+                return None
             assert process.poll() is None, f"tomcat exited: {server.log.read_text()[-3000:]}"
             assert time.monotonic() < deadline, f"tomcat did not start: {server.log.read_text()}"
             time.sleep(0.2)
