@@ -14,9 +14,9 @@ not resolve, and what is wrong on our side (a CA or client certificate file that
 used), is :class:`~checks.core.errors.CannotCheck` (UNKNOWN), as in the C plugins.
 
 Verification without ``--ca-file`` uses the system's CA directory (``CAPATH
-/etc/ssl/certs``) and never a bundle file: the libcurl inside the pycurl wheel was built
-with a bundle path of its build system, which Debian does not have, and a whole bundle is
-parsed at every run where a directory is read per lookup (see
+/etc/ssl/certs``) and never a bundle file: the libcurl inside a pycurl wheel carries the
+bundle path of the system it was built on, which need not exist here, and a whole bundle
+is parsed at every run where a directory is read per lookup (see
 :func:`checks.core.net.tls_context`).
 """
 

@@ -174,7 +174,7 @@ def add_http_options(parser: Parser, default_port: int = 80, default_path: str =
         action="store_true",
         help="accepted for check_curl: SNI is always sent for a host name",
     )
-    add_family_options(parser)
+    add_family_options(where)  # type: ignore[arg-type]  # a group adds options alike
     tls = parser.add_argument_group("TLS (the server certificate is verified by default)")
     tls.add_argument(
         "--ca-file",
@@ -255,6 +255,17 @@ def _split_url(text: str) -> tuple[str, str, int | None, str]:
     return scheme, parts.hostname, url_port, path
 
 
+def _family_fits(target: str, family: int) -> None:
+    """A usage error when ``-4``/``-6`` contradict an address literal (curl would ignore them)."""
+    import socket
+
+    ipv6 = ":" in target
+    ipv4 = not ipv6 and target.count(".") == 3 and target.replace(".", "").isdigit()
+    if (family == socket.AF_INET6 and ipv4) or (family == socket.AF_INET and ipv6):
+        asked = "-6 (IPv6)" if family == socket.AF_INET6 else "-4 (IPv4)"
+        raise UsageError(f"{asked} contradicts the address {target}")
+
+
 def request_of(args: argparse.Namespace, path: str | None = None) -> Request:
     """The request for parsed ``args``; ``path`` (a status page's) overrides ``-u``."""
     target = path if path is not None else args.url
@@ -286,6 +297,7 @@ def request_of(args: argparse.Namespace, path: str | None = None) -> Request:
         host, address = address, None
     if any(character in target for character in " \r\n\t"):
         raise UsageError(f"-u {target!r}: a URL path has no blanks (write %20)")
+    _family_fits(address or host, chosen_family(args))
     if args.client_key and not args.client_cert:
         raise UsageError("--client-key needs --client-cert")
     return Request(

@@ -213,19 +213,21 @@ def content_problems(
 
 def age_problem(response: Response, limit: float) -> str | None:
     """What ``-M`` finds wrong with the document's dates (check_curl's rules), or None."""
-    from email.utils import parsedate_tz
+    from email.utils import mktime_tz, parsedate_tz
 
-    dates = {}
+    dates: dict[str, int] = {}
     for header in ("Date", "Last-Modified"):
         value = response.header(header)
         if value is None:
             return f"no {header} header: the document's age is unknown"
-        parsed = parsedate_tz(value)
-        if parsed is None:
+        try:
+            parsed = parsedate_tz(value)
+            if parsed is not None:
+                dates[header] = mktime_tz(parsed)
+        except (ValueError, OverflowError):
+            pass
+        if header not in dates:
             return f"{header} {screen(value)!r} is not an HTTP date"
-        from email.utils import mktime_tz
-
-        dates[header] = mktime_tz(parsed)
     age = dates["Date"] - dates["Last-Modified"]
     if age < -FUTURE_SLACK:
         return f"the document is dated {human_duration(-age)} in the future"
@@ -567,7 +569,7 @@ PLUGIN = Plugin(
     build_parser,
     make_check,
     address=True,
-    services=("vigie-url",),
+    services=("vigie-url ",),
     bench=(
         Bench("check_url -H 127.0.0.1 -p PORT", ("-H", "127.0.0.1", "-p", "{http_port}"),
               kind="tool", twin="C check_curl -H 127.0.0.1 -p PORT"),

@@ -7,11 +7,15 @@ TLS verification and certificate days, basic auth, and the ways a server fails.
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checks.clients.http import Response
 from checks.core.runtime import Outcome
@@ -24,9 +28,10 @@ from checks.web.url import (
     max_age,
     page_size,
 )
-from tests.conftest import executable
+from tests.conftest import FIXTURES, REPO, executable
 from tests.helpers.compat import perf_value
 from tests.helpers.contract import assert_conforms
+from tests.helpers.mutations import answers_cleanly, damaged
 from tests.servers.nginx import PASSWORD, USER
 from tests.servers.ports import free_port
 from tests.servers.ssh_fake import fake_servers
@@ -357,3 +362,74 @@ def test_the_installed_command_keeps_the_contract_and_its_timeout():
         assert time.monotonic() - started < 3
     assert_conforms("url", result.returncode, result.stdout, result.stderr)
     assert result.returncode == CRITICAL
+
+
+WEB_HOST = """
+object Host "shop.example.org" {
+  check_command = "dummy"
+  address = "192.0.2.7"
+  vars.vigie_urls["shop"] = { url = "https://shop.example.org/", certificate = "30,14" }
+  vars.vigie_urls["api"] = { url = "/health", port = 8080, expect = "200" }
+  vars.vigie_nginx_status = "/nginx_status"
+}
+"""
+
+
+@pytest.mark.integration
+def test_icinga_applies_a_service_per_url_and_one_for_nginx(tmp_path):
+    """icinga_conf's apply rules: vigie-url <name> per vars.vigie_urls entry, vigie-nginx."""
+    icinga2 = shutil.which("icinga2") or "/usr/sbin/icinga2"
+    conf = REPO / "icinga_conf"
+    for name in ("data", "cache", "log", "spool", "run"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "host.conf").write_text(WEB_HOST)
+    main = tmp_path / "icinga2.conf"
+    files = (conf / "constants.conf", conf / "commands.conf", conf / "templates.conf",
+             conf / "services.conf", tmp_path / "host.conf")  # fmt: skip
+    includes = "".join(f'include "{path}"\n' for path in files)
+    main.write_text(f'const PluginDir = "/usr/lib/nagios/plugins"\ninclude <itl>\n'
+                    f"include <plugins>\n{includes}")  # fmt: skip
+    places = ("DataDir", "data"), ("CacheDir", "cache"), ("LogDir", "log"), ("SpoolDir", "spool")
+    defines = [f"-D{name}={tmp_path / sub}" for name, sub in (*places, ("InitRunDir", "run"))]
+    defines += ["-DRunAsUser=root", "-DRunAsGroup=root"]
+    result = subprocess.run([icinga2, "daemon", "-C", "-c", str(main), *defines],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    services, debug, index = {}, (tmp_path / "cache" / "icinga2.debug").read_bytes(), 0
+    while index < len(debug):  # netstrings: <length>:<json>,
+        colon = debug.index(b":", index)
+        length = int(debug[index:colon])
+        record = json.loads(debug[colon + 1 : colon + 1 + length])
+        index = colon + 2 + length
+        if record["type"] == "Service":
+            services[record["name"]] = record["properties"]
+    assert {"vigie-url shop", "vigie-url api", "vigie-nginx"} <= set(services)
+    shop = services["vigie-url shop"]
+    assert shop["check_command"] == "vigie-url"
+    assert shop["vars"]["vigie_url_url"] == "https://shop.example.org/"
+    assert shop["vars"]["vigie_url_certificate"] == "30,14"
+    assert services["vigie-url api"]["vars"]["vigie_url_port"] == 8080
+    assert services["vigie-nginx"]["vars"]["vigie_nginx_url"] == "/nginx_status"
+
+
+#: What nginx sent for GET / (tests/fixtures/README.md).
+NGINX_RESPONSE = (FIXTURES / "nginx" / "http-response-200.bin").read_bytes().decode("latin-1")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["Date", "Last-Modified"]), damaged("Tue, 01 Dec 2026 12:00:00 GMT"))
+def test_damaged_dates_are_a_problem_or_none_never_an_error(header, value):
+    headers = {"Date": NOON, "Last-Modified": NOON} | {header: value}
+    found = age_problem(response(200, headers=tuple(headers.items())), 3600)
+    assert found is None or isinstance(found, str)
+
+
+@pytest.mark.integration
+@settings(max_examples=40, deadline=None)
+@given(damaged(NGINX_RESPONSE))
+def test_a_damaged_response_is_one_clean_line(text):
+    with fake_servers() as start:
+        server = start(text.encode("latin-1", errors="replace") or b"\n")
+        outcome = PLUGIN.run(["-H", "127.0.0.1", "-p", str(server.port), "-t", "3",
+                              "-s", "all is well", "-M", "1d"])  # fmt: skip
+    answers_cleanly("url", outcome)
