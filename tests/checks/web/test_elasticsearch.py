@@ -24,6 +24,7 @@ from checks.core.runtime import Outcome
 from checks.web.elasticsearch import PLUGIN, Colour, parse_health
 from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms
+from tests.helpers.icinga import applied_services
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.servers.elasticsearch_fake import (
     PASSWORD,
@@ -289,3 +290,40 @@ def test_the_installed_executable_keeps_the_contract(elasticsearch):
     )  # fmt: skip
     assert_conforms("elasticsearch", done.returncode, done.stdout, done.stderr)
     assert done.returncode == 0, done.stdout
+
+
+STATUS_HOSTS = """
+object Host "web1.example.org" {
+  check_command = "dummy"
+  address = "192.0.2.7"
+  vars.vigie_apache_status = "/status?auto"
+  vars.vigie_tomcat_status = true
+  vars.vigie_tomcat_credentials = "/etc/icinga2/secrets/tomcat.cred"
+}
+object Host "es1.example.org" {
+  check_command = "dummy"
+  address = "192.0.2.8"
+  vars.vigie_elasticsearch_status = "https://es1.example.org:9200/_cluster/health"
+  vars.vigie_elasticsearch_nodes = 3
+}
+"""
+
+
+@pytest.mark.integration
+def test_icinga_applies_the_status_page_services_where_hosts_ask(tmp_path):
+    """vigie-apache, vigie-tomcat, vigie-elasticsearch: a path or URL, or true."""
+    services = applied_services(tmp_path, STATUS_HOSTS)
+    assert set(services) >= {"web1.example.org!vigie-apache", "web1.example.org!vigie-tomcat",
+                             "es1.example.org!vigie-elasticsearch"}  # fmt: skip
+    assert not {"es1.example.org!vigie-apache", "web1.example.org!vigie-elasticsearch"} & set(
+        services
+    )
+    apache = services["web1.example.org!vigie-apache"]
+    assert (apache["check_command"], apache["vars"]["vigie_apache_url"]) == (
+        "vigie-apache", "/status?auto",
+    )  # fmt: skip
+    assert "vigie_tomcat_url" not in services["web1.example.org!vigie-tomcat"]["vars"]
+    elasticsearch = services["es1.example.org!vigie-elasticsearch"]["vars"]
+    assert (
+        elasticsearch["vigie_elasticsearch_url"] == "https://es1.example.org:9200/_cluster/health"
+    )
