@@ -9,8 +9,8 @@ its children as www-data, so its directory (in /tmp, see :func:`server_root`) is
 traversable and the document root readable for that user.
 
 ``/server-status`` is mod_status; ``/plain.html`` an HTML page (wrong content for the
-check); ``/locked/server-status`` asks for a login it never accepts (basic auth with an
-empty user file: bad credentials).
+check); ``/old-status`` a redirect to ``/server-status?auto``; ``/locked/server-status``
+asks for a login it never accepts (basic auth with an empty user file: bad credentials).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ LoadModule auth_basic_module {modules}/mod_auth_basic.so
 LoadModule authz_user_module {modules}/mod_authz_user.so
 LoadModule authz_host_module {modules}/mod_authz_host.so
 LoadModule status_module {modules}/mod_status.so
+LoadModule alias_module {modules}/mod_alias.so
 <IfModule mpm_event_module>
     ServerLimit 3
     StartServers 2
@@ -77,6 +78,7 @@ DocumentRoot "{root}/htdocs"
 <Directory "{root}/htdocs">
     Require all granted
 </Directory>
+Redirect 301 /old-status /server-status?auto
 <Location "/server-status">
     SetHandler server-status
     Require ip 127.0.0.1

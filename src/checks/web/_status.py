@@ -9,8 +9,8 @@ no answer within ``-t``, TLS failure) is CRITICAL, from :mod:`checks.clients.htt
 answer that is not the page is UNKNOWN, because the service's state could not be read:
 401 says *authentication failed* (the credentials file is wrong; without one, that the
 page wants a login), 403 that the login may not read the page (a missing role), 404 that
-the status page is not where ``-u`` points.
-A 5xx is CRITICAL: the server answers that it is failing.
+the status page is not where ``-u`` points, a redirect where it moved. A 5xx is CRITICAL:
+the server answers that it is failing.
 """
 
 from __future__ import annotations
@@ -57,26 +57,29 @@ def fetch_page(args: argparse.Namespace, what: str, accept: tuple[int, ...] = (2
                 f"{response.where} sent more than {MAX_SIZE // 1048576} MiB: not the {what}"
             )
         return response
-    raise refusal(response.status, response.reason, response.where, what, args.credentials)
+    raise refusal(response, what, args.credentials)
 
 
-def refusal(
-    status: int, reason: str, where: str, what: str, credentials: str | None = None
-) -> CannotCheck | ServiceDown:
+def refusal(response: Response, what: str, credentials: str | None) -> CannotCheck | ServiceDown:
     """The error for an HTTP answer other than the page: UNKNOWN, or CRITICAL for 5xx;
     ``credentials`` is the credentials file given, if any."""
-    answered = f"{where} answered HTTP {status} {reason}".rstrip()
+    status = response.status
+    answered = f"{response.where} answered HTTP {status} {response.reason}".rstrip()
     if status == 401 and credentials:
         return CannotCheck(f"authentication failed: {answered} (check the login in {credentials})")
-    if status == 401:
-        return CannotCheck(f"{answered}: the {what} wants a login (--credentials FILE)")
-    if status == 403:
-        return CannotCheck(f"{answered}: the login may not read the {what}")
-    if status == 404:
-        return CannotCheck(f"{answered}: no {what} there (check -u)")
     if status >= 500:
         return ServiceDown(f"{answered} instead of the {what}")
-    return CannotCheck(f"{answered} instead of the {what}")
+    if status == 401:
+        why = f"the {what} wants a login (--credentials FILE)"
+    elif status == 403:
+        why = f"the login may not read the {what}"
+    elif status == 404:
+        why = f"no {what} there (check -u)"
+    elif 300 <= status < 400 and response.location:
+        why = f"the {what} moved to {response.location} (give -u that)"
+    else:
+        return CannotCheck(f"{answered} instead of the {what}")
+    return CannotCheck(f"{answered}: {why}")
 
 
 def number_of(noun: str) -> Callable[[str], int]:

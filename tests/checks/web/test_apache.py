@@ -225,13 +225,15 @@ def test_max_workers_names_a_limit_below_the_scoreboard(apache):
                         "with ?auto?)"),
      ("/server-status", 3, "an HTML page, not mod_status ?auto output"),
      ("/nothing", 3, "answered HTTP 404 Not Found: no mod_status page there (check -u)"),
+     ("/old-status", 3, "answered HTTP 301 Moved Permanently: the mod_status page moved to "
+                        "http://127.0.0.1:{port}/server-status?auto (give -u that)"),
      ("/locked/server-status?auto", 3,
       "answered HTTP 401 Unauthorized: the mod_status page wants a login (--credentials FILE)")],
 )  # fmt: skip
 def test_what_is_not_the_status_page_is_unknown(apache, path, state, message):
     outcome = at(apache, "-u", path)
     assert outcome.state == state, outcome.text
-    assert message in outcome.summary
+    assert message.format(port=apache.port) in outcome.summary
     assert outcome.text.count("\n") == 1
 
 
