@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import functools
 import json
 import os
 import platform
@@ -24,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,10 +113,11 @@ SMTP_PORT = str(line_server(
 MAIL_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 
 
-def stub_printing(name: str, fixture: Path) -> str:
-    """A tool that prints a recorded output (postqueue -j, qmail-qstat): no mail queue here."""
-    path = STUBS / name
-    path.write_text(f"#!/bin/sh\ncat '{fixture}'\n")
+def stub_printing(tool: str, capture: Path) -> str:
+    """A ``tool`` that prints a recorded output: no SMART disk, mail queue, Varnish, DRBD
+    or Ceph to bench here."""
+    path = STUBS / f"{tool}-{capture.name}"
+    path.write_text(f"#!/bin/sh\ncat '{capture}'\n")
     path.chmod(0o755)
     return str(path)
 
@@ -167,12 +168,69 @@ def backup_config() -> str:
     return str(path)
 
 
-def stub_smartctl(fixture: str) -> str:
-    """A smartctl that prints a recorded output: no SMART disk on the bench machine."""
-    path = STUBS / f"smartctl-{fixture}"
-    path.write_text(f"#!/bin/sh\ncat '{SMART_FIXTURES / fixture}'\n")
-    path.chmod(0o755)
-    return str(path)
+def _test_servers() -> None:
+    """Let the bench start the servers the tests start (tests/servers/)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+
+@functools.cache
+def apache_port() -> str:
+    """A real Apache with mod_status on loopback (as root), for check_apache; its port."""
+    _test_servers()
+    from tests.servers.apache import server_root, start_apache
+
+    root = server_root()  # www-data must reach it: not under STUBS (mode 0700)
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    try:
+        server = start_apache(root)
+    except BaseException:  # not root, or no apache2: the cases then measure a refusal
+        return str(socket.create_server(("127.0.0.1", 0)).getsockname()[1])
+    atexit.register(server.stop)
+    return str(server.port)
+
+
+@functools.cache
+def tomcat() -> tuple[str, str]:
+    """A real Tomcat 10 with the manager on loopback, for check_tomcat: port, login file."""
+    _test_servers()
+    from tests.servers.tomcat import start_tomcat
+
+    base = STUBS / "tomcat"
+    base.mkdir()
+    credentials = STUBS / "tomcat.cred"
+    try:
+        server = start_tomcat(base)
+    except BaseException:  # no Tomcat or Java: the cases then measure a refusal
+        credentials.write_text("username = none\n")
+        credentials.chmod(0o600)
+        return str(socket.create_server(("127.0.0.1", 0)).getsockname()[1]), str(credentials)
+    atexit.register(server.stop)
+    credentials.write_text(f"username = {server.user}\npassword = {server.password}\n")
+    credentials.chmod(0o600)
+    return str(server.port), str(credentials)
+
+
+@functools.cache
+def elasticsearch_port() -> str:
+    """The loopback server answering the Elasticsearch captures, for check_elasticsearch."""
+    _test_servers()
+    from tests.conftest import shared_fixtures_dir
+    from tests.servers.elasticsearch_fake import FakeElasticsearch
+
+    server = FakeElasticsearch(shared_fixtures_dir() / "elasticsearch")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return str(server.port)
+
+
+#: Bench arguments naming a server started on first use, and what fills them in.
+SERVED: dict[str, Callable[[], str]] = {
+    "{apache_port}": apache_port,
+    "{tomcat_port}": lambda: tomcat()[0],
+    "{tomcat_credentials}": lambda: tomcat()[1],
+    "{elasticsearch_port}": elasticsearch_port,
+}
 
 
 def web_server() -> tuple[str, str, str]:
@@ -299,14 +357,6 @@ def recorded(group: str, fixture: str) -> Path:
     return own if own.exists() else SHARED_FIXTURES / group / fixture
 
 
-def stub_printing(tool: str, group: str, fixture: str) -> str:
-    """A ``tool`` that prints a recorded output (no Varnish, DRBD or Ceph to bench)."""
-    path = STUBS / f"{tool}-{fixture}"
-    path.write_text(f"#!/bin/sh\ncat '{recorded(group, fixture)}'\n")
-    path.chmod(0o755)
-    return str(path)
-
-
 def stub_ceph(answers: str) -> str:
     """A ceph that prints a recorded output per subcommand: ``status=FILE,df=FILE``."""
     cases = "".join(
@@ -321,8 +371,8 @@ def stub_ceph(answers: str) -> str:
 
 # {KIND:FIXTURE} arguments: a stub tool printing a capture, or the capture's path.
 RECORDED: dict[str, Callable[[str], str]] = {
-    "varnishstat": lambda fixture: stub_printing("varnishstat", "varnish", fixture),
-    "drbdsetup": lambda fixture: stub_printing("drbdsetup", "drbd", fixture),
+    "varnishstat": lambda fixture: stub_printing("varnishstat", recorded("varnish", fixture)),
+    "drbdsetup": lambda fixture: stub_printing("drbdsetup", recorded("drbd", fixture)),
     "drbd": lambda fixture: str(recorded("drbd", fixture)),
     "ceph": stub_ceph,
 }
@@ -369,7 +419,9 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "{https_port}": lambda: HTTPS_PORT,
     "{https_ca}": lambda: HTTPS_CA,
     "{backup_config}": backup_config,
+    "{dns_port}": lambda: DNS_PORT,
     **MAIL_ARGUMENTS,
+    **SERVED,
 }
 
 
@@ -380,7 +432,7 @@ def argument(text: str) -> str:
     if text[1:-1] in PGSQL:
         return PGSQL[text[1:-1]]
     if text.startswith("{smartctl:"):
-        return stub_smartctl(text[len("{smartctl:") : -1])
+        return stub_printing("smartctl", SMART_FIXTURES / text[len("{smartctl:") : -1])
     kind, _, fixture = text[1:-1].partition(":")
     if text.startswith("{") and kind in RECORDED:
         return RECORDED[kind](fixture)

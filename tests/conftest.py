@@ -29,6 +29,9 @@ pytest_plugins = [
     "tests.servers.vsftpd",
     "tests.servers.postfix",
     "tests.servers.bind",
+    "tests.servers.apache",
+    "tests.servers.tomcat",
+    "tests.servers.elasticsearch_fake",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
