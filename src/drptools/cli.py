@@ -213,6 +213,17 @@ def _activate_options(parser: Parser) -> None:
     parser.add_argument("--reference", metavar="TICKET", help="the order's ticket or reference")
 
 
+def _prestage_options(parser: Parser) -> None:
+    _environments(parser)
+    parser.add_argument(
+        "--from",
+        dest="source",
+        choices=("A", "B"),
+        help="from this target (default: the one with the newest complete backup)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+
+
 def _failback_options(parser: Parser) -> None:
     parser.add_argument(
         "--dry-run",
@@ -303,6 +314,13 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str, str, Callable[[Parser], None] | N
         "bring the environments up on the DRP server from their backups and switch the DNS "
         "to it, on the customer's order (drp authorize)",
         _activate_options,
+    ),
+    "prestage": (
+        ("prestage",),
+        "drptools.actions.prestage",
+        "refresh the DRP server from the newest complete backups (files and databases; no "
+        "DNS, no service touched), so that an activation moves only the delta",
+        _prestage_options,
     ),
     "failback": (
         ("failback",),

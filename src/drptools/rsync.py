@@ -85,6 +85,7 @@ PRESERVE_OPTIONS = {
     "xattrs": "--xattrs",
 }
 _FILES_LINE = re.compile(rb"^Number of files: [\d,]+(?: \((.*)\))?$", re.MULTILINE)
+_TRANSFERRED_LINE = re.compile(rb"^Total transferred file size: ([\d,]+) bytes$", re.MULTILINE)
 _VANISHED_LINE = re.compile(r'^file has vanished: "(.*)"$', re.MULTILINE)
 
 
@@ -175,20 +176,31 @@ def regular_files_sent(stdout: bytes) -> int:
     return 0
 
 
+def transferred_bytes(stdout: bytes) -> int:
+    """The bytes of the files rsync had to send (``--stats``): what was not already in
+    place (0 when the statistics are not there)."""
+    match = _TRANSFERRED_LINE.search(stdout)
+    return int(match.group(1).replace(b",", b"")) if match else 0
+
+
 def vanished(stderr: str) -> list[str]:
     """The paths rsync reports as vanished during the copy (exit code 24)."""
     return _VANISHED_LINE.findall(stderr)
 
 
 class Copy:
-    """What one rsync run copied: the sender's regular files, and those it could not."""
+    """What one rsync run copied: the sender's regular files, and those it could not, and
+    the bytes it had to send (the rest was already in place)."""
 
-    __slots__ = ("regular_files", "unreadable", "vanished")
+    __slots__ = ("regular_files", "transferred", "unreadable", "vanished")
 
-    def __init__(self, regular_files: int, vanished: list[str], unreadable: list[str]) -> None:
+    def __init__(
+        self, regular_files: int, vanished: list[str], unreadable: list[str], transferred: int = 0
+    ) -> None:
         self.regular_files = regular_files
         self.vanished = vanished
         self.unreadable = unreadable
+        self.transferred = transferred
 
     def expected(self) -> int:
         """How many regular files the snapshot must hold."""
@@ -228,7 +240,7 @@ def snapshot(arguments: Sequence[str], what: str, progress: bool = False) -> Cop
         sent = regular_files_sent(result.stdout)
     except ValueError as error:
         raise execute.CommandFailed(what, said=str(error)) from None
-    return Copy(sent, gone, skipped)
+    return Copy(sent, gone, skipped, transferred_bytes(result.stdout))
 
 
 def _run_showing_progress(

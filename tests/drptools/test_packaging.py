@@ -40,7 +40,8 @@ def test_systemd_verifies_the_units(tmp_path):
 @pytest.mark.parametrize(
     ("timer", "calendar", "command"),
     [("vigie-drp-files", "*-*-* 01:30:00", "/usr/bin/drp -v backup files"),
-     ("vigie-drp-db", "*-*-* 00/2:15:00", "/usr/bin/drp -v backup db")],
+     ("vigie-drp-db", "*-*-* 00/2:15:00", "/usr/bin/drp -v backup db"),
+     ("vigie-drp-prestage", "*-*-* 04:45:00", "/usr/bin/drp -v prestage")],
 )  # fmt: skip
 def test_timers_are_persistent_and_randomised(timer, calendar, command):
     settings = unit(f"{timer}.timer")["Timer"]
@@ -72,6 +73,7 @@ def test_cron_runs_the_same_schedule():
          "timeout --kill-after=2m 110m /usr/bin/drp backup db"],
         ["30", "5", "*", "*", "*", "root",
          "timeout --kill-after=2m 1200m /usr/bin/drp verify files --rolling 7"],
+        ["45", "4", "*", "*", "*", "root", "timeout --kill-after=2m 1200m /usr/bin/drp prestage"],
     ]  # fmt: skip
 
 

@@ -115,8 +115,19 @@ def main(config: Config, args: argparse.Namespace) -> int:
 
 
 def _summary(report: runbook.Report) -> str:
-    from checks.core.units import human_duration
+    """RTO, RPO, and how much of the files a pre-staging had already put in place."""
+    from checks.core.units import human_bytes, human_duration
+    from drptools import journal
 
     rto = human_duration(report.rto) if report.rto is not None else "unknown"
     rpo = human_duration(report.rpo) if report.rpo is not None else "unknown"
-    return f"DRP active: run {report.run_id}, RTO {rto}, RPO {rpo} (data age at the switch)"
+    moved = in_place = 0
+    for record in journal.read(report.run_id):
+        details = record.get("details")
+        if record.get("kind") == "copy-files" and isinstance(details, dict):
+            moved += int(details.get("moved") or 0)
+            in_place += int(details.get("in_place") or 0)
+    return (
+        f"DRP active: run {report.run_id}, RTO {rto}, RPO {rpo} (data age at the switch); "
+        f"files: {human_bytes(moved)} copied, {human_bytes(in_place)} already in place"
+    )

@@ -222,6 +222,11 @@ class CopyFiles(Step):
                     return [f"the DRP root {side.location} does not exist"]
         except Failure as failure:
             return [f"the DRP server: {failure}"]
+        try:
+            with target_place(self.config, self.chosen.target) as source:
+                _manifest(source, self.chosen)  # sealed, or nothing is copied from it
+        except Failure as failure:
+            return [str(failure)]
         return []
 
     def run(self, progress: Progress) -> dict[str, object]:
@@ -237,9 +242,12 @@ class CopyFiles(Step):
                 destination.rsync_path(side.location.path), shell=remote.rsync_shell(),
                 preserve=self.config.preserve, fake_super=source.remote and source.uid != 0,
             )  # fmt: skip
-            rsync.snapshot(argv, f"copying {self.chosen.environment.name} from {source} to "
-                           "the DRP server")  # fmt: skip
-        return {"bytes": self.size() or 0, "data_time": self.chosen.data_time()}
+            what = f"copying {self.chosen.environment.name} from {source} to the DRP server"
+            copy = rsync.snapshot(argv, what)
+        size = self.size() or 0
+        # What a pre-staged DRP already held is what rsync did not have to send.
+        return {"bytes": size, "data_time": self.chosen.data_time(), "moved": copy.transferred,
+                "in_place": max(size - copy.transferred, 0)}  # fmt: skip
 
 
 class VerifyFiles(Step):
