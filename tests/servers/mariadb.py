@@ -132,11 +132,34 @@ def mariadb(mariadb_factory: Callable[[], MariaDB]) -> MariaDB:
     return mariadb_factory()
 
 
+def _certificates(root: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
+    ca, ca_key = root / "ca.pem", root / "ca-key.pem"
+    cert, key, request = root / "server.pem", root / "server-key.pem", root / "server.csr"
+    extensions = root / "server.ext"
+    extensions.write_text("subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\n")
+    commands = [
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=vigie test CA", "-keyout", ca_key, "-out", ca],
+        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+         "-keyout", key, "-out", request],
+        ["openssl", "x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key,
+         "-CAcreateserial", "-days", "2", "-extfile", extensions, "-out", cert],
+    ]  # fmt: skip
+    for command in commands:
+        subprocess.run([str(part) for part in command], check=True, capture_output=True)
+    return ca, cert, key
+
+
 @pytest.fixture(scope="session")
 def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
-    """One MariaDB server for a whole test session (tests must not change its settings)."""
+    """One MariaDB server for a whole test session, serving TLS with a certificate for
+    127.0.0.1 from its own CA (``root / "ca.pem"``); tests must not change its settings."""
     _require_mariadb()
-    server, process = _start(tmp_path_factory.mktemp("mariadb-session"))
+    root = tmp_path_factory.mktemp("mariadb-session")
+    ca, cert, key = _certificates(root)
+    options = ("--skip-log-bin", f"--ssl-ca={ca}", f"--ssl-cert={cert}", f"--ssl-key={key}")
+    server, process = _start(root, options)
     try:
         yield server
     finally:

@@ -47,7 +47,7 @@ DEFAULT_PORT = 3306
 DEFAULT_SOCKET = "/run/mysqld/mysqld.sock"
 #: The user's own options file, read without ``-f`` as the C plugin (libmysqlclient) does.
 USER_OPTIONS_FILE = "~/.my.cnf"
-#: The server's error numbers that say the service refuses this client (CRITICAL).
+#: The server's error number for a refused login (CRITICAL, or OK with ``-n``).
 ACCESS_DENIED = 1045
 #: Client error numbers for a server that cannot be reached or stopped answering.
 CANNOT_CONNECT = (2002, 2003, 2006, 2013)
@@ -217,6 +217,10 @@ def _file_options(path: str | None, group: str | None) -> dict[str, str]:
 class AccessDenied(ServiceDown):
     """The server refused the login (error 1045): CRITICAL, unless ``-n`` ignores it."""
 
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.reason = reason
+
 
 @contextlib.contextmanager
 def session(chosen: Target, timeout: float) -> Iterator[Connection]:
@@ -264,8 +268,13 @@ def _tls_context(chosen: Target) -> ssl.SSLContext:
 
     from checks.core.net import tls_context
 
-    context = tls_context(chosen.verify, chosen.ca_file, chosen.ca_dir)
+    files = (("-C", chosen.ca_file), ("-D", chosen.ca_dir), ("-a", chosen.cert),
+             ("-k", chosen.key))  # fmt: skip
+    for option, path in files:
+        if path and not os.access(path, os.R_OK):
+            raise CannotCheck(f"TLS option {option}: cannot read {path}")
     try:
+        context = tls_context(chosen.verify, chosen.ca_file, chosen.ca_dir)
         if chosen.cert:
             context.load_cert_chain(chosen.cert, chosen.key)
         if chosen.ciphers:
@@ -277,14 +286,25 @@ def _tls_context(chosen: Target) -> ssl.SSLContext:
 
 
 def _failure(error: Exception, where: str, timeout: float, connecting: bool) -> Exception:
-    """A PyMySQL error as vigie's: CRITICAL when the service is down or refuses us."""
+    """A PyMySQL error as vigie's: CRITICAL when the service is down or refuses us.
+
+    Every error while connecting is the server's answer to this client (refused,
+    unreachable, login or database refused, no TLS although ``-l``): CRITICAL. After
+    that, only a lost connection is; a query the server refuses (a missing privilege) is
+    UNKNOWN.
+    """
     number, message = [*error.args, 0, ""][:2]
     text = str(message).strip() or type(error).__name__
-    if "timed out" in text:
+    cause = getattr(error, "original_exception", None)
+    if isinstance(cause, OSError):  # "Can't connect to MySQL server on '…' ([Errno 111] …)"
+        if isinstance(cause, TimeoutError):
+            return ServiceDown(f"{where}: no answer within {timeout:g} s")
+        text = (cause.strerror or str(cause)).lower() if cause.strerror else str(cause)
+    elif "timed out" in text:
         return ServiceDown(f"{where}: no answer within {timeout:g} s")
     if connecting and number == ACCESS_DENIED:
-        return AccessDenied(f"{where}: {text}")
-    if isinstance(number, int) and (number in CANNOT_CONNECT or (connecting and number < 2000)):
+        return AccessDenied(where, text)
+    if connecting or number in CANNOT_CONNECT:
         return ServiceDown(f"{where}: {text}")
     return CannotCheck(f"{where}: {text}")
 

@@ -247,13 +247,12 @@ class NoChannel(nagiosplugin.Context):
         self.state = STATES[state]
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Verdict:
-        """The configured state; OK is worded as what was found."""
-        hint = None if self.state == Ok else "not a replica (no replication channel)"
-        return Verdict(self.state, hint, metric)
+        """The configured state."""
+        return Verdict(self.state, None, metric)
 
     def describe(self, metric: nagiosplugin.Metric) -> str:
-        """``not a replica``."""
-        return "not a replica"
+        """What was found."""
+        return "not a replica (no replication channel)"
 
 
 def contexts(warning: Range | None, critical: Range | None,

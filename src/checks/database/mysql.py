@@ -155,7 +155,7 @@ class Mysql(nagiosplugin.Resource):
         except mysql.AccessDenied as refused:
             if not self.args.ignore_auth:
                 raise
-            return [nagiosplugin.Metric("login", str(refused), context="login")]
+            return [nagiosplugin.Metric("login", refused.reason, context="login")]
         per_second, self.period = rates(interval)
         return [
             nagiosplugin.Metric("time", elapsed, "s", 0, context="time"),
