@@ -34,7 +34,10 @@ def run(path: str, *args: str) -> subprocess.CompletedProcess[str]:
                           check=False)  # fmt: skip
 
 
-def both(*args: str, vigie: str = "check_mysql") -> tuple[subprocess.CompletedProcess[str], ...]:
+Result = subprocess.CompletedProcess[str]
+
+
+def both(*args: str, vigie: str = "check_mysql") -> tuple[Result, Result]:
     """The C check_mysql, then vigie's ``vigie`` check, with the same ``args``."""
     return run(c_plugin("check_mysql"), *args), run(executable(vigie), *args)
 
