@@ -234,24 +234,28 @@ class Replication:
         """The names of the replica's multi-source connections besides the default one."""
         output = subprocess.run(
             ["mariadb", "--no-defaults", f"--socket={self.replica.socket}", "-u", "root",
-             "-N", "-B", "-e", "SELECT Connection_name FROM information_schema.SLAVE_STATUS"],
-            capture_output=True, text=True, timeout=60, check=False,
+             "-E", "-e", "SHOW ALL SLAVES STATUS"],
+            capture_output=True, text=True, timeout=60, check=True,
         ).stdout  # fmt: skip
-        return [name for name in output.split("\n") if name]
+        names = []
+        for line in output.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "Connection_name" and value.strip():
+                names.append(value.strip())
+        return names
 
 
-@pytest.fixture(scope="session")
-def mariadb_replication(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replication]:
-    """A GTID primary (log-bin, server id 1) and its replica (server id 2), session-wide."""
-    _require_mariadb()
+def start_replication(
+    primary_root: Path, replica_root: Path
+) -> tuple[Replication, list[subprocess.Popen[bytes]]]:
+    """A GTID primary (log-bin, server id 1) and its replica (server id 2) replicating the
+    database ``shop``; the caller stops the processes (:func:`_stop`)."""
     running: list[subprocess.Popen[bytes]] = []
     try:
-        primary, process = _start(tmp_path_factory.mktemp("mariadb-primary"),
-                                  ("--log-bin=primary-bin", "--server-id=1"))  # fmt: skip
+        primary, process = _start(primary_root, ("--log-bin=primary-bin", "--server-id=1"))
         running.append(process)
         replica, process = _start(
-            tmp_path_factory.mktemp("mariadb-replica"),
-            ("--skip-log-bin", "--server-id=2", "--slave-ddl-exec-mode=STRICT"),
+            replica_root, ("--skip-log-bin", "--server-id=2", "--slave-ddl-exec-mode=STRICT")
         )
         running.append(process)
         primary.sql(
@@ -265,6 +269,20 @@ def mariadb_replication(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Re
         replication.heal()
         primary.sql("CREATE DATABASE shop;\nCREATE TABLE shop.orders (id INT PRIMARY KEY);\n")
         replication.caught_up()
+    except BaseException:
+        _stop(running)
+        raise
+    return replication, running
+
+
+@pytest.fixture(scope="session")
+def mariadb_replication(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replication]:
+    """A GTID primary and its replica, session-wide (see :func:`start_replication`)."""
+    _require_mariadb()
+    replication, running = start_replication(
+        tmp_path_factory.mktemp("mariadb-primary"), tmp_path_factory.mktemp("mariadb-replica")
+    )
+    try:
         yield replication
     finally:
         _stop(running)

@@ -8,7 +8,7 @@ reads them), ``-P PORT``, ``-s SOCKET``, ``-d DATABASE``, ``-u USER``, ``-f FILE
 ``-g GROUP`` (a my.cnf options file and its group), ``-l`` (TLS), ``-C`` CA file, ``-D``
 CA directory, ``-a``/``-k`` client certificate and key, ``-L`` ciphers. Without ``-f``,
 ``~/.my.cnf`` is read if it exists, as the C plugin reads the user's option file.
-Command-line values win over the file's, the file's group over its ``[client]``.
+Command-line values win over the file's.
 
 Deliberate differences: ``-p PASSWORD`` is refused (a password on a command line is in
 ``ps`` for every local user): the password comes from the options file, which must then
@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import types
 
 from checks.core.cli import Parser, UsageError
 from checks.core.credentials import secret_problem
@@ -90,33 +92,34 @@ def add_connection_options(parser: Parser) -> None:
 
 
 def read_options_file(text: str, source: str, groups: tuple[str, ...]) -> dict[str, str]:
-    """The client options of a my.cnf ``text``: ``[client]`` then each of ``groups``.
+    """The client options of a my.cnf ``text`` in ``[client]`` and ``groups``.
 
-    Keys are read as libmysqlclient reads them (``_`` and ``-`` alike, case-insensitive,
-    surrounding quotes removed); lines without ``=`` (``!includedir``, ``skip-ssl``) are
-    flags, ignored. Raises CannotCheck naming the file when it is not option-file syntax.
+    Read line by line as libmariadb reads them (an option set twice: the later line wins,
+    whatever its group): ``#`` and ``;`` start comment lines only,
+    keys compare without case with ``_`` and ``-`` alike, values lose surrounding quotes
+    and have their escapes read (:func:`option_value`), a key without ``=`` is a flag
+    (``skip-ssl``), ignored. ``!include``/``!includedir`` are not followed. An option
+    before any ``[group]`` is an error naming its line (never its content: a password).
     """
-    import configparser
-
-    parser = configparser.RawConfigParser(allow_no_value=True, strict=False, interpolation=None)
-    parser.optionxform = _option_name  # type: ignore[assignment,method-assign]
-    try:
-        parser.read_string(text, source)
-    except configparser.Error as error:
-        first = str(error).splitlines()[0]
-        raise CannotCheck(f"options file {source} is not in my.cnf syntax: {first}") from None
+    wanted = ("client", *groups)
     options: dict[str, str] = {}
-    for group in ("client", *groups):
-        if parser.has_section(group):
-            for key, value in parser.items(group):
-                if value is not None:
-                    options[key] = option_value(value)
+    group = None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line[0] in "#;" or line.startswith("!include"):
+            continue
+        if line.startswith("["):
+            if not line.endswith("]"):
+                raise CannotCheck(f"options file {source} line {number}: a group is [name]")
+            group = line[1:-1].strip()
+            continue
+        if group is None:
+            raise CannotCheck(f"options file {source} line {number}: an option before any "
+                              "[group] (options go under [client])")  # fmt: skip
+        key, equals, value = line.partition("=")
+        if equals and group in wanted:
+            options[key.strip().lower().replace("_", "-")] = option_value(value)
     return options
-
-
-def _option_name(key: str) -> str:
-    """An option's name as libmysqlclient compares them: ``Default_Character-Set``."""
-    return key.strip().lower().replace("_", "-")
 
 
 #: Escapes of option-file values, as libmariadb reads them; others keep their backslash.
@@ -222,6 +225,29 @@ class AccessDenied(ServiceDown):
         self.reason = reason
 
 
+def client() -> types.ModuleType:
+    """PyMySQL, without what it imports at load time for paths vigie never takes.
+
+    ``ssl`` waits until ``-l`` uses it (:func:`checks.core.lazy.defer`), ``traceback``
+    until an error path does; ``pymysql.optionfile`` (configparser, for PyMySQL's own
+    ``read_default_file``, which vigie never passes: it reads option files itself, as
+    libmariadb does) is left out. Together a third of PyMySQL's import time.
+    """
+    if "pymysql" not in sys.modules:
+        from checks.core.lazy import defer
+
+        defer("ssl")
+        defer("traceback")
+        if "pymysql.optionfile" not in sys.modules:
+            unused = types.ModuleType("pymysql.optionfile", "not loaded by vigie")
+            unused.Parser = None  # type: ignore[attr-defined]
+            sys.modules["pymysql.optionfile"] = unused
+    import pymysql  # type: ignore[import-untyped]
+
+    loaded: types.ModuleType = pymysql
+    return loaded
+
+
 @contextlib.contextmanager
 def session(chosen: Target, timeout: float) -> Iterator[Connection]:
     """A connection to the server within the remaining ``-t``, closed after use.
@@ -230,16 +256,13 @@ def session(chosen: Target, timeout: float) -> Iterator[Connection]:
     its own message, as the C plugin. A query the server refuses (a missing privilege)
     or anything else PyMySQL raises: UNKNOWN with the server's message.
     """
-    from checks.core.lazy import defer
-
-    defer("ssl")  # PyMySQL imports ssl at load time; only -l uses it
-    defer("traceback")  # only on PyMySQL's error path
-    import pymysql  # type: ignore[import-untyped]
-
+    pymysql = client()
     kwargs = dict(chosen.kwargs)
     wait = max(remaining() or timeout, 0.001)
+    # autocommit None: the server's default; any other value costs a SET AUTOCOMMIT round
+    # trip, and SHOW statements are no transaction.
     kwargs.update(connect_timeout=wait, read_timeout=wait, write_timeout=wait,
-                  program_name="vigie", autocommit=True)  # fmt: skip
+                  program_name="vigie", autocommit=None)  # fmt: skip
     if chosen.tls:
         kwargs["ssl"] = _tls_context(chosen)
     else:

@@ -183,6 +183,19 @@ def metrics(channels: list[Channel]) -> list[nagiosplugin.Metric]:
     return found
 
 
+def thread_problems(channel: Channel) -> list[str]:
+    """What is wrong with the channel's threads, each with its last error; [] if both run."""
+    problems = []
+    if channel.io != "Yes":
+        how = "connecting to" if channel.io == "Connecting" else "stopped, source"
+        error = f" ({channel.io_error})" if channel.io_error else ""
+        problems.append(f"IO thread {how} {channel.source}{error}")
+    if channel.sql != "Yes":
+        error = f" ({channel.sql_error})" if channel.sql_error else ""
+        problems.append(f"SQL thread stopped{error}")
+    return problems
+
+
 class Threads(nagiosplugin.Context):
     """A channel's IO and SQL threads: CRITICAL unless both run, with their last errors."""
 
@@ -190,23 +203,15 @@ class Threads(nagiosplugin.Context):
         super().__init__("threads", result_cls=Verdict)
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Verdict:
-        """Both ``Yes``: OK; a thread stopped or connecting: CRITICAL naming its error."""
-        channel: Channel = metric.value
-        problems = []
-        if channel.io != "Yes":
-            how = "connecting to" if channel.io == "Connecting" else "stopped, source"
-            problems.append(f"IO thread {how} {channel.source}"
-                            + (f" ({channel.io_error})" if channel.io_error else ""))  # fmt: skip
-        if channel.sql != "Yes":
-            problems.append("SQL thread stopped"
-                            + (f" ({channel.sql_error})" if channel.sql_error else ""))  # fmt: skip
-        if not problems:
-            return Verdict(Ok, None, metric)
-        return Verdict(Critical, f"{channel.label}: {'; '.join(problems)}", metric)
+        """Both ``Yes``: OK; a thread stopped or connecting: CRITICAL."""
+        return Verdict(Critical if thread_problems(metric.value) else Ok, None, metric)
 
     def describe(self, metric: nagiosplugin.Metric) -> str:
-        """``replica of db1:3306 running``."""
+        """``replica of db1:3306 running``, ``channel 'eu': SQL thread stopped (error …)``."""
         channel: Channel = metric.value
+        problems = thread_problems(channel)
+        if problems:
+            return f"{channel.label}: {'; '.join(problems)}"
         return f"{channel.label} of {channel.source} running"
 
 

@@ -47,6 +47,11 @@ if TYPE_CHECKING:
 #: The ``SHOW GLOBAL STATUS`` counters whose rates are judged: status name → metric.
 RATES = {"Questions": "queries", "Slow_queries": "slow_queries",
          "Aborted_connects": "aborted_connects"}  # fmt: skip
+#: Only the values judged: the whole status is some 600 rows that PyMySQL would decode in
+#: Python, which doubled a check's CPU time.
+STATUS_QUERY = "SHOW GLOBAL STATUS WHERE Variable_name IN ({})".format(
+    ", ".join(f"'{name}'" for name in ("Uptime", "Threads_connected", "Threads_running", *RATES))
+)
 #: Seconds an ``Uptime`` may lag the time elapsed before the server counts as restarted.
 RESTART_SLACK = 2.0
 
@@ -145,6 +150,7 @@ class Mysql(nagiosplugin.Resource):
         """Connect, read the status (twice when sampling), close."""
         from checks.clients import mysql
 
+        mysql.client()  # imported before the clock starts: the time is the server's
         started = time.monotonic()
         try:
             with mysql.session(self.target, self.args.timeout) as connection:
@@ -179,8 +185,8 @@ class Mysql(nagiosplugin.Resource):
         latest: list[ServerStatus] = []
 
         def read() -> dict[str, float]:
-            latest.append(parse_status(mysql.name_values(connection, "SHOW GLOBAL STATUS"),
-                                       variables))  # fmt: skip
+            rows = mysql.name_values(connection, STATUS_QUERY)
+            latest.append(parse_status(rows, variables))
             return latest[-1].counters
 
         interval = statefile.counters(state_name(self.where), read, self.args.sample)
@@ -335,8 +341,9 @@ PLUGIN = Plugin(
     address=True,
     services=("vigie-mysql",),
     bench=(
-        Bench("check_mysql -H 127.0.0.1 -P PORT -f FILE",
-              ("-H", "127.0.0.1", "-P", "{mysql_port}", "-f", "{mysql_options}"),
+        Bench("check_mysql -H 127.0.0.1 -P PORT -f FILE --sample 0.05",
+              ("-H", "127.0.0.1", "-P", "{mysql_port}", "-f", "{mysql_options}", "--sample",
+               "0.05"),
               kind="tool", twin="C check_mysql -H 127.0.0.1 -P PORT -f FILE"),
     ),
 )  # fmt: skip
