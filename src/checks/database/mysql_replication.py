@@ -102,7 +102,7 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     return nagiosplugin.Check(
         Replica(args),
         *replication.contexts(args.warning, args.critical, args.not_replica),
-        ReplicaSummary(long_output=True),
+        ReplicaSummary(),
     )
 
 
