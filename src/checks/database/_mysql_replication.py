@@ -187,7 +187,9 @@ def thread_problems(channel: Channel) -> list[str]:
     """What is wrong with the channel's threads, each with its last error; [] if both run."""
     problems = []
     if channel.io != "Yes":
-        how = "connecting to" if channel.io == "Connecting" else "stopped, source"
+        how = {"Connecting": "connecting to", "No": "stopped, source"}.get(
+            channel.io, f"{channel.io[:20]!r}, source"
+        )
         error = f" ({channel.io_error})" if channel.io_error else ""
         problems.append(f"IO thread {how} {channel.source}{error}")
     if channel.sql != "Yes":

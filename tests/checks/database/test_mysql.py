@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.clients.mysql import option_value, read_options_file
+from checks.clients.mysql import Target, option_value, read_options_file, target
 from checks.core import statefile
-from checks.core.errors import ParseError
+from checks.core.errors import CannotCheck, ParseError
 from checks.core.runtime import Outcome
 from checks.database.mysql import PLUGIN, parse_status, product, rates, state_name
 from tests.conftest import executable
@@ -144,6 +144,44 @@ def test_the_group_overrides_client_and_flags_are_ignored():
         "user": "nagios", "password": "two", "port": "3307", "default-character-set": "utf8mb4"
     }  # fmt: skip
     assert read_options_file(text, "f", ())["password"] == "one"
+
+
+def test_options_set_twice_keep_the_later_line_whatever_its_group():
+    text = "[monitoring]\npassword = two\n[client]\npassword = one\n"
+    assert read_options_file(text, "f", ("monitoring",)) == {"password": "one"}
+
+
+def test_includes_and_comments_are_skipped_and_an_option_before_any_group_is_refused():
+    text = "# comment\n!includedir /etc/mysql/conf.d/\n; other\n[client]\nuser=u # kept\n"
+    assert read_options_file(text, "f", ()) == {"user": "u # kept"}
+    with pytest.raises(CannotCheck, match="f line 1: an option before any \\[group\\]"):
+        read_options_file("password = secret\n[client]\n", "f", ())
+    with pytest.raises(CannotCheck, match="f line 1: a group is \\[name\\]"):
+        read_options_file("[client\n", "f", ())
+
+
+def target_of(*args: str) -> Target:
+    return target(PLUGIN.parser().parse_args(list(args)))
+
+
+def test_where_to_connect_as_the_c_plugin_reads_its_options(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert target_of().kwargs["unix_socket"] == "/run/mysqld/mysqld.sock"
+    local = target_of("-H", "localhost", "-s", "/tmp/x.sock", "-l")
+    assert (local.kwargs["unix_socket"], local.tls) == ("/tmp/x.sock", False)  # no TLS there
+    assert target_of("-H", "/srv/db.sock").where == "socket /srv/db.sock"
+    remote = target_of("-H", "db1", "-C", "/ca.pem")
+    assert (remote.where, remote.tls, remote.verify) == ("db1 port 3306", True, True)
+    unverified = target_of("-H", "db1", "-l", "--ssl-no-verify")
+    assert (unverified.tls, unverified.verify) == (True, False)
+    path = options_file(tmp_path, "[client]\nhost = db2\nport = 3307\nuser = mon\n")
+    from_file = target_of("-f", str(path))
+    assert (from_file.where, from_file.kwargs["user"]) == ("db2 port 3307", "mon")
+    assert target_of("-f", str(path), "-P", "3308", "-u", "me").kwargs["user"] == "me"
+    assert target_of("-f", str(path), "-P", "3308").where == "db2 port 3308"
+    bad = options_file(tmp_path, "[client]\nhost = db2\nport = many\n")
+    with pytest.raises(CannotCheck, match="port 'many' is not a number"):
+        target_of("-f", str(bad))
 
 
 @settings(max_examples=100, deadline=None)
