@@ -63,7 +63,6 @@ def _quoted(text: str) -> str:
 
 def _start(root: Path, options: tuple[str, ...] = ("--skip-log-bin",)
            ) -> tuple[MariaDB, subprocess.Popen[bytes]]:  # fmt: skip
-    server = MariaDB(root, free_port())
     data = root / "data"
     subprocess.run(
         ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
@@ -71,19 +70,23 @@ def _start(root: Path, options: tuple[str, ...] = ("--skip-log-bin",)
         check=True,
         capture_output=True,
     )  # fmt: skip
-    process = subprocess.Popen(
-        ["mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={server.socket}",
-         f"--port={server.port}", f"--bind-address={server.host}", "--user=root",
-         f"--pid-file={root / 'mariadbd.pid'}", f"--log-error={server.log}",
-         "--innodb-buffer-pool-size=64M", *options],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    wait_for_tcp(server.host, server.port, timeout=60)
-    deadline = time.monotonic() + 30
-    while not server.socket.exists():
-        assert time.monotonic() < deadline, server.log.read_text()
-        time.sleep(0.05)
+    for attempt in range(3):  # a free port may be taken by another test run meanwhile
+        server = MariaDB(root, free_port())
+        process = subprocess.Popen(
+            ["mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={server.socket}",
+             f"--port={server.port}", f"--bind-address={server.host}", "--user=root",
+             f"--pid-file={root / 'mariadbd.pid'}", f"--log-error={server.log}",
+             "--innodb-buffer-pool-size=64M", *options],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        if _came_up(server, process):
+            break
+        _stop([process])
+        log = server.log.read_text(errors="replace") if server.log.exists() else ""
+        port_taken = "already in use" in log
+        assert port_taken, f"mariadbd did not start:\n{log}"
+        assert attempt < 2, f"mariadbd found its port taken three times:\n{log}"
     server.sql(
         f"CREATE USER 'vigie'@'%' IDENTIFIED BY {_quoted(PASSWORD)};\n"
         "GRANT ALL PRIVILEGES ON *.* TO 'vigie'@'%';\n"
@@ -91,6 +94,24 @@ def _start(root: Path, options: tuple[str, ...] = ("--skip-log-bin",)
     server.password_file.write_text(PASSWORD + "\n")
     server.password_file.chmod(0o600)
     return server, process
+
+
+def _came_up(server: MariaDB, process: subprocess.Popen[bytes], timeout: float = 60) -> bool:
+    """Whether this ``mariadbd`` (not another server on its port) listens on both its
+    socket and its port within ``timeout``; False as soon as it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        if server.socket.exists():
+            try:
+                wait_for_tcp(server.host, server.port, timeout=0.1)
+            except AssertionError:
+                pass
+            else:
+                return process.poll() is None
+        time.sleep(0.05)
+    return False
 
 
 def _require_mariadb() -> None:

@@ -7,6 +7,7 @@ import json
 import re
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -412,3 +413,19 @@ def test_s_judges_the_replica_threads_and_lag_and_a_primary_is_a_warning(replica
     stopped = check(replica, "-S")
     assert stopped.state == 2
     assert "replica: SQL thread stopped" in stopped.status_line
+
+
+@pytest.mark.integration
+def test_a_check_without_tls_loads_neither_ssl_nor_configparser(server, isolated_state):
+    # What keeps check_mysql within its CPU budget (see checks.clients.mysql), asserted
+    # on the modules loaded rather than by timing.
+    script = (
+        "import sys\n"
+        "from checks.database.mysql import PLUGIN\n"
+        f"outcome = PLUGIN.run(['-H', '127.0.0.1', '-P', '{server.port}', '-f', "
+        f"'{login(server)}', '--sample', '0.05'])\n"
+        "print(outcome.state, 'configparser' in sys.modules, '_ssl' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=30, check=False)  # fmt: skip
+    assert result.stdout.split() == ["0", "False", "False"], result.stdout + result.stderr
