@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct  # PyMySQL loads it anyway
 import sys
 import types
 
@@ -54,6 +55,8 @@ DEFAULT_PORT = 3306
 DEFAULT_SOCKET = "/run/mysqld/mysqld.sock"
 #: The user's own options file, read without ``-f`` as the C plugin (libmysqlclient) does.
 USER_OPTIONS_FILE = "~/.my.cnf"
+#: What PyMySQL raises, beside its own errors, when the peer sends no MySQL handshake.
+PROTOCOL_ERRORS = (IndexError, KeyError, ValueError, UnicodeError, struct.error)
 #: The server's error number for a refused login (CRITICAL, or OK with ``-n``).
 ACCESS_DENIED = 1045
 #: Client error numbers for a server that cannot be reached or stopped answering.
@@ -278,6 +281,10 @@ def session(chosen: Target, timeout: float) -> Iterator[Connection]:
         raise ServiceDown(f"{chosen.where}: no answer within {timeout:g} s") from None
     except pymysql.err.MySQLError as error:
         raise _failure(error, chosen.where, timeout, connecting=True) from None
+    except PROTOCOL_ERRORS as error:  # PyMySQL reading what is no MySQL handshake
+        raise ServiceDown(
+            f"{chosen.where} does not speak the MySQL protocol ({str(error)[:80]})"
+        ) from None
     try:
         with doing(f"querying MySQL on {chosen.where}"):
             yield connection
@@ -320,7 +327,10 @@ def _failure(error: Exception, where: str, timeout: float, connecting: bool) -> 
     that, only a lost connection is; a query the server refuses (a missing privilege) is
     UNKNOWN.
     """
-    number, message = [*error.args, 0, ""][:2]
+    if error.args and isinstance(error.args[0], int):
+        number, message = [*error.args, ""][:2]
+    else:  # PyMySQL's own errors: ("Packet sequence number wrong - got 72 expected 0",)
+        number, message = 0, error.args[0] if error.args else ""
     text = str(message).strip() or type(error).__name__
     cause = getattr(error, "original_exception", None)
     if isinstance(cause, OSError):  # "Can't connect to MySQL server on '…' ([Errno 111] …)"
@@ -329,6 +339,8 @@ def _failure(error: Exception, where: str, timeout: float, connecting: bool) -> 
         text = (cause.strerror or str(cause)).lower() if cause.strerror else str(cause)
     elif "timed out" in text:
         return ServiceDown(f"{where}: no answer within {timeout:g} s")
+    if connecting and not number:  # PyMySQL's reading of what is no handshake
+        return ServiceDown(f"{where} does not speak the MySQL protocol ({text[:80]})")
     if connecting and number == ACCESS_DENIED:
         return AccessDenied(where, text)
     if connecting or number in CANNOT_CONNECT:

@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -429,3 +430,51 @@ def test_a_check_without_tls_loads_neither_ssl_nor_configparser(server, isolated
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=30, check=False)  # fmt: skip
     assert result.stdout.split() == ["0", "False", "False"], result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def garbage_server() -> Iterator[tuple[int, list[bytes]]]:
+    """A loopback server sending each connection the next queued bytes, then closing."""
+    queue: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.sendall(queue.pop(0) if queue else b"")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1], queue
+    listener.close()
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [(b"SSH-2.0-OpenSSH_9.2p1\r\n", "does not speak the MySQL protocol (Packet sequence"),
+     (b"HTTP/1.1 400 Bad Request\r\n\r\n", "does not speak the MySQL protocol"),
+     (b"\x01\x00\x00\x00\xff", "does not speak the MySQL protocol"),
+     (b"", "Lost connection to MySQL server")],
+)  # fmt: skip
+def test_a_server_answering_garbage_is_critical_with_one_line(garbage_server, payload, words):
+    port, queue = garbage_server
+    queue.append(payload)
+    outcome = PLUGIN.run(["-H", "127.0.0.1", "-P", str(port), "-u", "x", "-t", "2"])
+    answers_cleanly("mysql", outcome)
+    assert outcome.state == 2, outcome.text
+    assert words in outcome.status_line
+
+
+@settings(max_examples=60, deadline=None)
+@given(payload=st.binary(max_size=80) | st.builds(
+    lambda body, sequence: len(body).to_bytes(3, "little") + bytes([sequence]) + body,
+    st.binary(max_size=60), st.integers(0, 1)))  # fmt: skip
+def test_any_bytes_instead_of_a_handshake_end_in_one_line(garbage_server, payload):
+    port, queue = garbage_server
+    queue.append(payload)
+    outcome = PLUGIN.run(["-H", "127.0.0.1", "-P", str(port), "-u", "x", "-t", "2"])
+    answers_cleanly("mysql", outcome)
+    assert outcome.state in (2, 3), outcome.text
