@@ -61,6 +61,16 @@ def test_a_running_server(mariadb_server):
     assert c_result.stdout.startswith("Uptime: ")
 
 
+def test_the_login_in_an_options_file_group(mariadb_server):
+    path = mariadb_server.root / "compat-group.cnf"
+    escaped = mariadb_server.password.replace("\\", "\\\\").replace('"', '\\"')
+    path.write_text(f'[client]\nuser = vigie\n[monitoring]\npassword = "{escaped}"\n')
+    path.chmod(0o600)
+    args = ("-H", mariadb_server.host, "-P", str(mariadb_server.port), "-f", str(path))
+    same_state(*both(*args, "-g", "monitoring"), OK)
+    same_state(*both(*args), CRITICAL)  # without -g the password is not read
+
+
 def test_the_local_socket_as_root(mariadb_server):
     same_state(*both("-s", str(mariadb_server.socket), "-u", "root"), OK)
 

@@ -233,7 +233,7 @@ class Login(nagiosplugin.Context):
 
 
 class MysqlSummary(Summary):
-    """``MariaDB 10.11.6 on host port 3306: up 3 d, 5 threads connected (3.3%), …``."""
+    """``MariaDB 10.11.19 on db1 port 3306 in 2.7 ms: up 3 d, threads connected 5, …``."""
 
     def ok(self, results: nagiosplugin.Results) -> str:
         """Version, where, and every value."""
