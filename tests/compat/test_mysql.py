@@ -158,6 +158,18 @@ def test_a_stopped_sql_thread(replication, vigie):
     same_state(c_result, vigie_result, CRITICAL)
 
 
+def test_an_io_thread_refused_by_the_source(replication):
+    replica = replication.replica
+    statement = replication.change_master(MASTER_PASSWORD="wrong")
+    replica.sql("STOP SLAVE;\n" + statement + "START SLAVE;\n")
+    replication.wait(lambda status: status.get("Last_IO_Errno") == "1045", "was refused")
+    args = tcp(replica)
+    c_result = run(c_plugin("check_mysql"), *args, "-S")
+    assert "Slave IO: Connecting" in c_result.stdout
+    same_state(c_result, run(executable("check_mysql_replication"), *args), CRITICAL)
+    same_state(c_result, run(executable("check_mysql"), *args, "-S"), CRITICAL)
+
+
 def test_a_lagging_delayed_replica(replication):
     replica = replication.replica
     replica.sql("STOP SLAVE;\n" + replication.change_master(MASTER_DELAY=60) + "START SLAVE;\n")
