@@ -76,6 +76,11 @@ def test_the_status_statement_follows_the_server_version(version, statement):
     assert status_query(version) == statement
 
 
+def test_the_captured_mariadb_version_asks_for_every_connection():
+    version = str(rows("mariadb-version")[0]["version"])
+    assert status_query(version) == "SHOW ALL SLAVES STATUS"
+
+
 ALL_FIXTURES = sorted(path.stem for path in FIXTURES.glob("m*-*.json")
                       if "status" not in path.stem and "version" not in path.stem)  # fmt: skip
 #: The columns the parser reads, damaged more often than the others.
