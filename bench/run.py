@@ -377,6 +377,30 @@ RECORDED: dict[str, Callable[[str], str]] = {
     "ceph": stub_ceph,
 }
 
+def mariadb_servers() -> tuple[str, str, str]:
+    """A real MariaDB primary and its replica on loopback, started by the tests' helper
+    (tests/servers/mariadb.py), for check_mysql and check_mysql_replication: the two ports
+    and an options file with the login both vigie and the C check_mysql read (``-f``)."""
+    options = STUBS / "mysql.cnf"
+    if shutil.which("mariadbd", path="/usr/sbin:/usr/bin") is None:
+        options.write_text("[client]\nuser = vigie\n")
+        return "1", "1", str(options)  # nothing listens: the cases measure a refusal
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.servers import mariadb
+
+    root = Path(tempfile.mkdtemp(prefix="vigie-bench-mariadb-"))
+    replication, running = mariadb.start_replication(root / "primary", root / "replica")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    atexit.register(mariadb._stop, running)  # atexit runs last in, first out
+    escaped = replication.primary.password.replace("\\", "\\\\").replace('"', '\\"')
+    options.write_text(f'[client]\nuser = vigie\npassword = "{escaped}"\n')
+    options.chmod(0o600)
+    return str(replication.primary.port), str(replication.replica.port), str(options)
+
+
+MYSQL_PORT, MYSQL_REPLICA_PORT, MYSQL_OPTIONS = mariadb_servers()
+
+
 # C plugins beside which vigie's checks are measured (the "twin" of a check's Bench).
 C_CASES: dict[str, list[str]] = {
     "C check_load -w 5,4,3 -c 10,8,6": ["check_load", "-w", "5,4,3", "-c", "10,8,6"],
@@ -406,6 +430,10 @@ C_CASES: dict[str, list[str]] = {
         "/usr/bin/check_postgres_hot_standby_delay", "--dbhost=127.0.0.1,127.0.0.1",
         f"--dbport={PGSQL['pgsql_port']},{PGSQL['pgsql_standby_port']}", "--dbuser=postgres",
         "-w", "1000000", "-c", "2000000"],
+    "C check_mysql -H 127.0.0.1 -P PORT -f FILE": ["check_mysql", "-H", "127.0.0.1", "-P",
+        MYSQL_PORT, "-f", MYSQL_OPTIONS],
+    "C check_mysql -S -H 127.0.0.1 -P PORT -f FILE": ["check_mysql", "-S", "-H", "127.0.0.1",
+        "-P", MYSQL_REPLICA_PORT, "-f", MYSQL_OPTIONS],
 }  # fmt: skip
 # (label, argv, budget: CPU multiple of the floor or None, RSS budget MiB or None, C twin)
 BUDGETS = {"local": (3.5, 20), "tool": (6.0, 30)}  # tool: runs a tool or talks to a server
