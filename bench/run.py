@@ -30,6 +30,10 @@ from checks.registry import plugins
 BIN = Path(sys.executable).parent
 C_PLUGINS = Path("/usr/lib/nagios/plugins")
 SMART_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "smartctl"
+SHARED_FIXTURES = Path(
+    os.environ.get("VIGIE_FIXTURES") or Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+)
+OWN_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 STUBS = Path(tempfile.mkdtemp(prefix="vigie-bench-stubs-"))
 
 
@@ -98,6 +102,37 @@ def stub_smartctl(fixture: str) -> str:
     return str(path)
 
 
+def stub_gluster(pool: str) -> str:
+    """A gluster CLI answering from captures, for check_glusterfs: no glusterd here.
+
+    ``healthy``: the 4-brick replicated volumes of the shared status capture, clean heals.
+    """
+    assert pool == "healthy", pool
+    answers = {
+        "volume_info": OWN_FIXTURES / "glusterfs" / "volume_info_xml_of_status_all_detail.xml",
+        "volume_status": SHARED_FIXTURES / "glusterfs" / "volume_status_all_detail_4bricks_online"
+        ".xml",
+        "volume_heal": SHARED_FIXTURES / "glusterfs" / "volume_heal_info_xml_clean.xml",
+    }
+    path = STUBS / f"gluster-{pool}"
+    cases = "".join(f"    \"{key}\") cat '{answer}';;\n" for key, answer in answers.items())
+    path.write_text(f'#!/bin/sh\ncase "$3_$4" in\n{cases}esac\n')
+    path.chmod(0o755)
+    return str(path)
+
+
+def stub_crm_mon(fixture: str) -> str:
+    """A crm_mon that prints a capture, for check_hacluster: no cluster here."""
+    path = STUBS / f"crm_mon-{fixture}"
+    path.write_text(f"#!/bin/sh\ncat '{SHARED_FIXTURES / 'pacemaker' / fixture}'\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+#: ``{tool:what}`` Bench arguments of the cluster checks: a stub tool answering from captures.
+STUBBED_CLUSTER_TOOLS = {"gluster": stub_gluster, "crm_mon": stub_crm_mon}
+
+
 # C plugins beside which vigie's checks are measured (the "twin" of a check's Bench).
 C_CASES: dict[str, list[str]] = {
     "C check_load -w 5,4,3 -c 10,8,6": ["check_load", "-w", "5,4,3", "-c", "10,8,6"],
@@ -125,6 +160,9 @@ def argument(text: str) -> str:
         return backup_config()
     if text.startswith("{smartctl:"):
         return stub_smartctl(text[len("{smartctl:") : -1])
+    tool, colon, fixture = text.strip("{}").partition(":")
+    if colon and text.startswith("{") and tool in STUBBED_CLUSTER_TOOLS:
+        return STUBBED_CLUSTER_TOOLS[tool](fixture)
     return text
 
 

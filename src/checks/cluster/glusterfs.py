@@ -15,7 +15,7 @@ Per volume:
   split-brain entries (``--critical-split-brain``, default above 0).
 - WARNING: a volume daemon offline (self-heal daemon, NFS server, quota daemon …);
   entries waiting to be healed (``--warning-heal``, default above 0; ``--critical-heal``).
-- per brick, free space: ``--warning-free``/``--critical-free`` on the free share in %
+- per brick, free space: ``-w/--warning-free``/``-c/--critical-free`` on the free share in %
   (defaults ``10:`` and ``5:``: alert below 10% and 5%), ``--warning-free-bytes``/
   ``--critical-free-bytes`` on free bytes (``20G:``); perfdata ``HOST:/PATH_free`` (%)
   and ``HOST:/PATH_free_bytes`` (B), ``VOL_heal_pending`` and ``VOL_split_brain``.
@@ -90,12 +90,13 @@ def findings(report: Report) -> list[tuple[int, str]]:
         elif not listed[brick].online:
             found.append((CRITICAL, f"brick {brick} offline"))
     named = {brick for _, brick in _bricks_named(found)}
+    unreached: dict[str, list[str]] = {}  # why -> bricks, so that each reason is said once
     for heal_brick in (report.heal or []) + (report.split_brain or []):
         if not heal_brick.connected and heal_brick.name not in named:
             named.add(heal_brick.name)
-            found.append(
-                (CRITICAL, f"heal info cannot reach {heal_brick.name}: {heal_brick.status}")
-            )
+            unreached.setdefault(heal_brick.status, []).append(heal_brick.name)
+    for why, bricks in unreached.items():
+        found.append((CRITICAL, f"heal info cannot reach {', '.join(bricks)}: {why}"))
     for process in report.processes:
         if not process.brick and not process.online:
             found.append((WARNING, f"{process.name} offline"))
@@ -334,11 +335,12 @@ def build_parser() -> Parser:
     )
     parser.add_argument(
         "--no-heal",
-        dest="heal",
-        action="store_false",
+        action="store_true",
         help="skip heal info and split-brain (on huge volumes heal info crawls long)",
     )
-    add_thresholds(parser, "each brick's free space in %%", metric="free", defaults=("10:", "5:"))
+    add_thresholds(
+        parser, "each brick's free space in %%", metric="free", short=True, defaults=("10:", "5:")
+    )
     add_thresholds(parser, "each brick's free bytes (20G:)", metric="free-bytes", scale=BYTES)
     add_thresholds(parser, "a volume's entries to heal", metric="heal", defaults=("0", None))
     add_thresholds(
@@ -351,7 +353,7 @@ def build_parser() -> Parser:
 def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``."""
     return nagiosplugin.Check(
-        Volumes(Gluster(args.gluster, args.sudo), args.volume, args.heal),
+        Volumes(Gluster(args.gluster, args.sudo), args.volume, not args.no_heal),
         VolumeState(),
         Threshold("free", args.warning_free, args.critical_free, describe),
         Threshold("free_bytes", args.warning_free_bytes, args.critical_free_bytes, describe),

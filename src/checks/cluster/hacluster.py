@@ -16,7 +16,8 @@ constraints a move leaves behind (``--no-constraints`` skips it; crm_mon lists b
   (not disabled with target-role Stopped); a bundle replica stopped; a clone with no
   instance running, a promotable clone with none promoted; a location constraint left by
   a move or ban (``cli-ban-*``, ``cli-prefer-*``: ``crm_resource --clear -r RSC``);
-  a fail count in ``--fail-count RANGE`` (``0`` warns at any failure).
+  a fail count in ``-w/--fail-count RANGE`` (``0`` warns at any failure; ``-c`` for
+  CRITICAL).
 - Stopped instances of a clone (clone-max counts every node) and guest nodes (bundle
   replicas, VMs: their resource is judged) do not alert on their own. Pacemaker < 2.1's
   role names Master/Slave are read as Promoted/Unpromoted.
@@ -317,17 +318,22 @@ def build_parser() -> Parser:
         action="store_true",
         help="maintenance mode (of the cluster, a node, a resource) is OK, not WARNING",
     )
-    parser.add_argument(
-        "--fail-count",
-        type=threshold(),
-        metavar="RANGE",
-        help="warning range for each resource's fail count on a node (0: any failure; "
-        "default: not judged, failed actions are CRITICAL anyway)",
-    )
+    for letter, level, names, note in (
+        ("-w", "warning", ("--warning-fail-count", "--fail-count"), "; 0: any failure"),
+        ("-c", "critical", ("--critical-fail-count",), ""),
+    ):
+        parser.add_argument(
+            letter,
+            *names,
+            dest=f"{level}_fail_count",
+            type=threshold(),
+            metavar="RANGE",
+            help=f"{level} range for each resource's fail count on a node (default: not "
+            f"judged, failed actions are CRITICAL anyway{note})",
+        )
     parser.add_argument(
         "--no-constraints",
-        dest="constraints",
-        action="store_false",
+        action="store_true",
         help="do not run cibadmin -Q -o constraints (then only the cli-ban-* constraints "
         "crm_mon lists are found, not cli-prefer-*)",
     )
@@ -346,10 +352,12 @@ def build_parser() -> Parser:
 def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``."""
     return nagiosplugin.Check(
-        Pacemaker(Tools(args.crm_mon, args.cibadmin, args.sudo), args.constraints),
+        Pacemaker(Tools(args.crm_mon, args.cibadmin, args.sudo), not args.no_constraints),
         ClusterState(Allowed(args.allow_standby, args.allow_maintenance)),
         Threshold("count"),
-        Threshold("fail_count", args.fail_count, None, describe_fail_count),
+        Threshold(
+            "fail_count", args.warning_fail_count, args.critical_fail_count, describe_fail_count
+        ),
         ClusterSummary(),
     )
 

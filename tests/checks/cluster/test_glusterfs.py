@@ -262,10 +262,9 @@ def test_pending_heals_and_unreachable_bricks(stub):
     outcome = PLUGIN.run(["--volume", "gv_test"])
     assert outcome.state == 2
     assert outcome.summary == (
-        "gv_test: heal info cannot reach node2.example.com:/mnt/gluster/gv_test: Transport "
-        "endpoint is not connected, heal info cannot reach node3.example.com:/mnt/gluster/gv_test: "
-        "Transport endpoint is not connected, heal info cannot reach "
-        "node4.example.com:/mnt/gluster/gv_test: Transport endpoint is not connected, "
+        "gv_test: heal info cannot reach node2.example.com:/mnt/gluster/gv_test, "
+        "node3.example.com:/mnt/gluster/gv_test, node4.example.com:/mnt/gluster/gv_test: "
+        "Transport endpoint is not connected, "
         "heal pending 5 > 0"
     )
     assert "gv_test_heal_pending=5;0;;0" in outcome.status_line
@@ -393,6 +392,7 @@ def test_hung_cli_times_out(stub):
         (["--warning-free", "x"], "'x' is not a range"),
         (["--critical-free-bytes", "10Q:"], "unknown size unit"),
         (["-v", "gv0"], "unrecognized arguments: gv0"),
+        (["-w", "10:", "-c", "x"], "argument -c/--critical-free: 'x' is not a range"),
     ],
 )
 def test_wrong_use_is_one_unknown_line(stub, argv, message):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -207,13 +208,13 @@ def test_neither_layout_is_unknown(stub):
 
 def test_fail_count_threshold(stub):
     stub.answer(LEGACY)
-    outcome = PLUGIN.run(["--no-constraints", "--fail-count", "0"])
+    outcome = PLUGIN.run(["--no-constraints", "--fail-count", "0", "-c", "999999"])
     assert outcome.state == 2
     assert outcome.summary.endswith(
-        "fail count of ddd on Hawk3-1 1000000 (INFINITY) > 0, "
-        "fail count of ddd on Hawk3-2 1000000 (INFINITY) > 0"
+        "fail count of ddd on Hawk3-1 1000000 (INFINITY) > 999999, "
+        "fail count of ddd on Hawk3-2 1000000 (INFINITY) > 999999"
     )
-    assert "failcount_ddd:Hawk3-1=1000000;0;;0" in outcome.status_line
+    assert "failcount_ddd:Hawk3-1=1000000;0;999999;0" in outcome.status_line
 
 
 def test_allowed_maintenance(stub):
@@ -384,7 +385,7 @@ REAL_CASES = {
 
 
 @pytest.fixture
-def cib_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def cib_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
     """Write a CIB and point crm_mon and cibadmin at it; the real tools must be there."""
     if shutil.which("crm_mon", path="/usr/sbin:/usr/bin") is None:
         pytest.skip("pacemaker-cli-utils not installed (crm_mon, cibadmin)")
