@@ -14,6 +14,8 @@ from checks.core.errors import CannotCheck, ParseError
 
 #: What the CLI prints (on stdout, not XML, whatever --xml says) when glusterd is not there.
 NOT_CONNECTED = "Connection failed. Please check if gluster daemon is operational."
+#: glusterd's refusal when another transaction holds the pool's lock (transient).
+BUSY = "Another transaction is in progress"
 #: Volume types whose bricks replicate each other, so that heal info means something.
 HEALING_TYPES = ("Replicate", "Disperse", "Distributed-Replicate", "Distributed-Disperse")
 

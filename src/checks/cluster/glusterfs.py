@@ -1,10 +1,12 @@
 """check_glusterfs: whether GlusterFS volumes are started, complete, roomy and in sync.
 
 Asks the gluster CLI on a server of the trusted pool, in XML: ``gluster volume info
---xml`` (every volume, or those named with ``--volume``), then for each started volume
-``volume status VOL detail --xml`` and, for replicated and dispersed volumes, ``volume
-heal VOL info --xml`` and ``volume heal VOL info split-brain --xml``
-(:mod:`checks.cluster._gluster` reads them).
+--xml`` (every volume, or those named with ``--volume``), then ``volume status all
+detail --xml`` (or ``volume status VOL detail --xml`` per named volume) and, for each
+started replicated or dispersed volume, ``volume heal VOL info --xml`` and ``volume heal
+VOL info split-brain --xml`` (:mod:`checks.cluster._gluster` reads them). glusterd runs
+one transaction at a time: a command refused with ``Another transaction is in progress``
+is asked once more a second later.
 
 Per volume:
 
@@ -36,10 +38,12 @@ The gluster CLI needs root; as nagios, give --sudo and this sudoers line (visudo
 from __future__ import annotations
 
 import argparse
+import time
 
 import nagiosplugin
 
 from checks.cluster._gluster import (
+    BUSY,
     NOT_CONNECTED,
     HealBrick,
     Process,
@@ -119,10 +123,16 @@ class Gluster:
         self.tool = external.Tool(program, sudo, "check_glusterfs")
 
     def ask(self, *arguments: str) -> str:
-        """The CLI's XML answer to ``gluster ARGUMENTS --xml``; glusterd down is CRITICAL."""
-        wait = max(int(remaining() or 120) - 1, 1)
-        command = ["--mode=script", f"--timeout={wait}", *arguments, "--xml"]
-        done = self.tool.run(command, f"running gluster {' '.join(arguments)}")
+        """The CLI's XML answer to ``gluster ARGUMENTS --xml``; glusterd down is CRITICAL.
+
+        glusterd runs one transaction at a time across the pool: a command that meets
+        another one (an admin's, another check's) fails with ``Another transaction is in
+        progress``; it is asked once more after a second rather than reported.
+        """
+        done = self._run(arguments)
+        if BUSY in done.stdout and (remaining() or 120) > 3:
+            time.sleep(1)
+            done = self._run(arguments)
         if unreachable(done.stdout + done.stderr):
             raise ServiceDown(
                 f"glusterd is not running or not answering: gluster says '{NOT_CONNECTED}'"
@@ -131,6 +141,11 @@ class Gluster:
             said = screen(done.stderr or done.stdout)[:200] or "nothing"
             raise CannotCheck(f"gluster {' '.join(arguments)} exited {done.returncode}: {said}")
         return done.stdout
+
+    def _run(self, arguments: tuple[str, ...]) -> external.Completed:
+        wait = max(int(remaining() or 120) - 1, 1)
+        command = ["--mode=script", f"--timeout={wait}", *arguments, "--xml"]
+        return self.tool.run(command, f"running gluster {' '.join(arguments)}")
 
 
 class Volumes(nagiosplugin.Resource):
@@ -143,11 +158,20 @@ class Volumes(nagiosplugin.Resource):
         self.owners: dict[str, str] = {}
 
     def probe(self) -> list[nagiosplugin.Metric]:
-        """A ``volume`` metric per volume (its findings), then its bricks' and heal numbers."""
-        for volume in self._selected(parse_volume_info(self.gluster.ask("volume", "info"))):
+        """A ``volume`` metric per volume (its findings), then its bricks' and heal numbers.
+
+        Every volume: one ``volume status all detail`` (glusterd skips stopped volumes);
+        named ones: one status each, so that a volume's absence is an error of its own.
+        """
+        volumes = self._selected(parse_volume_info(self.gluster.ask("volume", "info")))
+        started = [volume.name for volume in volumes if volume.started]
+        statuses = {}
+        if started and not self.names:
+            statuses = parse_volume_status(self.gluster.ask("volume", "status", "all", "detail"))
+        for volume in volumes:
             report = self.reports[volume.name] = Report(volume)
             if volume.started:
-                self._read(report)
+                self._read(report, statuses)
         metrics = []
         for name, report in self.reports.items():
             metrics.append(self._metric(name, f"volume {name}", report, "volume"))
@@ -167,11 +191,13 @@ class Volumes(nagiosplugin.Resource):
             )
         return [known[name] for name in dict.fromkeys(self.names)]
 
-    def _read(self, report: Report) -> None:
+    def _read(self, report: Report, statuses: dict[str, list[Process]]) -> None:
         name = report.volume.name
-        statuses = parse_volume_status(self.gluster.ask("volume", "status", name, "detail"))
+        asked = "all" if statuses else name
+        if not statuses:
+            statuses = parse_volume_status(self.gluster.ask("volume", "status", name, "detail"))
         if name not in statuses:
-            raise ParseError(f"gluster volume status {name} detail did not list volume {name}")
+            raise ParseError(f"gluster volume status {asked} detail did not list volume {name}")
         report.processes = statuses[name]
         if self.heal and report.volume.heals:
             report.heal = parse_heal_info(

@@ -72,6 +72,7 @@ class Stub:
 
     def healthy(self, volumes: tuple[str, ...] = ("gv_test", "gv_test2")) -> Stub:
         self.answer("volume info", HEALTHY_INFO)
+        self.answer("volume status all detail", STATUS)
         for volume in volumes:
             self.answer(f"volume status {volume} detail", STATUS)
             self.answer(f"volume heal {volume} info", CLEAN_HEAL)
@@ -220,10 +221,9 @@ def test_healthy_pool_every_volume(stub):
     )
     assert [call.split(" ", 2)[2] for call in stub.calls] == [
         "volume info --xml",
-        "volume status gv_test detail --xml",
+        "volume status all detail --xml",
         "volume heal gv_test info --xml",
         "volume heal gv_test info split-brain --xml",
-        "volume status gv_test2 detail --xml",
         "volume heal gv_test2 info --xml",
         "volume heal gv_test2 info split-brain --xml",
     ]
@@ -309,7 +309,7 @@ def test_offline_and_missing_bricks_are_named(stub):
 
 def test_stopped_volume_is_critical_and_not_asked_further(stub):
     stub.answer("volume info", body=text(HEALTHY_INFO).replace("Started", "Stopped", 1))
-    stub.answer("volume status gv_test2 detail", STATUS)
+    stub.answer("volume status all detail", STATUS)
     stub.answer("volume heal gv_test2 info", CLEAN_HEAL)
     stub.answer("volume heal gv_test2 info split-brain", CLEAN_HEAL)
     outcome = PLUGIN.run([])
@@ -333,6 +333,24 @@ def test_cli_refusal_is_unknown(stub):
     outcome = PLUGIN.run([])
     assert outcome.state == 3
     assert outcome.summary.startswith("gluster volume info failed: Probe returned with")
+
+
+def test_busy_pool_is_asked_once_more(stub):
+    stub.healthy()
+    busy = (
+        "<cliOutput><opRet>-1</opRet><opErrno>0</opErrno><opErrstr>Another transaction is in "
+        "progress for gv_test. Please try again after some time.</opErrstr></cliOutput>"
+    )
+    stub.answer("volume heal gv_test info", body=busy)
+    outcome = PLUGIN.run([])
+    assert (outcome.state, outcome.summary) == (
+        3,
+        "gluster volume heal info failed: Another transaction is in progress for gv_test. "
+        "Please try again after some time. (opRet -1, opErrno 0)",
+    )
+    assert [call.split(" ", 2)[2] for call in stub.calls].count(
+        "volume heal gv_test info --xml"
+    ) == 2
 
 
 def test_glusterd_not_answering_is_critical(stub):
