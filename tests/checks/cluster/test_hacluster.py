@@ -40,7 +40,7 @@ exit "$(cat "$here/$layout.status" 2>/dev/null || echo 0)"
 BASIC = "crm_mon_xml_v2_basic_cluster_online_some_stopped.xml"
 LEGACY = "crm_mon_as_xml_v200_failed_start_not_installed.xml"
 
-#: capture -> (state, the status line's summary), run with --no-constraints
+#: capture -> (state, the status line's summary)
 EXPECTED = {
     LEGACY: (2, "failed action ddd_start_0 on Hawk3-2 not installed (5): Setup problem: "
                 "couldn't find command: /usr/bin/safe_mysqld, failed action ddd_start_0 on "
@@ -188,19 +188,19 @@ def test_constraints_read():
 @pytest.mark.parametrize(("name", "expected"), EXPECTED.items(), ids=list(EXPECTED))
 def test_each_capture(stub, name, expected):
     stub.answer(name)
-    outcome = PLUGIN.run(["--no-constraints"])
+    outcome = PLUGIN.run([])
     assert_conforms("hacluster", outcome.state, outcome.text)
     assert (outcome.state, outcome.summary) == expected, outcome.text
 
 
 def test_new_option_first_then_the_old_one(stub):
     stub.answer(LEGACY)
-    PLUGIN.run(["--no-constraints"])
+    PLUGIN.run([])
     assert stub.calls == ["-1 -r -f --output-as=xml", "-1 -r -f --as-xml"]
 
 
 def test_neither_layout_is_unknown(stub):
-    outcome = PLUGIN.run(["--no-constraints"])
+    outcome = PLUGIN.run([])
     assert (outcome.state, outcome.summary) == (
         3, "crm_mon printed no XML with --output-as=xml nor --as-xml (exit 64): crm_mon: "
            "unrecognized option")  # fmt: skip
@@ -208,7 +208,7 @@ def test_neither_layout_is_unknown(stub):
 
 def test_fail_count_threshold(stub):
     stub.answer(LEGACY)
-    outcome = PLUGIN.run(["--no-constraints", "--fail-count", "0", "-c", "999999"])
+    outcome = PLUGIN.run(["--fail-count", "0", "-c", "999999"])
     assert outcome.state == 2
     assert outcome.summary.endswith(
         "fail count of ddd on Hawk3-1 1000000 (INFINITY) > 999999, "
@@ -219,13 +219,13 @@ def test_fail_count_threshold(stub):
 
 def test_allowed_maintenance(stub):
     stub.answer("crm_mon_xml_v2_maintenance_mode_enabled.xml")
-    outcome = PLUGIN.run(["--no-constraints", "--allow-maintenance"])
+    outcome = PLUGIN.run(["--allow-maintenance"])
     assert (outcome.state, outcome.summary) == (1, "httpd-bundle replica 2 stopped")
 
 
 def test_perfdata_and_long_output(stub):
     stub.answer(BASIC)
-    outcome = PLUGIN.run(["--no-constraints", "-v"])
+    outcome = PLUGIN.run(["-v"])
     assert outcome.status_line.endswith(
         "| nodes_online=2;;;0;2 resources_active=18;;;0;32 failed_actions=0;;;0"
     )
@@ -242,7 +242,7 @@ def test_perfdata_and_long_output(stub):
 @given(damaged(text(BASIC)) if shared_fixtures_dir().is_dir() else damaged(""))
 def test_damaged_answer_through_the_whole_check(stub, damaged_text):
     stub.answer(body=damaged_text or "<x/>", status=0)
-    answers_cleanly("hacluster", PLUGIN.run(["--no-constraints"]))
+    answers_cleanly("hacluster", PLUGIN.run([]))
 
 
 def test_sudo_refusal_is_unknown(stub, monkeypatch):
@@ -252,7 +252,7 @@ def test_sudo_refusal_is_unknown(stub, monkeypatch):
     (stub.directory / "sudo").chmod(0o755)
     stub.answer(BASIC)
     monkeypatch.setattr(external.os, "geteuid", lambda: 112)
-    outcome = PLUGIN.run(["--no-constraints", "--sudo"])
+    outcome = PLUGIN.run(["--sudo"])
     assert (outcome.state, outcome.summary) == (
         3, "sudo did not run crm_mon: sudo: a password is required (see check_hacluster "
            "--help for the sudoers line)")  # fmt: skip
@@ -278,7 +278,7 @@ def test_wrong_use_is_one_unknown_line(stub, argv, message):
 
 def test_as_a_process(stub):
     stub.answer(BASIC)
-    result = subprocess.run([executable("check_hacluster"), "--no-constraints"],
+    result = subprocess.run([executable("check_hacluster")],
                             capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
     assert_conforms("hacluster", result.returncode, result.stdout, result.stderr)
     assert result.returncode == 1
@@ -375,10 +375,11 @@ REAL_CASES = {
     "maintenance": ({"maintenance": True}, [], 1, "cluster in maintenance mode (resources not "
                     "managed)"),
     "none promoted": ({"promoted": False}, [], 1, "clone db-clone: no instance promoted"),
-    "moved": ({"constraints": MOVED}, [], 1, "constraint cli-ban-web-on-node2 (web banned from "
-              "node2) left by a move (crm_resource --clear -r web), constraint cli-prefer-vip (vip "
-              "pinned to node1) left by a move (crm_resource --clear -r vip)"),
-    "moved, crm_mon only": ({"constraints": MOVED}, ["--no-constraints"], 1, "constraint "
+    "moved": ({"constraints": MOVED}, ["--cib-constraints"], 1, "constraint "
+              "cli-ban-web-on-node2 (web banned from node2) left by a move (crm_resource "
+              "--clear -r web), constraint cli-prefer-vip (vip pinned to node1) left by a move "
+              "(crm_resource --clear -r vip)"),
+    "moved, crm_mon only": ({"constraints": MOVED}, [], 1, "constraint "
                             "cli-ban-web-on-node2 (web banned from node2) left by a move "
                             "(crm_resource --clear -r web)"),
 }  # fmt: skip
