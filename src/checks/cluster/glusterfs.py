@@ -82,18 +82,24 @@ class Report:
 
 
 def findings(report: Report) -> list[tuple[int, str]]:
-    """What is wrong with a volume apart from its numbers: (state, words), worst first."""
+    """What is wrong with a volume apart from its numbers: (state, words), worst first.
+
+    A brick already named offline or missing is not named again for heal info.
+    """
     volume = report.volume
     if not volume.started:
         return [(CRITICAL, f"volume is {volume.status}")]
     found = []
     listed = {process.name: process for process in report.bricks}
+    named = set()
     for brick in volume.bricks:
         if brick not in listed:
             found.append((CRITICAL, f"brick {brick} not in volume status (its peer is down?)"))
         elif not listed[brick].online:
             found.append((CRITICAL, f"brick {brick} offline"))
-    named = {brick for _, brick in _bricks_named(found)}
+        else:
+            continue
+        named.add(brick)
     unreached: dict[str, list[str]] = {}  # why -> bricks, so that each reason is said once
     for heal_brick in (report.heal or []) + (report.split_brain or []):
         if not heal_brick.connected and heal_brick.name not in named:
@@ -105,10 +111,6 @@ def findings(report: Report) -> list[tuple[int, str]]:
         if not process.brick and not process.online:
             found.append((WARNING, f"{process.name} offline"))
     return sorted(found, key=lambda finding: -finding[0])
-
-
-def _bricks_named(found: list[tuple[int, str]]) -> list[tuple[int, str]]:
-    return [(state, text.split(" ")[1]) for state, text in found if text.startswith("brick ")]
 
 
 def pending(bricks: list[HealBrick]) -> int:

@@ -40,6 +40,12 @@ exit "$(cat "$here/$layout.status" 2>/dev/null || echo 0)"
 BASIC = "crm_mon_xml_v2_basic_cluster_online_some_stopped.xml"
 LEGACY = "crm_mon_as_xml_v200_failed_start_not_installed.xml"
 
+FAILED_STANDBY_BAN = (
+    "web FAILED on node1, failed action web_start_0 on node1 error (1): Apache configuration "
+    "test failed, node node2 in standby, constraint cli-ban-web-on-node2 (web banned from "
+    "node2) left by a move (crm_resource --clear -r web)"
+)
+CIBADMIN = "cibadmin_constraints_2.1.5_cli_prefer_and_ban.xml"
 #: capture -> (state, the status line's summary)
 EXPECTED = {
     LEGACY: (2, "failed action ddd_start_0 on Hawk3-2 not installed (5): Setup problem: "
@@ -64,6 +70,8 @@ EXPECTED = {
     "crm_mon_as_xml_2.1.5_not_connected_exit102.xml": (
         2, "pacemaker is not running here: crm_mon --as-xml printed no cluster status (is "
            "pacemaker running?)"),
+    "crm_mon_xml_2.1.5_failed_start_standby_ban.xml": (2, FAILED_STANDBY_BAN),
+    "crm_mon_as_xml_2.1.5_failed_start_standby_ban.xml": (2, FAILED_STANDBY_BAN),
     "crm_mon_xml_2.1.5_cib_file_missing_exit0.xml": (
         3, "crm_mon printed no cluster summary: Could not connect to the CIB: No such device "
            "or address"),
@@ -167,6 +175,30 @@ def test_damaged_captures_parse_or_refuse_cleanly(name):
         parses_or_refuses(parse_crm_mon, damaged_text)
 
     check()
+
+
+def test_constraints_of_cibadmin_read():
+    constraints = parse_constraints(text(CIBADMIN))
+    assert [(str(c), c.left_by_move) for c in constraints] == [
+        ("cli-prefer-vip (vip pinned to node1)", True),
+        ("cli-ban-web-on-node2 (web banned from node2)", True),
+    ]
+
+
+def test_damaged_constraints_parse_or_refuse_cleanly():
+    @settings(max_examples=80, deadline=None)
+    @given(damaged(text(CIBADMIN)))
+    def check(damaged_text: str) -> None:
+        parses_or_refuses(parse_constraints, damaged_text)
+
+    check()
+
+
+def test_failing_cibadmin_is_unknown(stub):
+    stub.answer(BASIC)
+    outcome = PLUGIN.run(["--cib-constraints", "--cibadmin", "/bin/false"])
+    assert (outcome.state, outcome.summary) == (
+        3, "cibadmin -Q -o constraints exited 1: nothing")  # fmt: skip
 
 
 def test_constraints_read():
