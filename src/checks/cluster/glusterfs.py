@@ -15,7 +15,8 @@ Per volume:
   down is missing, not offline), each named ``host:/path``; a brick heal info cannot
   reach (``Transport endpoint is not connected``) that status did not already name;
   split-brain entries (``--critical-split-brain``, default above 0).
-- WARNING: a volume daemon offline (self-heal daemon, NFS server, quota daemon …);
+- WARNING: a volume daemon offline (self-heal daemon, NFS server, quota daemon …) where
+  volume status lists them (GlusterFS 3.x; 10.3's ``status … detail`` lists bricks only);
   entries waiting to be healed (``--warning-heal``, default above 0; ``--critical-heal``).
 - per brick, free space: ``-w/--warning-free``/``-c/--critical-free`` on the free share in %
   (defaults ``10:`` and ``5:``: alert below 10% and 5%), ``--warning-free-bytes``/

@@ -24,6 +24,7 @@ from checks.core.errors import CannotCheck, ParseError
 from tests.conftest import FIXTURES, executable, shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.servers.glusterd import Pool, glusterd_pool_fixture  # noqa: F401 - the fixture
 
 OWN = FIXTURES / "glusterfs"
 STUB = """#!/bin/sh
@@ -162,6 +163,7 @@ def test_cli_error_envelope_is_unknown_with_glusters_words():
 
 def test_connection_failed_text_is_recognised():
     assert _gluster.unreachable(text("cli_connection_failed_exit110.txt"))
+    assert _gluster.unreachable(text("cli_connection_failed_glusterd_stopped_exit1.txt"))
     assert not _gluster.unreachable(text(STATUS))
 
 
@@ -184,6 +186,16 @@ PARSERS = {
     "volume_heal_info_xml_5_entries_3_bricks_disconnected.xml": parse_heal_info,
     "volume_heal_info_xml_3_entries_split_view_node2.xml": parse_heal_info,
     "cli_error_xml_transport_endpoint_not_connected.xml": parse_volume_info,
+    # tests/fixtures/glusterfs: GlusterFS 10.3
+    "volume_info_xml_10.3_replica3_started_and_created.xml": parse_volume_info,
+    "volume_status_xml_10.3_gv0_detail_3bricks_online.xml": parse_volume_status,
+    "volume_status_xml_10.3_gv0_detail_brick1_offline.xml": parse_volume_status,
+    "volume_heal_info_xml_10.3_gv0_clean.xml": parse_heal_info,
+    "volume_heal_info_split_brain_xml_10.3_gv0_none.xml": parse_heal_info,
+    "volume_heal_info_xml_10.3_gv0_brick1_down.xml": parse_heal_info,
+    "cli_error_xml_10.3_volume_status_not_started.xml": parse_volume_status,
+    "cli_error_xml_10.3_volume_does_not_exist.xml": parse_volume_info,
+    "cli_error_xml_10.3_heal_on_distribute.xml": parse_heal_info,
 }
 
 
@@ -204,7 +216,38 @@ def test_every_shared_xml_capture_is_judged_here():
     # not read by the check: peer status, volume list (info lists the volumes), quota
     unused = {"peer_status_xml_3_peers_connected.xml", "volume_list_xml.xml",
               "volume_quota_list_xml.xml"}  # fmt: skip
-    assert shared - unused == set(PARSERS) - {HEALTHY_INFO}
+    own = {p.name for p in OWN.glob("*.xml")}
+    assert shared - unused | own == set(PARSERS)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("cli_error_xml_10.3_volume_status_not_started.xml", "gluster volume status failed: "
+         "Volume gv_new is not started (opRet -1, opErrno 30800)"),
+        ("cli_error_xml_10.3_volume_does_not_exist.xml", "gluster volume info failed: Volume "
+         "does not exist (opRet -1, opErrno 30806)"),
+        ("cli_error_xml_10.3_heal_on_distribute.xml", "gluster volume heal info failed: gv_new: "
+         "Not able to fetch volfile from glusterd (opRet -1, opErrno 5)"),
+    ],
+)  # fmt: skip
+def test_refusals_of_gluster_10(name, message):
+    with pytest.raises(CannotCheck) as raised:
+        PARSERS[name](text(name))
+    assert str(raised.value) == message
+
+
+def test_gluster_10_brick_offline_and_unreachable_is_named_once():
+    info = parse_volume_info(text("volume_info_xml_10.3_replica3_started_and_created.xml"))
+    assert [(v.name, v.status, v.type, len(v.bricks)) for v in info] == [
+        ("gv0", "Started", "Replicate", 3), ("gv_new", "Created", "Distribute", 1)]  # fmt: skip
+    report = Report(info[0])
+    report.processes = parse_volume_status(
+        text("volume_status_xml_10.3_gv0_detail_brick1_offline.xml"))["gv0"]  # fmt: skip
+    report.heal = parse_heal_info(text("volume_heal_info_xml_10.3_gv0_brick1_down.xml"))
+    brick = info[0].bricks[1]
+    assert brick.endswith("/bricks/gv0-1")
+    assert findings(report) == [(2, f"brick {brick} offline")]
 
 
 # --- the check end to end, through the stub CLI -------------------------------------------
@@ -438,3 +481,60 @@ def test_real_cli_without_glusterd_is_critical(monkeypatch):
     outcome = PLUGIN.run(["--gluster", gluster, "-t", "4"])
     assert outcome.state == 2, outcome.text
     assert outcome.summary.startswith("glusterd is not running or not answering")
+
+
+# --- a real glusterd (tests/servers/glusterd.py), stopped last ----------------------------
+
+
+@pytest.mark.integration
+def test_real_pool_healthy(glusterd_pool: Pool) -> None:
+    glusterd_pool.volume("gv_ok", 3, replica=True)
+    glusterd_pool.volume("gv_dist", 1, replica=False)
+    outcome = PLUGIN.run(["--gluster", str(glusterd_pool.cli), "--volume", "gv_ok",
+                          "--volume", "gv_dist", "-w", "1:", "-c", "0.5:"])  # fmt: skip
+    assert_conforms("glusterfs", outcome.state, outcome.text)
+    assert (outcome.state, outcome.summary) == (
+        0, "2 volumes fine: gv_ok (3/3 bricks online, 0 to heal), gv_dist (1/1 bricks online)"
+    ), outcome.text  # fmt: skip
+    assert "gv_ok_split_brain=0;;0;0" in outcome.status_line
+
+
+@pytest.mark.integration
+def test_real_pool_volume_not_started(glusterd_pool: Pool) -> None:
+    glusterd_pool.volume("gv_created", 1, replica=False, start=False)
+    outcome = PLUGIN.run(["--gluster", str(glusterd_pool.cli), "--volume", "gv_created"])
+    assert (outcome.state, outcome.summary) == (2, "gv_created: volume is Created")
+
+
+@pytest.mark.integration
+def test_real_pool_brick_down(glusterd_pool: Pool) -> None:
+    bricks = glusterd_pool.volume("gv_degraded", 3, replica=True)
+    glusterd_pool.stop_brick("gv_degraded", bricks[1])
+    outcome = PLUGIN.run(["--gluster", str(glusterd_pool.cli), "--volume", "gv_degraded"])
+    assert outcome.state == 2
+    # heal info may already count an entry the surviving bricks hold for the dead one
+    assert outcome.summary.startswith(f"gv_degraded: brick {bricks[1]} offline"), outcome.text
+    assert "heal info cannot reach" not in outcome.summary  # the same brick, named once
+    assert "gv_degraded (2/3 bricks online, " in outcome.text
+
+
+@pytest.mark.integration
+def test_real_pool_every_volume_and_an_unknown_one(glusterd_pool: Pool) -> None:
+    outcome = PLUGIN.run(["--gluster", str(glusterd_pool.cli), "--volume", "gv_nope"])
+    assert outcome.state == 3
+    assert outcome.summary.startswith("no volume gv_nope (gluster has ")
+    every = PLUGIN.run(["--gluster", str(glusterd_pool.cli), "--no-heal"])
+    assert every.state in (0, 2), every.text  # the volumes the other tests left, judged
+    assert not every.summary.startswith("gluster"), every.text
+
+
+@pytest.mark.integration
+def test_real_pool_glusterd_stopped_is_critical(glusterd_pool: Pool) -> None:
+    glusterd_pool.stop_glusterd()
+    try:
+        outcome = PLUGIN.run(["--gluster", str(glusterd_pool.cli), "-t", "20"])
+        assert (outcome.state, outcome.summary) == (
+            2, "glusterd is not running or not answering: gluster says 'Connection failed. "
+               "Please check if gluster daemon is operational.'")  # fmt: skip
+    finally:
+        glusterd_pool.start_glusterd()
