@@ -474,11 +474,14 @@ def test_as_a_process(stub):
 
 
 @pytest.mark.integration
-def test_real_cli_without_glusterd_is_critical(monkeypatch):
+def test_real_cli_without_glusterd_is_critical(tmp_path: Path) -> None:
     gluster = shutil.which("gluster", path="/usr/sbin:/usr/bin")
     if gluster is None:
         pytest.skip("glusterfs-cli not installed")
-    outcome = PLUGIN.run(["--gluster", gluster, "-t", "4"])
+    quiet = tmp_path / "gluster"  # the real CLI, logging into the test's directory
+    quiet.write_text(f'#!/bin/sh\nexec {gluster} --log-file={tmp_path}/cli.log "$@"\n')
+    quiet.chmod(0o755)
+    outcome = PLUGIN.run(["--gluster", str(quiet), "-t", "4"])
     assert outcome.state == 2, outcome.text
     assert outcome.summary.startswith("glusterd is not running or not answering")
 
