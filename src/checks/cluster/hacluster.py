@@ -282,7 +282,8 @@ class ClusterSummary(Summary):
         assert cluster is not None
         lines = [f"{STATE_NAMES[level]}: {text}"
                  for level, text in results.results[0].context.findings(resource)]  # fmt: skip
-        lines += [str(result) for result in results.results[4:]]
+        lines += [f"{STATE_NAMES[r.state.code]}: {r}" for r in results.results
+                  if r.metric.context == "fail_count"]  # fmt: skip
         lines.append(f"crm_mon layout <{cluster.layout}> {cluster.version}, stack {cluster.stack}")
         nodes = [f"{node.name} {_node_state(node)}" for node in cluster.nodes]
         lines.append("nodes: " + ", ".join(nodes))
