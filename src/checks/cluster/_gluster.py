@@ -149,13 +149,16 @@ def _process(node: Element, volume: str) -> Process:
 
 
 class HealBrick:
-    """One brick of ``gluster volume heal VOL info [split-brain]``: how many entries it
-    holds that wait to be healed, or None when the CLI could not reach the brick."""
+    """One brick of ``gluster volume heal VOL info [split-brain|summary]``: how many entries
+    it holds that wait to be healed (``summary``: also how many are in split-brain), or
+    None when the CLI could not reach the brick."""
 
-    __slots__ = ("entries", "name", "status")
+    __slots__ = ("entries", "name", "split_brain", "status")
 
-    def __init__(self, name: str, status: str, entries: int | None) -> None:
-        self.name, self.status, self.entries = name, status, entries
+    def __init__(
+        self, name: str, status: str, entries: int | None, split_brain: int | None = None
+    ) -> None:
+        self.name, self.status, self.entries, self.split_brain = name, status, entries, split_brain
 
     @property
     def connected(self) -> bool:
@@ -163,21 +166,34 @@ class HealBrick:
         return self.status == "Connected" and self.entries is not None
 
     def __repr__(self) -> str:
-        return f"HealBrick({self.name!r}, {self.status!r}, {self.entries})"
+        return f"HealBrick({self.name!r}, {self.status!r}, {self.entries}, {self.split_brain})"
 
 
 def parse_heal_info(text: str, source: str = "gluster volume heal info") -> list[HealBrick]:
-    """The bricks of a heal info answer (``info`` and ``info split-brain`` alike)."""
+    """The bricks of a heal info answer: ``info``, ``info split-brain`` and ``info summary``.
+
+    The layouts differ per brick: ``numberOfEntries`` (``-`` when unreachable), or the
+    summary's ``totalNumberOfEntries`` and ``numberOfEntriesInSplitBrain``, absent when
+    unreachable (GlusterFS 10.3 then runs the first counter's name into the status text:
+    ``Failed to process entries completely. (Transport endpoint is not
+    connected)totalNumberOfEntries0``, read as the words before it).
+    """
     root = envelope(text, source)
     listing = root.find("healInfo/bricks")
     if listing is None:
         raise ParseError(f"{source} printed no <healInfo><bricks>")
     bricks = []
     for element in listing.findall("brick"):
-        name, status = child_text(element, "name"), child_text(element, "status")
-        counted = child_text(element, "numberOfEntries")
-        entries = child_int(element, "numberOfEntries")
-        if not name or not status or (entries is None and counted != "-") or (entries or 0) < 0:
-            raise ParseError(f"{source}: a brick without name, status or numberOfEntries")
-        bricks.append(HealBrick(name, status, entries))
+        name = child_text(element, "name")
+        status = child_text(element, "status").partition("totalNumberOfEntries")[0].strip()
+        summary = element.find("totalNumberOfEntries") is not None
+        tag = "totalNumberOfEntries" if summary else "numberOfEntries"
+        entries = child_int(element, tag)
+        split_brain = child_int(element, "numberOfEntriesInSplitBrain") if summary else None
+        counted = entries is not None and entries >= 0 and (not summary or split_brain is not None)
+        if not name or not status or (status == "Connected" and not counted):
+            raise ParseError(f"{source}: a brick without name, status or its count of entries")
+        if (split_brain or 0) < 0 or (entries is not None and entries < 0):
+            raise ParseError(f"{source}: {name} has a negative count of entries")
+        bricks.append(HealBrick(name, status, entries if counted else None, split_brain))
     return bricks

@@ -3,10 +3,11 @@
 Asks the gluster CLI on a server of the trusted pool, in XML: ``gluster volume info
 --xml`` (every volume, or those named with ``--volume``), then ``volume status all
 detail --xml`` (or ``volume status VOL detail --xml`` per named volume) and, for each
-started replicated or dispersed volume, ``volume heal VOL info --xml`` and ``volume heal
-VOL info split-brain --xml`` (:mod:`checks.cluster._gluster` reads them). glusterd runs
-one transaction at a time: a command refused with ``Another transaction is in progress``
-is asked once more a second later.
+started replicated or dispersed volume, ``volume heal VOL info summary --xml`` (one crawl
+for both counts; where the CLI lacks it, before GlusterFS 4, ``volume heal VOL info
+--xml`` and ``volume heal VOL info split-brain --xml``); :mod:`checks.cluster._gluster`
+reads them. glusterd runs one transaction at a time: a command refused with ``Another
+transaction is in progress`` is asked once more a second later.
 
 Per volume:
 
@@ -125,14 +126,22 @@ class Gluster:
     def __init__(self, program: str, sudo: bool) -> None:
         self.tool = external.Tool(program, sudo, "check_glusterfs")
 
-    def ask(self, *arguments: str) -> str:
+    def ask(self, *arguments: str, optional: bool = False) -> str | None:
         """The CLI's XML answer to ``gluster ARGUMENTS --xml``; glusterd down is CRITICAL.
 
         glusterd runs one transaction at a time across the pool: a command that meets
         another one (an admin's, another check's) fails with ``Another transaction is in
-        progress``; it is asked once more after a second rather than reported.
+        progress``; it is asked once more after a second rather than reported. An
+        ``optional`` command this CLI does not know (it prints its usage, no XML) is None;
+        through sudo, whose wrapper reads a failure without output as its own refusal,
+        that refusal too (sudo already ran the commands before it).
         """
-        done = self._run(arguments)
+        try:
+            done = self._run(arguments)
+        except CannotCheck:
+            if optional:
+                return None
+            raise
         if BUSY in done.stdout and (remaining() or 120) > 3:
             time.sleep(1)
             done = self._run(arguments)
@@ -141,9 +150,17 @@ class Gluster:
                 f"glusterd is not running or not answering: gluster says '{NOT_CONNECTED}'"
             )
         if done.returncode and not done.stdout.lstrip().startswith("<"):
+            if optional:
+                return None
             said = screen(done.stderr or done.stdout)[:200] or "nothing"
             raise CannotCheck(f"gluster {' '.join(arguments)} exited {done.returncode}: {said}")
         return done.stdout
+
+    def answer(self, *arguments: str) -> str:
+        """:meth:`ask` of a command every CLI knows."""
+        text = self.ask(*arguments)
+        assert text is not None
+        return text
 
     def _run(self, arguments: tuple[str, ...]) -> external.Completed:
         wait = max(int(remaining() or 120) - 1, 1)
@@ -166,11 +183,11 @@ class Volumes(nagiosplugin.Resource):
         Every volume: one ``volume status all detail`` (glusterd skips stopped volumes);
         named ones: one status each, so that a volume's absence is an error of its own.
         """
-        volumes = self._selected(parse_volume_info(self.gluster.ask("volume", "info")))
+        volumes = self._selected(parse_volume_info(self.gluster.answer("volume", "info")))
         started = [volume.name for volume in volumes if volume.started]
         statuses = {}
         if started and not self.names:
-            statuses = parse_volume_status(self.gluster.ask("volume", "status", "all", "detail"))
+            statuses = parse_volume_status(self.gluster.answer("volume", "status", "all", "detail"))
         for volume in volumes:
             report = self.reports[volume.name] = Report(volume)
             if volume.started:
@@ -198,18 +215,31 @@ class Volumes(nagiosplugin.Resource):
         name = report.volume.name
         asked = "all" if statuses else name
         if not statuses:
-            statuses = parse_volume_status(self.gluster.ask("volume", "status", name, "detail"))
+            statuses = parse_volume_status(self.gluster.answer("volume", "status", name, "detail"))
         if name not in statuses:
             raise ParseError(f"gluster volume status {asked} detail did not list volume {name}")
         report.processes = statuses[name]
         if self.heal and report.volume.heals:
-            report.heal = parse_heal_info(
-                self.gluster.ask("volume", "heal", name, "info"), "gluster volume heal info"
-            )
-            report.split_brain = parse_heal_info(
-                self.gluster.ask("volume", "heal", name, "info", "split-brain"),
-                "gluster volume heal info split-brain",
-            )
+            self._heal(report)
+
+    def _heal(self, report: Report) -> None:
+        """Entries to heal and in split-brain: one ``heal info summary`` (one crawl of the
+        bricks' indices, GlusterFS 4 and later), else ``heal info`` and ``info split-brain``."""
+        name = report.volume.name
+        summary = self.gluster.ask("volume", "heal", name, "info", "summary", optional=True)
+        if summary is not None:
+            report.heal = parse_heal_info(summary, "gluster volume heal info summary")
+            report.split_brain = [
+                HealBrick(brick.name, brick.status, brick.split_brain) for brick in report.heal
+            ]
+            return
+        report.heal = parse_heal_info(
+            self.gluster.answer("volume", "heal", name, "info"), "gluster volume heal info"
+        )
+        report.split_brain = parse_heal_info(
+            self.gluster.answer("volume", "heal", name, "info", "split-brain"),
+            "gluster volume heal info split-brain",
+        )
 
     def _numbers(self, report: Report) -> list[nagiosplugin.Metric]:
         name = report.volume.name

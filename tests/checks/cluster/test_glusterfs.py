@@ -151,6 +151,37 @@ def test_heal_info_from_a_partitioned_cluster(name, entries, unreachable):
     assert {b.status for b in bricks if not b.connected} == {"Transport endpoint is not connected"}
 
 
+def test_heal_info_summary_of_gluster_10():
+    clean = parse_heal_info(text("volume_heal_info_summary_xml_10.3_gv0_clean.xml"))
+    assert [(b.name[-5:], b.connected, b.entries, b.split_brain) for b in clean] == [
+        ("gv0-0", True, 0, 0), ("gv0-1", True, 0, 0), ("gv0-2", True, 0, 0)]  # fmt: skip
+    down = parse_heal_info(text("volume_heal_info_summary_xml_10.3_gv0_brick1_down.xml"))
+    assert [(b.connected, b.entries, b.split_brain) for b in down][1] == (False, None, None)
+    assert down[1].status == (
+        "Failed to process entries completely. (Transport endpoint is not connected)"
+    )
+
+
+def test_summary_when_the_cli_has_it_one_crawl(stub):
+    stub.healthy(("gv_test",))
+    stub.answer("volume info", "volume_info_xml_10.3_replica3_started_and_created.xml")
+    stub.answer("volume status gv0 detail", "volume_status_xml_10.3_gv0_detail_3bricks_online.xml")
+    stub.answer("volume heal gv0 info summary", "volume_heal_info_summary_xml_10.3_gv0_clean.xml")
+    outcome = PLUGIN.run(["--volume", "gv0"])
+    assert (outcome.state, outcome.summary) == (
+        0,
+        "1 volume fine: gv0 (3/3 bricks online, 0 to heal)",
+    )
+    assert [call.split(" ", 2)[2] for call in stub.calls] == [
+        "volume info --xml", "volume status gv0 detail --xml",
+        "volume heal gv0 info summary --xml"]  # fmt: skip
+    body = text("volume_heal_info_summary_xml_10.3_gv0_clean.xml").replace(
+        "<numberOfEntriesInSplitBrain>0<", "<numberOfEntriesInSplitBrain>4<", 1)  # fmt: skip
+    stub.answer("volume heal gv0 info summary", body=body)
+    outcome = PLUGIN.run(["--volume", "gv0"])
+    assert (outcome.state, outcome.summary) == (2, "gv0: split-brain entries 4 > 0")
+
+
 def test_cli_error_envelope_is_unknown_with_glusters_words():
     with pytest.raises(CannotCheck) as raised:
         parse_volume_info(text("cli_error_xml_transport_endpoint_not_connected.xml"))
@@ -196,6 +227,8 @@ PARSERS = {
     "cli_error_xml_10.3_volume_status_not_started.xml": parse_volume_status,
     "cli_error_xml_10.3_volume_does_not_exist.xml": parse_volume_info,
     "cli_error_xml_10.3_heal_on_distribute.xml": parse_heal_info,
+    "volume_heal_info_summary_xml_10.3_gv0_clean.xml": parse_heal_info,
+    "volume_heal_info_summary_xml_10.3_gv0_brick1_down.xml": parse_heal_info,
 }
 
 
@@ -265,8 +298,10 @@ def test_healthy_pool_every_volume(stub):
     assert [call.split(" ", 2)[2] for call in stub.calls] == [
         "volume info --xml",
         "volume status all detail --xml",
+        "volume heal gv_test info summary --xml",  # a CLI without it: the stub
         "volume heal gv_test info --xml",
         "volume heal gv_test info split-brain --xml",
+        "volume heal gv_test2 info summary --xml",
         "volume heal gv_test2 info --xml",
         "volume heal gv_test2 info split-brain --xml",
     ]
