@@ -105,14 +105,17 @@ def stub_smartctl(fixture: str) -> str:
 def stub_gluster(pool: str) -> str:
     """A gluster CLI answering from captures, for check_glusterfs: no glusterd here.
 
-    ``healthy``: the 4-brick replicated volumes of the shared status capture, clean heals.
+    ``healthy``: the 4-brick replicated volumes of the shared status capture, and a clean
+    ``heal info summary`` of GlusterFS 10.3 for each.
     """
     assert pool == "healthy", pool
     answers = {
         "volume_info": OWN_FIXTURES / "glusterfs" / "volume_info_xml_of_status_all_detail.xml",
         "volume_status": SHARED_FIXTURES / "glusterfs" / "volume_status_all_detail_4bricks_online"
         ".xml",
-        "volume_heal": SHARED_FIXTURES / "glusterfs" / "volume_heal_info_xml_clean.xml",
+        "volume_heal": OWN_FIXTURES
+        / "glusterfs"
+        / "volume_heal_info_summary_xml_10.3_gv0_clean.xml",
     }
     path = STUBS / f"gluster-{pool}"
     cases = "".join(f"    \"{key}\") cat '{answer}';;\n" for key, answer in answers.items())
