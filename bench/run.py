@@ -33,6 +33,10 @@ from checks.registry import plugins
 BIN = Path(sys.executable).parent
 C_PLUGINS = Path("/usr/lib/nagios/plugins")
 SMART_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "smartctl"
+SHARED_FIXTURES = Path(
+    os.environ.get("VIGIE_FIXTURES") or Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+)
+OWN_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 STUBS = Path(tempfile.mkdtemp(prefix="vigie-bench-stubs-"))
 
 
@@ -401,6 +405,40 @@ def mariadb_servers() -> tuple[str, str, str]:
 MYSQL_PORT, MYSQL_REPLICA_PORT, MYSQL_OPTIONS = mariadb_servers()
 
 
+def stub_gluster(pool: str) -> str:
+    """A gluster CLI answering from captures, for check_glusterfs: no glusterd here.
+
+    ``healthy``: the 4-brick replicated volumes of the shared status capture, and a clean
+    ``heal info summary`` of GlusterFS 10.3 for each.
+    """
+    assert pool == "healthy", pool
+    answers = {
+        "volume_info": OWN_FIXTURES / "glusterfs" / "volume_info_xml_of_status_all_detail.xml",
+        "volume_status": SHARED_FIXTURES / "glusterfs" / "volume_status_all_detail_4bricks_online"
+        ".xml",
+        "volume_heal": OWN_FIXTURES
+        / "glusterfs"
+        / "volume_heal_info_summary_xml_10.3_gv0_clean.xml",
+    }
+    path = STUBS / f"gluster-{pool}"
+    cases = "".join(f"    \"{key}\") cat '{answer}';;\n" for key, answer in answers.items())
+    path.write_text(f'#!/bin/sh\ncase "$3_$4" in\n{cases}esac\n')
+    path.chmod(0o755)
+    return str(path)
+
+
+def stub_crm_mon(fixture: str) -> str:
+    """A crm_mon that prints a capture, for check_hacluster: no cluster here."""
+    path = STUBS / f"crm_mon-{fixture}"
+    path.write_text(f"#!/bin/sh\ncat '{SHARED_FIXTURES / 'pacemaker' / fixture}'\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+#: ``{tool:what}`` Bench arguments of the cluster checks: a stub tool answering from captures.
+STUBBED_CLUSTER_TOOLS = {"gluster": stub_gluster, "crm_mon": stub_crm_mon}
+
+
 # C plugins beside which vigie's checks are measured (the "twin" of a check's Bench).
 C_CASES: dict[str, list[str]] = {
     "C check_load -w 5,4,3 -c 10,8,6": ["check_load", "-w", "5,4,3", "-c", "10,8,6"],
@@ -464,6 +502,9 @@ def argument(text: str) -> str:
     kind, _, fixture = text[1:-1].partition(":")
     if text.startswith("{") and kind in RECORDED:
         return RECORDED[kind](fixture)
+    tool, colon, fixture = text.strip("{}").partition(":")
+    if colon and text.startswith("{") and tool in STUBBED_CLUSTER_TOOLS:
+        return STUBBED_CLUSTER_TOOLS[tool](fixture)
     return text
 
 
