@@ -373,13 +373,15 @@ def stub_ceph(answers: str) -> str:
     return str(path)
 
 
-# {KIND:FIXTURE} arguments: a stub tool printing a capture, or the capture's path.
+# {KIND:FIXTURE} arguments: a stub tool printing a capture, or the capture's path (the
+# cluster tools' stubs and smartctl's are added below, where they are defined).
 RECORDED: dict[str, Callable[[str], str]] = {
     "varnishstat": lambda fixture: stub_printing("varnishstat", recorded("varnish", fixture)),
     "drbdsetup": lambda fixture: stub_printing("drbdsetup", recorded("drbd", fixture)),
     "drbd": lambda fixture: str(recorded("drbd", fixture)),
     "ceph": stub_ceph,
 }
+
 
 def mariadb_servers() -> tuple[str, str, str]:
     """A real MariaDB primary and its replica on loopback, started by the tests' helper
@@ -435,8 +437,11 @@ def stub_crm_mon(fixture: str) -> str:
     return str(path)
 
 
-#: ``{tool:what}`` Bench arguments of the cluster checks: a stub tool answering from captures.
-STUBBED_CLUSTER_TOOLS = {"gluster": stub_gluster, "crm_mon": stub_crm_mon}
+RECORDED |= {
+    "gluster": stub_gluster,
+    "crm_mon": stub_crm_mon,
+    "smartctl": lambda fixture: stub_printing("smartctl", SMART_FIXTURES / fixture),
+}
 
 
 # C plugins beside which vigie's checks are measured (the "twin" of a check's Bench).
@@ -486,6 +491,9 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "{https_ca}": lambda: HTTPS_CA,
     "{backup_config}": backup_config,
     "{dns_port}": lambda: DNS_PORT,
+    "{mysql_port}": lambda: MYSQL_PORT,
+    "{mysql_replica_port}": lambda: MYSQL_REPLICA_PORT,
+    "{mysql_options}": lambda: MYSQL_OPTIONS,
     **MAIL_ARGUMENTS,
     **SERVED,
 }
@@ -497,14 +505,9 @@ def argument(text: str) -> str:
         return PLACEHOLDERS[text]()
     if text[1:-1] in PGSQL:
         return PGSQL[text[1:-1]]
-    if text.startswith("{smartctl:"):
-        return stub_printing("smartctl", SMART_FIXTURES / text[len("{smartctl:") : -1])
-    kind, _, fixture = text[1:-1].partition(":")
-    if text.startswith("{") and kind in RECORDED:
+    kind, colon, fixture = text[1:-1].partition(":")
+    if colon and text.startswith("{") and kind in RECORDED:
         return RECORDED[kind](fixture)
-    tool, colon, fixture = text.strip("{}").partition(":")
-    if colon and text.startswith("{") and tool in STUBBED_CLUSTER_TOOLS:
-        return STUBBED_CLUSTER_TOOLS[tool](fixture)
     return text
 
 
