@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.servers.mariadb",
     "tests.servers.postgresql",
     "tests.servers.bind_zone",
+    "tests.servers.icinga_api",
     "tests.servers.nginx",
     "tests.servers.vsftpd",
     "tests.servers.postfix",

@@ -66,6 +66,7 @@ def _secret_problems(config: Config) -> list[str]:
     if config.dns is not None:
         secrets.append(("dns.key_file", config.dns.key_file))
     secrets.append(("notification.webhook_credentials", config.notification.webhook_credentials))
+    secrets.append(("notification.icinga_credentials", config.notification.icinga_credentials))
     problems = []
     for where, path in secrets:
         complaint = secret_problem(path, where) if path else None

@@ -188,6 +188,10 @@ class Notification:
     """Who is mailed when a backup fails (besides cron's mail and systemd's journal)."""
 
     __slots__ = (
+        "icinga_ca_file",
+        "icinga_credentials",
+        "icinga_host",
+        "icinga_url",
         "mail_from",
         "mail_to",
         "runbook_steps",
@@ -207,6 +211,7 @@ class Notification:
         webhook_url: str | None = None,
         webhook_credentials: str | None = None,
         runbook_steps: bool = False,
+        icinga: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None),
     ) -> None:
         self.mail_to = mail_to
         self.mail_from = mail_from
@@ -216,6 +221,8 @@ class Notification:
         self.webhook_url, self.webhook_credentials = webhook_url, webhook_credentials
         #: Whether each step of a DRP runbook is announced, besides its start and end.
         self.runbook_steps = runbook_steps
+        #: The Icinga 2 API (URL, credentials file, CA file, host): comments and downtimes.
+        self.icinga_url, self.icinga_credentials, self.icinga_ca_file, self.icinga_host = icinga
 
 
 class Config:

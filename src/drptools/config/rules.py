@@ -190,6 +190,19 @@ def _notification(problems: Problems, table: dict[str, object]) -> Notification:
     credentials = problems.field(table, where, spec("notification", "webhook_credentials"))
     if credentials is not None and url is None:
         problems.append(f"{where}.webhook_credentials: only with webhook_url")
+    icinga = tuple(
+        problems.field(table, where, spec("notification", key))
+        for key in ("icinga_url", "icinga_credentials", "icinga_ca_file", "icinga_host")
+    )
+    if icinga[0] is not None and not icinga[0].startswith("https://"):
+        problems.append(
+            f"{where}.icinga_url: {icinga[0]!r} is not an https:// URL "
+            "(the Icinga 2 API speaks TLS only)"
+        )
+    if icinga[0] is not None and icinga[3] is None:
+        problems.append(
+            f"{where}.icinga_host: missing (needed with icinga_url: the host the comments go to)"
+        )
     return Notification(
         mail_to,
         mail_from or "",
@@ -198,6 +211,7 @@ def _notification(problems: Problems, table: dict[str, object]) -> Notification:
         webhook_url=url,
         webhook_credentials=credentials,
         runbook_steps=problems.field(table, where, spec("notification", "runbook_steps")),
+        icinga=icinga,
     )
 
 

@@ -115,6 +115,10 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("webhook_url", STRING, "http(s) URL that receives each notice as a JSON POST"),
         Key("webhook_credentials", PATH, "credentials file (username, password) for it"),
         Key("runbook_steps", BOOLEAN, "also notify the end of each DRP runbook step", False),
+        Key("icinga_url", STRING, "Icinga 2 API (https://host:5665): notices as comments"),
+        Key("icinga_credentials", PATH, "credentials file of its API user"),
+        Key("icinga_ca_file", PATH, "the CA of the API's certificate"),
+        Key("icinga_host", STRING, "the production host's name in Icinga"),
     ),
     "files": tuple(
         Key(name, BOOLEAN, f"rsync --{name.replace('_', '-')}", True) for name in PRESERVE_KEYS

@@ -4,7 +4,8 @@ cron mails a job's stderr and systemd keeps it in the journal, but only if someo
 root's mail or the journal. Each notifier is a module of this package with one function,
 ``send(notification, subject, lines)``, that does nothing when ``[notification]`` does not
 configure it and never raises (a notifier that fails logs why and returns it): :data:`NOTIFIERS`
-lists them (:mod:`~drptools.notify.mail`, :mod:`~drptools.notify.webhook`), :func:`notice`
+lists them (:mod:`~drptools.notify.mail`, :mod:`~drptools.notify.webhook`,
+:mod:`~drptools.notify.icinga`), :func:`notice`
 hands a notice to each and :func:`send` words a failed run's lines as one.
 """
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from drptools.config import Notification
 
 #: The notifier modules, each with ``send(notification, action, lines)``.
-NOTIFIERS = ("drptools.notify.mail", "drptools.notify.webhook")
+NOTIFIERS = ("drptools.notify.mail", "drptools.notify.webhook", "drptools.notify.icinga")
 
 
 class Collector(logging.Handler):

@@ -144,7 +144,16 @@ class Maintenance(Step):
         return present == self.on
 
     def run(self, progress: Progress) -> dict[str, object]:
+        from drptools.notify import icinga
+
         command = self.production.maintenance_on if self.on else self.production.maintenance_off
+        # Production's checks in Icinga are in downtime while the failback works on it.
+        failed = icinga.downtime(
+            self.config.notification,
+            self.on,
+            "drp failback: production in maintenance",
+            layout.now(),
+        )
         with production_place(self.config) as place:
             if command:
                 place.run(list(command), f"running {' '.join(command)} on {place}")
@@ -153,7 +162,7 @@ class Maintenance(Step):
                     place.write(self.production.maintenance_flag, b"drp failback\n")
                 else:
                     place.remove([self.production.maintenance_flag])
-        return {}
+        return {"icinga_downtime": failed or "done"} if self.config.notification.icinga_url else {}
 
 
 class CopyBack(Step):

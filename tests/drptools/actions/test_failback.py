@@ -10,8 +10,9 @@ import pytest
 from drptools import dns as switch
 from drptools import journal
 from drptools.config.model import Dns
-from tests.helpers.drp import EVEN_NOON, drp, recovery_site, tree_digest
+from tests.helpers.drp import EVEN_NOON, drp, recovery_site, toml, tree_digest
 from tests.servers.bind_zone import KEY_NAME, PRIMARY, PRODUCTION, SECONDARY, ZONE, Zone
+from tests.servers.icinga_api import HOST, IcingaApi
 
 pytestmark = pytest.mark.integration
 
@@ -87,3 +88,34 @@ def test_without_an_activation_there_is_nothing_to_bring_back(
     refused = drp(config, "failback", "--yes", now=EVEN_NOON + HOUR)
     assert refused.returncode == 1
     assert "no activation finished successfully here" in refused.stderr
+
+
+def test_icinga_hears_of_it_comments_and_a_downtime_during_the_failback(
+    tmp_path: Path, bind_zone: Zone, icinga_api: IcingaApi
+) -> None:
+    root, config = recovery_site(tmp_path, bind_zone)
+    text = config.read_text() + toml({"notification": {
+        "icinga_url": icinga_api.url, "icinga_credentials": str(icinga_api.credentials),
+        "icinga_ca_file": str(icinga_api.ca_file), "icinga_host": HOST,
+    }})  # fmt: skip
+    config.write_text(text)
+    shutil.rmtree(root / "src")
+    done = drp(config, "activate", "--yes", "--authorized-by", "J", "--reference", "R",
+               now=EVEN_NOON + HOUR)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    comments = [str(c["text"]) for c in icinga_api.objects("comments") if c["author"] == "drp"]
+    assert any(comment.startswith("DRP activate run activate-") and " started" in comment
+               for comment in comments)  # fmt: skip
+    assert any(" complete" in comment for comment in comments)
+    back = drp(config, "failback", "--yes", now=EVEN_NOON + 2 * HOUR)
+    assert back.returncode == 0, back.stdout + back.stderr
+    (run_id,) = [run for run in journal.all_runs() if run.startswith("failback-")]
+    ends = {r["step"]: r.get("details") for r in journal.read(run_id) if r["event"] == "end"}
+    assert ends["maintenance-on"] == {"icinga_downtime": "done"}
+    assert ends["maintenance-off"] == {"icinga_downtime": "done"}
+    assert [d for d in icinga_api.objects("downtimes") if d["author"] == "drp"] == []
+    # A host Icinga does not know: the notice fails (2.13 answers HTTP 500), the run goes on.
+    config.write_text(text.replace(f'icinga_host = "{HOST}"', 'icinga_host = "nowhere"'))
+    again = drp(config, "activate", "--yes", now=EVEN_NOON + 3 * HOUR)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Icinga has no host 'nowhere' (HTTP 500)" in again.stderr
