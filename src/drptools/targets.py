@@ -227,6 +227,12 @@ class Place:
             f"listing the files of {directory} on {self}",
         ).stdout
 
+    def check_sums(self, directory: str, sums: str) -> execute.Result:
+        """``sha256sum -c --strict SUMS`` in ``directory``: exit 0 all match, 1 some do not
+        (its lines say which), other codes CommandFailed."""
+        what = f"checking {directory}/{sums} on {self}"
+        return self.run(["sha256sum", "-c", "--strict", sums], what, cwd=directory, ok=(0, 1))
+
     def hash_files(self, directory: str, paths: Sequence[bytes]) -> bytes:
         """``sha256sum -z`` of ``paths`` (relative to ``directory``): ``HASH  path`` records."""
         return self.run(

@@ -122,7 +122,7 @@ def run_until(root: Path, main: Path, log: Path, runs: list[str]) -> dict[str, d
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
             ran = log.read_text() if log.exists() else ""
-            if all(re.search(rf"/{start}[^)]*\) terminated", ran) for start in runs):
+            if all(re.search(rf"/{start}[^)\n]*\) terminated", ran) for start in runs):
                 break
             time.sleep(0.5)
     finally:

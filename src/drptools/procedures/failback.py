@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 
 from drptools import layout, manifest, rsync
-from drptools.config.model import Target
+from drptools.config.model import Location, Target
 from drptools.errors import Failure
 from drptools.procedures.restore import drp_place, listing_below, target_place
 from drptools.runbook import Progress, Step
@@ -287,7 +287,6 @@ class MoveDatabase(Step):
 
     def run(self, progress: Progress) -> dict[str, object]:
         from drptools import engines
-        from drptools.config.model import Location
         from drptools.engines.stream import Sink, stream
 
         source, destination = self._servers()

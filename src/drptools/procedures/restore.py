@@ -26,10 +26,10 @@ import logging
 import os
 
 from drptools import layout, manifest, rsync
-from drptools.config.model import Target
+from drptools.config.model import Location, Target
 from drptools.errors import Failure
 from drptools.procedures.common import sealed_manifest
-from drptools.procedures.verify import verify_dump, verify_snapshot
+from drptools.procedures.verify import check_dump_set, verify_dump, verify_snapshot
 from drptools.runbook import Progress, Step
 from drptools.targets import Place
 
@@ -334,8 +334,10 @@ class ImportDatabase(Step):
                     *(place.rsync_path(f"{source}/{name}") for name in members),
                     directory + "/")  # fmt: skip
             execute.run(argv, f"fetching dump set {self.stamp} from {place}")
-        execute.run(["sha256sum", "-c", "--strict", "--quiet", f"{self.stamp}{layout.CHECKSUMS}"],
-                    f"checking the fetched dump set {self.stamp}", cwd=directory)  # fmt: skip
+        with Place(Target("staging", Location(directory), "", None)) as here:
+            _, bad = check_dump_set(here, directory, self.stamp)
+        if bad:
+            raise Failure(f"the fetched dump set {self.stamp} is not intact: {bad[0]}")
         files = {
             name[len(self.stamp) :]: os.path.join(directory, name)
             for name in os.listdir(directory)

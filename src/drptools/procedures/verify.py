@@ -115,6 +115,18 @@ def parse_check(output: str) -> tuple[list[str], list[str]]:
     return good, bad
 
 
+def check_dump_set(place: Place, directory: str, stamp: str) -> tuple[list[str], list[str]]:
+    """The files of dump set ``stamp`` in ``directory`` that match its ``.sha256``, and a
+    line for each problem (a file that differs or is missing, no file listed)."""
+    result = place.check_sums(directory, stamp + layout.CHECKSUMS)
+    good, bad = parse_check(result.stdout.decode(errors="replace"))
+    if result.returncode and not bad:
+        bad.append(f"{stamp}{layout.CHECKSUMS}: {result.stderr.strip() or 'unreadable'}")
+    if not good and not bad:
+        bad.append(f"{stamp}{layout.CHECKSUMS} lists no file")
+    return good, bad
+
+
 def verify_dump(place: Place, database: Database, wanted: str | None) -> tuple[str, list[str], str]:
     """The dump set verified on one target, its problems, and the line telling them."""
     directory = layout.dumps_dir(place.root, database.environment, database.key)
@@ -123,17 +135,7 @@ def verify_dump(place: Place, database: Database, wanted: str | None) -> tuple[s
         layout.classify_dumps(names), wanted, f"dump of {database.environment}/{database.key} "
         f"on {place}"
     )  # fmt: skip
-    result = place.run(
-        ["sha256sum", "-c", "--strict", dump.stamp + layout.CHECKSUMS],
-        f"checking {directory}/{dump.stamp}{layout.CHECKSUMS} on {place}",
-        cwd=directory,
-        ok=(0, 1),
-    )
-    good, bad = parse_check(result.stdout.decode(errors="replace"))
-    if result.returncode and not bad:
-        bad.append(f"{dump.stamp}{layout.CHECKSUMS}: {result.stderr.strip() or 'unreadable'}")
-    if not good and not bad:
-        bad.append(f"{dump.stamp}{layout.CHECKSUMS} lists no file")
+    good, bad = check_dump_set(place, directory, dump.stamp)
     verdict = f"{len(bad)} problem(s)" if bad else "intact"
     summary = (
         f"{place.name}: {database.environment} db {database.key} {dump.stamp}: {verdict}, "
