@@ -91,3 +91,35 @@ def test_databases_go_to_the_drp_server_and_back(
     assert shop_sum(production_shop) == shop_sum(drp_shop)
     assert accounts_sum(production_accounts) == accounts_sum(drp_accounts)
     assert "during the outage" in production_shop.sql("SELECT note FROM orders", "shop")
+
+
+def test_a_drp_database_server_down_during_the_import_resumes_where_it_stopped(
+    tmp_path: Path, bind_zone: Zone, postgresql_factory: Callable[[], PostgreSQL]
+) -> None:
+    from drptools import journal
+
+    production, drp_side = postgresql_factory(), postgresql_factory()
+    production.psql(ACCOUNTS)
+    _, config = recovery_site(tmp_path, bind_zone)
+    config.write_text(config.read_text() + toml({
+        "environments.www.databases.accounts": {"engine": "postgresql", **server(production)},
+        "drp.databases.postgresql": server(drp_side),
+    }))  # fmt: skip
+    assert drp(config, "backup", "db", now=EVEN_NOON).returncode == 0
+    before = accounts_sum(production)
+    drp_side.stop()  # the DRP's database server is down when the import starts
+    failed = drp(config, "activate", "--yes", "--authorized-by", "J", "--reference", "R",
+                 now=EVEN_NOON + HOUR)  # fmt: skip
+    assert failed.returncode == 1
+    assert "[3/5] import www's database accounts" in failed.stderr
+    (run_id,) = list(journal.all_runs())
+    ended = {r["step"]: r["result"] for r in journal.read(run_id) if r["event"] == "end"}
+    assert ended == {"verify-backup:www": "ok", "copy-files:www": "ok",
+                     "import-db:www:accounts": "failed"}  # fmt: skip
+    drp_side.start()
+    resumed = drp(config, "activate", "--resume", run_id, "--yes", now=EVEN_NOON + HOUR + 60)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    starts = [r["step"] for r in journal.read(run_id) if r["event"] == "start"]
+    assert starts.count("copy-files:www") == 1  # not redone
+    assert starts.count("import-db:www:accounts") == 2
+    assert accounts_sum(drp_side) == before
