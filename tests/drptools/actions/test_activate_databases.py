@@ -75,6 +75,11 @@ def test_databases_go_to_the_drp_server_and_back(
     dumped = drp(config, "backup", "db", now=EVEN_NOON)
     assert dumped.returncode == 0, dumped.stderr
     shop_before, accounts_before = shop_sum(production_shop), accounts_sum(production_accounts)
+    drp_shop.sql("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY);")
+    planned = drp(config, "activate", "--dry-run", now=EVEN_NOON + HOUR)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert shop_sum(drp_shop) == "0 0"  # the plan imported nothing
+    assert "accounts" not in drp_accounts.psql("SELECT datname FROM pg_database")
     production_shop.sql("DROP DATABASE shop")  # production is lost
     production_accounts.psql("DROP DATABASE accounts")
     activated = drp(config, "activate", "--yes", "--authorized-by", "J", "--reference", "R",
