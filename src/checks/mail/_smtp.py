@@ -17,7 +17,7 @@ and parsed by :func:`parse_reply` (a pure function tested on real and damaged in
 ``ssl`` is imported only with ``-S`` (a whole run then ≈ 6 ×, 20 MiB: the handshake).
 
 Replies and TLS (handshake failures, certificate days) are shared with check_ftp through
-:mod:`checks.clients.textproto`.
+:mod:`checks.core.textproto` and :mod:`checks.core.net`.
 """
 
 from __future__ import annotations
@@ -30,35 +30,31 @@ from collections.abc import Callable
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from checks.clients.textproto import (
-    CertificateDays,
-    Finding,
-    Reply,
-    add_certificate_option,
-    add_tls_options,
-    certificate_metrics,
-    greeting_description,
-    not_after,
-    tls_failure,
-)
 from checks.core.cli import Parser, UsageError, add_thresholds
 from checks.core.errors import ParseError, ServiceDown, TimedOut
 from checks.core.evaluate import Summary
 from checks.core.net import (
+    CertificateDays,
     Latency,
+    add_certificate_option,
     add_family_options,
     add_host_option,
+    add_tls_options,
+    certificate_metrics,
     chosen_family,
     connect,
     host_of,
     human_latency,
+    not_after,
     port,
     read_banner,
     resolve,
     tls_context,
+    tls_failure,
 )
 from checks.core.output import screen
 from checks.core.runtime import doing, remaining
+from checks.core.textproto import Finding, Reply, greeting_description
 from checks.core.units import SECONDS
 
 TYPE_CHECKING = False

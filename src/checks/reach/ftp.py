@@ -38,35 +38,31 @@ from collections.abc import Iterator
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from checks.clients.textproto import (
-    CertificateDays,
-    Finding,
-    Reply,
-    add_certificate_option,
-    add_tls_options,
-    certificate_metrics,
-    greeting_description,
-    not_after,
-    tls_failure,
-)
 from checks.core.cli import Parser, UsageError, add_thresholds
 from checks.core.credentials import add_credentials_option, read_credentials
 from checks.core.errors import ParseError, ServiceDown, TimedOut
 from checks.core.evaluate import Summary
 from checks.core.net import (
+    CertificateDays,
     Latency,
+    add_certificate_option,
     add_family_options,
     add_host_option,
+    add_tls_options,
+    certificate_metrics,
     chosen_family,
     connect,
     host_of,
     human_latency,
+    not_after,
     port,
     resolve,
     tls_context,
+    tls_failure,
 )
 from checks.core.output import screen
 from checks.core.runtime import Bench, Plugin, doing, remaining
+from checks.core.textproto import Finding, Reply, greeting_description
 from checks.core.units import SECONDS
 
 TYPE_CHECKING = False

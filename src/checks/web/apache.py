@@ -42,7 +42,8 @@ from checks.core.evaluate import Summary, Threshold, show
 from checks.core.output import STATE_NAMES, screen
 from checks.core.runtime import Bench, Plugin
 from checks.core.statefile import Interval, add_sample_option
-from checks.web._status import add_status_options, fetch_page, number_of, state_name, stored_rates
+from checks.core.web import add_http_options, fetch_status_page, request_of
+from checks.web._status import number_of, state_name, stored_rates
 
 DEFAULT_PATH = "/server-status?auto"
 #: mod_status's scoreboard key: character, name in perfdata and long output.
@@ -138,7 +139,7 @@ class Apache(nagiosplugin.Resource):
 
     def read(self) -> ApacheStatus:
         """Fetch and parse the status page."""
-        response = fetch_page(self.args, "mod_status page")
+        response = fetch_status_page(request_of(self.args), "mod_status page")
         self.where, self.url = response.where, response.url
         try:
             self.status = parse_status(response.text)
@@ -244,7 +245,7 @@ def build_parser() -> Parser:
             "check_apache -H host --critical-requests 2000 --credentials /etc/icinga2/status.cred",
         ),
     )
-    add_status_options(parser, default_port=80, default_path=DEFAULT_PATH)
+    add_http_options(parser, default_port=80, default_path=DEFAULT_PATH)
     add_thresholds(parser, "workers busy, %% of the limit", defaults=("80", "95"))
     parser.add_argument(
         "--max-workers",

@@ -99,7 +99,7 @@ class StubStatus(nagiosplugin.Resource):
 
     def read(self) -> dict[str, float]:
         """One fetch of the page; the counters for the interval, the gauges kept."""
-        page = fetch_status_page(self.request, "stub_status")
+        page = fetch_status_page(self.request, "stub_status page")
         self.latest = parse_stub_status(page.text)
         return {name: float(self.latest[name]) for name in COUNTERS}
 
