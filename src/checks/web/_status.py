@@ -1,10 +1,11 @@
-"""What the status-page checks of this group share beyond the page itself: counters kept
-between runs under a name per server, and their option types.
+"""What the status-page checks of this group share: their page read and parsed, counters
+kept between runs under a name per server, and their option types.
 
 check_apache, check_tomcat and check_elasticsearch read their page with
-:func:`checks.core.web.fetch_status_page` (as check_nginx does), with check_url's options
-(:func:`checks.core.web.add_http_options`). Apache's and Tomcat's rates come from counters
-stored between runs (:func:`stored_rates`), which must also survive a server restart.
+:func:`read_page`: :func:`checks.core.web.fetch_status_page` (as check_nginx does), with
+check_url's options (:func:`checks.core.web.add_http_options`), then their parser.
+Apache's and Tomcat's rates come from counters stored between runs (:func:`stored_rates`),
+which must also survive a server restart.
 """
 
 from __future__ import annotations
@@ -12,8 +13,30 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable
+from typing import TypeVar
 
 from checks.core import statefile
+from checks.core.errors import ParseError
+
+#: What a check's page parser returns.
+Parsed = TypeVar("Parsed")
+
+
+def read_page(
+    args: argparse.Namespace,
+    what: str,
+    parse: Callable[[str], Parsed],
+    accept: tuple[int, ...] = (200,),
+) -> tuple[Parsed, str]:
+    """The page of ``-u`` (``what``) parsed, and its URL; a page ``parse`` refuses is a
+    ParseError that names the URL, so the admin knows which server sent it."""
+    from checks.core.web import fetch_status_page, request_of
+
+    response = fetch_status_page(request_of(args), what, accept)
+    try:
+        return parse(response.text), response.url
+    except ParseError as error:
+        raise ParseError(f"{response.url}: {error}") from None
 
 
 def number_of(noun: str) -> Callable[[str], int]:

@@ -42,8 +42,8 @@ from checks.core.evaluate import Summary, Threshold, show
 from checks.core.output import STATE_NAMES, screen
 from checks.core.runtime import Bench, Plugin
 from checks.core.statefile import Interval, add_sample_option
-from checks.core.web import add_http_options, fetch_status_page, request_of
-from checks.web._status import number_of, state_name, stored_rates
+from checks.core.web import add_http_options
+from checks.web._status import number_of, read_page, state_name, stored_rates
 
 DEFAULT_PATH = "/server-status?auto"
 #: mod_status's scoreboard key: character, name in perfdata and long output.
@@ -133,19 +133,15 @@ class Apache(nagiosplugin.Resource):
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.status: ApacheStatus | None = None
-        self.where = self.url = ""
+        self.url = ""
         self.interval = ""
         self.limit = 0
 
     def read(self) -> ApacheStatus:
         """Fetch and parse the status page."""
-        response = fetch_status_page(request_of(self.args), "mod_status page")
-        self.where, self.url = response.where, response.url
-        try:
-            self.status = parse_status(response.text)
-        except ParseError as error:
-            raise ParseError(f"{response.url}: {error}") from None
-        return self.status
+        status, self.url = read_page(self.args, "mod_status page", parse_status)
+        self.status = status
+        return status
 
     def probe(self) -> list[nagiosplugin.Metric]:
         """Requests and bytes per second over the interval; workers and scoreboard of the

@@ -35,8 +35,8 @@ from checks.core.evaluate import Summary, Threshold, Verdict
 from checks.core.output import screen
 from checks.core.ranges import Range
 from checks.core.runtime import Bench, Plugin
-from checks.core.web import add_http_options, fetch_status_page, request_of
-from checks.web._status import number_of
+from checks.core.web import add_http_options
+from checks.web._status import number_of, read_page
 
 DEFAULT_PORT = 9200
 DEFAULT_PATH = "/_cluster/health"
@@ -122,11 +122,8 @@ class Elasticsearch(nagiosplugin.Resource):
     def probe(self) -> list[nagiosplugin.Metric]:
         """The colour, then every count."""
         # 408: the cluster timed out on a wait_for_* in -u; the body is still the health.
-        response = fetch_status_page(request_of(self.args), "cluster health", accept=(200, 408))
-        try:
-            health = self.health = parse_health(response.text)
-        except ParseError as error:
-            raise ParseError(f"{response.url}: {error}") from None
+        health, _ = read_page(self.args, "cluster health", parse_health, accept=(200, 408))
+        self.health = health
         metrics = [nagiosplugin.Metric("status", health, context="status")]
         for name, value in health.counts.items():
             if name == "active_shards_percent":

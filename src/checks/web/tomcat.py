@@ -33,8 +33,8 @@ from checks.core.evaluate import Summary, Threshold, show
 from checks.core.output import screen
 from checks.core.runtime import Bench, Plugin
 from checks.core.statefile import add_sample_option
-from checks.core.web import add_http_options, fetch_status_page, request_of
-from checks.web._status import state_name, stored_rates
+from checks.core.web import add_http_options
+from checks.web._status import read_page, state_name, stored_rates
 
 DEFAULT_PORT = 8080
 DEFAULT_PATH = "/manager/status?XML=true"
@@ -133,17 +133,13 @@ class Tomcat(nagiosplugin.Resource):
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.status: TomcatStatus | None = None
-        self.where = self.url = self.interval = ""
+        self.url = self.interval = ""
 
     def read(self) -> TomcatStatus:
         """Fetch and parse the status XML."""
-        response = fetch_status_page(request_of(self.args), "manager status XML")
-        self.where, self.url = response.where, response.url
-        try:
-            self.status = parse_status(response.text)
-        except ParseError as error:
-            raise ParseError(f"{response.url}: {error}") from None
-        return self.status
+        status, self.url = read_page(self.args, "manager status XML", parse_status)
+        self.status = status
+        return status
 
     def probe(self) -> list[nagiosplugin.Metric]:
         """Heap, then threads, errors/s and requests/s of each connector."""
