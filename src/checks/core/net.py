@@ -334,3 +334,9 @@ class Latency(Threshold):
     def shown(self, value: float, uom: str) -> str:
         """The bound in milliseconds below a second."""
         return human_latency(value, uom)
+
+
+def describe_response_time(metric: nagiosplugin.Metric) -> str:
+    """``response time 4.2 ms``: connect to greeting, as the C check_ssh, check_smtp and
+    check_ftp call it."""
+    return f"response time {human_latency(metric.value)}"

@@ -43,6 +43,7 @@ from checks.core.net import (
     certificate_metrics,
     chosen_family,
     connect,
+    describe_response_time,
     host_of,
     human_latency,
     not_after,
@@ -273,16 +274,11 @@ def check_smtp_options(args: argparse.Namespace) -> None:
         raise UsageError("-D needs a verified certificate: drop --insecure, give --ca-file")
 
 
-def describe_time(metric: nagiosplugin.Metric) -> str:
-    """``response time 4.2 ms``."""
-    return f"response time {human_latency(metric.value)}"
-
-
 def smtp_contexts(args: argparse.Namespace) -> list[nagiosplugin.Context]:
     """The contexts judging :func:`smtp_metrics`."""
     return [
         Greeting(args.expect),
-        Latency("time", args.warning, args.critical, describe_time),
+        Latency("time", args.warning, args.critical, describe_response_time),
         CertificateDays(args.certificate),
     ]
 

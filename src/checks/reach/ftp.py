@@ -52,6 +52,7 @@ from checks.core.net import (
     certificate_metrics,
     chosen_family,
     connect,
+    describe_response_time,
     host_of,
     human_latency,
     not_after,
@@ -286,11 +287,6 @@ class FtpSummary(Summary):
         return f"{found.where}: {super().problem(results)}"
 
 
-def describe_time(metric: nagiosplugin.Metric) -> str:
-    """``response time 4.2 ms``."""
-    return f"response time {human_latency(metric.value)}"
-
-
 def describe_data_time(metric: nagiosplugin.Metric) -> str:
     """``data channel 1.2 ms``."""
     return f"data channel {human_latency(metric.value)}"
@@ -340,7 +336,7 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     return nagiosplugin.Check(
         Ftp(args),
         Greeting(args.expect, args.mismatch),
-        Latency("time", args.warning, args.critical, describe_time),
+        Latency("time", args.warning, args.critical, describe_response_time),
         Latency("data_time", args.warning_data_time, args.critical_data_time,
                 describe_data_time),
         CertificateDays(args.certificate),

@@ -37,6 +37,7 @@ from checks.core.net import (
     add_host_option,
     chosen_family,
     connect,
+    describe_response_time,
     host_of,
     human_latency,
     port,
@@ -173,11 +174,6 @@ class Identification(nagiosplugin.Context):
         return screen(f"{banner.version} (protocol {banner.protocol})")
 
 
-def describe_time(metric: nagiosplugin.Metric) -> str:
-    """``response time 4.2 ms``."""
-    return f"response time {human_latency(metric.value)}"
-
-
 class SshSummary(Summary):
     """``OpenSSH_9.2p1 … (protocol 2.0) on host port 22 in 4.2 ms``; problems after where."""
 
@@ -241,7 +237,7 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``; the host comes from -H or the last argument."""
     return nagiosplugin.Check(
         Ssh(host_of(args), args.port, chosen_family(args), args.timeout),
-        Latency("time", args.warning, args.critical, describe_time),
+        Latency("time", args.warning, args.critical, describe_response_time),
         Identification(args.remote_protocol, args.remote_version),
         SshSummary(),
     )
