@@ -32,7 +32,6 @@ There is no C monitoring-plugin for mod_status.
 from __future__ import annotations
 
 import argparse
-import math
 
 import nagiosplugin
 
@@ -42,6 +41,7 @@ from checks.core.evaluate import Summary, Threshold, show
 from checks.core.output import STATE_NAMES, screen
 from checks.core.runtime import Bench, Plugin
 from checks.core.statefile import Interval, add_sample_option
+from checks.core.units import count_of
 from checks.core.web import add_http_options
 from checks.web._status import number_of, read_page, state_name, stored_rates
 
@@ -89,11 +89,8 @@ def _count(fields: dict[str, str], key: str) -> float:
     text = fields.get(key)
     if text is None:
         raise ParseError(f"mod_status output without {key!r}")
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (math.isfinite(value) and value >= 0):
+    value = count_of(text)
+    if value is None:
         raise ParseError(f"mod_status {key} is not a count: {screen(text)[:40]!r}")
     return value
 

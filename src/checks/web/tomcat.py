@@ -23,7 +23,6 @@ Tomcat 7 and later put around them. There is no C monitoring-plugin for Tomcat.
 from __future__ import annotations
 
 import argparse
-import math
 
 import nagiosplugin
 
@@ -33,6 +32,7 @@ from checks.core.evaluate import Summary, Threshold, show
 from checks.core.output import screen
 from checks.core.runtime import Bench, Plugin
 from checks.core.statefile import add_sample_option
+from checks.core.units import count_of
 from checks.core.web import add_http_options
 from checks.web._status import read_page, state_name, stored_rates
 
@@ -87,11 +87,8 @@ def _number(
     text = attributes.get(key)
     if text is None:
         raise ParseError(f"status XML: {screen(where)} has no {key}")
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < (-1 if allow_negative else 0):
+    value = count_of(text, -1 if allow_negative else 0)
+    if value is None:
         raise ParseError(f"status XML: {screen(where)} {key} is not a count: {screen(text)[:40]!r}")
     return value
 
