@@ -182,6 +182,28 @@ def read_banner(sock: socket.socket, wanted: Callable[[bytes], bool], limit: int
     return received.decode("latin-1")
 
 
+def receive(
+    sock: socket.socket,
+    where: str,
+    what: str,
+    step: str,
+    read: Callable[[socket.socket], str],
+    timeout: float,
+) -> str:
+    """What ``read`` reads from ``sock`` (``what``: ``SSH identification``, ``SMTP
+    greeting``) in the time left, while ``step`` (``reading the SSH identification``) is
+    what the check is doing; CRITICAL ``no WHAT within T s`` when it does not come, the
+    system's reason when the connection breaks."""
+    try:
+        with doing(f"{step} from {where}"):
+            sock.settimeout(remaining())
+            return read(sock)
+    except (TimeoutError, TimedOut):
+        raise ServiceDown(f"{where}: no {what} within {timeout:g} s") from None
+    except OSError as error:
+        raise ServiceDown(f"{where}: {error.strerror or error}") from None
+
+
 def tls_context(
     verify: bool = True, ca_file: str | None = None, ca_path: str | None = None
 ) -> ssl.SSLContext:

@@ -49,6 +49,7 @@ from checks.core.net import (
     not_after,
     port,
     read_banner,
+    receive,
     resolve,
     tls_context,
     tls_failure,
@@ -70,6 +71,11 @@ REPLY_LIMIT = 65536
 def _final_line(line: bytes) -> bool:
     """True for the last line of a reply: code, then a space or the end of the line."""
     return len(line) >= 3 and line[:3].isdigit() and line[3:4] in (b" ", b"\r", b"")
+
+
+def _read_reply(sock: socket.socket) -> str:
+    """The lines of one reply, up to its final line (or :data:`REPLY_LIMIT`)."""
+    return read_banner(sock, _final_line, REPLY_LIMIT)
 
 
 def parse_reply(text: str) -> Reply:
@@ -128,14 +134,8 @@ class Smtp:
 
     def reply(self, waiting_for: str) -> Reply:
         """The next reply; CRITICAL when it does not come or is no SMTP reply."""
-        try:
-            with doing(f"waiting for the {waiting_for} from {self.where}"):
-                self.sock.settimeout(remaining())
-                text = read_banner(self.sock, _final_line, REPLY_LIMIT)
-        except (TimeoutError, TimedOut):
-            raise ServiceDown(f"{self.where}: no {waiting_for} within {self.timeout:g} s") from None
-        except OSError as error:
-            raise ServiceDown(f"{self.where}: {error.strerror or error}") from None
+        text = receive(self.sock, self.where, waiting_for, f"waiting for the {waiting_for}",
+                       _read_reply, self.timeout)  # fmt: skip
         try:
             return parse_reply(text)
         except ParseError as error:

@@ -29,7 +29,7 @@ from nagiosplugin.state import Critical, Ok
 
 from checks import __version__
 from checks.core.cli import Parser, add_thresholds
-from checks.core.errors import ParseError, ServiceDown, TimedOut
+from checks.core.errors import ParseError, ServiceDown
 from checks.core.evaluate import Summary, Verdict
 from checks.core.net import (
     Latency,
@@ -42,10 +42,11 @@ from checks.core.net import (
     human_latency,
     port,
     read_banner,
+    receive,
     resolve,
 )
 from checks.core.output import screen
-from checks.core.runtime import Bench, Plugin, doing, remaining
+from checks.core.runtime import Bench, Plugin, remaining
 from checks.core.units import SECONDS
 
 DEFAULT_PORT = 22
@@ -118,16 +119,10 @@ class Ssh(nagiosplugin.Resource):
         started = time.monotonic()
         sock, self.where = connect(self.host, self.port, addresses, self.timeout)
         with sock:
-            try:
-                with doing(f"reading the SSH identification from {self.where}"):
-                    sock.settimeout(remaining())
-                    text = read_identification(sock)
-            except (TimeoutError, TimedOut):
-                raise ServiceDown(
-                    f"{self.where}: no SSH identification within {self.timeout:g} s"
-                ) from None
-            except OSError as error:
-                raise ServiceDown(f"{self.where}: {error.strerror or error}") from None
+            what = "SSH identification"
+            text = receive(
+                sock, self.where, what, f"reading the {what}", read_identification, self.timeout
+            )
             elapsed = time.monotonic() - started
             try:
                 banner = parse_banner(text)
