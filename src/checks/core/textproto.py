@@ -1,12 +1,15 @@
 """What the checks of text line protocols (SMTP, FTP) share: replies and greetings.
 
 A reply of RFC 5321 4.2 and RFC 959 4.2 is a three-digit code and lines of text
-(:class:`Reply`); the greeting of either is judged and worded alike (:class:`Finding`,
-:func:`greeting_description`). TLS on them (STARTTLS, AUTH TLS) is
+(:class:`Reply`). What a session found is an :class:`Exchange` (each protocol adds its
+steps), whose greeting is judged by a :class:`GreetingContext` and worded alike
+(:class:`Finding`). TLS on them (STARTTLS, AUTH TLS) is
 :mod:`checks.core.net`'s, as for every network check.
 """
 
 from __future__ import annotations
+
+import nagiosplugin
 
 from checks.core.evaluate import Verdict
 from checks.core.output import screen
@@ -37,6 +40,26 @@ class Finding(Verdict):
         return str(self.hint or (self.metric.description if self.metric else ""))
 
 
-def greeting_description(greeting: Reply | None, tls_version: str) -> str:
-    """``greeting 220 mail.example.org ESMTP Postfix (TLSv1.3)``."""
-    return f"greeting {greeting}" + (f" ({tls_version})" if tls_version else "")
+class Exchange:
+    """What one session with a server found: where, its greeting, the TLS version and the
+    certificate's expiry (after STARTTLS or AUTH TLS), and the time it took."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.greeting: Reply | None = None
+        self.elapsed = 0.0
+        self.tls_version = ""
+        self.not_after: float | None = None
+
+
+class GreetingContext(nagiosplugin.Context):
+    """The ``greeting`` context of an :class:`Exchange` metric; each check judges it."""
+
+    def __init__(self) -> None:
+        super().__init__("greeting", result_cls=Finding)
+
+    def describe(self, metric: nagiosplugin.Metric) -> str:
+        """``greeting 220 … (TLSv1.3)`` (``-v``; the problems are worded by their hints)."""
+        found: Exchange = metric.value
+        tls = f" ({found.tls_version})" if found.tls_version else ""
+        return f"greeting {found.greeting}{tls}"

@@ -56,7 +56,7 @@ from checks.core.net import (
 )
 from checks.core.output import screen
 from checks.core.runtime import doing, remaining
-from checks.core.textproto import Finding, Reply, greeting_description
+from checks.core.textproto import Exchange, Finding, GreetingContext, Reply
 from checks.core.units import SECONDS
 
 TYPE_CHECKING = False
@@ -113,17 +113,13 @@ def extensions(ehlo: Reply) -> set[str]:
     return {line.split(" ", 1)[0].upper() for line in ehlo.lines[1:] if line}
 
 
-class Dialogue:
-    """What one SMTP dialogue found."""
+class Dialogue(Exchange):
+    """What one SMTP dialogue found (``elapsed``: the whole dialogue)."""
 
     def __init__(self, where: str) -> None:
-        self.where = where
-        self.greeting: Reply | None = None
+        super().__init__(where)
         self.ehlo: Reply | None = None
-        self.elapsed = 0.0
         self.tls_offered: bool | None = None  # None: STARTTLS not asked for
-        self.tls_version = ""
-        self.not_after: float | None = None
 
 
 class Smtp:
@@ -214,11 +210,11 @@ def smtp_metrics(found: Dialogue) -> list[nagiosplugin.Metric]:
     return metrics + certificate_metrics(found.not_after)
 
 
-class Greeting(nagiosplugin.Context):
+class Greeting(GreetingContext):
     """Greeting 220 (with ``-e`` text), EHLO 250, STARTTLS offered when asked for."""
 
     def __init__(self, expect: str | None) -> None:
-        super().__init__("greeting", result_cls=Finding)
+        super().__init__()
         self.expect = expect
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Finding:
@@ -236,11 +232,6 @@ class Greeting(nagiosplugin.Context):
         if found.tls_offered is False:
             return Finding(Warn, f"{found.where} does not offer STARTTLS", metric)
         return Finding(Ok, None, metric)
-
-    def describe(self, metric: nagiosplugin.Metric) -> str:
-        """``greeting 220 … (TLSv1.3)`` (``-v``; the problems are worded by their hints)."""
-        found: Dialogue = metric.value
-        return greeting_description(found.greeting, found.tls_version)
 
 
 def add_smtp_options(parser: Parser) -> None:

@@ -63,7 +63,7 @@ from checks.core.net import (
 )
 from checks.core.output import screen
 from checks.core.runtime import Bench, Plugin, doing, remaining
-from checks.core.textproto import Finding, Reply, greeting_description
+from checks.core.textproto import Exchange, Finding, GreetingContext, Reply
 from checks.core.units import SECONDS
 
 TYPE_CHECKING = False
@@ -86,15 +86,11 @@ def parse_greeting(text: str) -> Reply:
     return Reply(int(code), [lines[0][4:], *lines[1:]])
 
 
-class Session:
-    """What one FTP session found."""
+class Session(Exchange):
+    """What one FTP session found (``elapsed``: connect to greeting)."""
 
     def __init__(self, where: str) -> None:
-        self.where = where
-        self.greeting: Reply | None = None
-        self.elapsed = 0.0
-        self.tls_version = ""
-        self.not_after: float | None = None
+        super().__init__(where)
         self.user = ""
         self.listed: int | None = None
         self.data_time = 0.0
@@ -238,11 +234,11 @@ def failing_as(where: str, step: str, refused: bool = False) -> Iterator[None]:
         raise _ftp_error(where, step, TimeoutError(str(error))) from None
 
 
-class Greeting(nagiosplugin.Context):
+class Greeting(GreetingContext):
     """Greeting 220, with the ``-e`` text (else the ``-M`` state)."""
 
     def __init__(self, expect: str | None, mismatch: str) -> None:
-        super().__init__("greeting", result_cls=Finding)
+        super().__init__()
         self.expect, self.mismatch = expect, MISMATCH[mismatch]
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Finding:
@@ -256,11 +252,6 @@ class Greeting(nagiosplugin.Context):
             return Finding(self.mismatch, f"greeting {found.greeting} lacks {self.expect!r}",
                            metric)  # fmt: skip
         return Finding(Ok, None, metric)
-
-    def describe(self, metric: nagiosplugin.Metric) -> str:
-        """``greeting 220 … (TLSv1.3)`` (``-v``; the problems are worded by their hints)."""
-        found: Session = metric.value
-        return greeting_description(found.greeting, found.tls_version)
 
 
 class FtpSummary(Summary):
