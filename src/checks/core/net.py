@@ -281,8 +281,9 @@ class CertificateDays(Threshold):
         return f"{value:g} days"
 
 
-def add_certificate_option(parser: argparse._ActionsContainer, *letters: str) -> None:
-    """``-D warn[,crit]`` (and other ``letters``): certificate days, as the C plugins."""
+def add_certificate_options(parser: argparse._ActionsContainer, what: str, *letters: str) -> None:
+    """``-D warn[,crit]`` (and other ``letters``): certificate days, as the C plugins, then
+    :func:`add_tls_options` for ``what``, the certificate those days are read from."""
     parser.add_argument(
         *letters,
         "--certificate",
@@ -291,6 +292,24 @@ def add_certificate_option(parser: argparse._ActionsContainer, *letters: str) ->
         help="WARNING when the certificate expires in fewer than the first DAYS, CRITICAL "
         "below the second (default 0; C-compatible -D)",
     )
+    add_tls_options(parser, what)
+
+
+def check_certificate_options(
+    args: argparse.Namespace, letters: str, tls: bool, tls_option: str, upgrade: str
+) -> None:
+    """The usage error when certificate days (``letters``: ``-D``, ``-C/-D``) cannot be
+    read: TLS not asked for (``tls``, by ``tls_option``, the certificate then read after
+    ``upgrade``), or the certificate not verified (``--insecure``)."""
+    if not args.certificate:
+        return
+    need = "need" if "/" in letters else "needs"
+    if not tls:
+        raise UsageError(f"{letters} {need} {tls_option} (the certificate is read after {upgrade})")
+    if args.insecure:
+        raise UsageError(
+            f"{letters} {need} a verified certificate: drop --insecure, give --ca-file"
+        )
 
 
 def add_tls_options(parser: argparse._ActionsContainer, what: str, *ca_aliases: str) -> None:

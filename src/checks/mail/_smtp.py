@@ -30,17 +30,17 @@ from collections.abc import Callable
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from checks.core.cli import Parser, UsageError, add_thresholds
+from checks.core.cli import Parser, add_thresholds
 from checks.core.errors import ParseError, ServiceDown, TimedOut
 from checks.core.evaluate import Summary
 from checks.core.net import (
     CertificateDays,
     Latency,
-    add_certificate_option,
+    add_certificate_options,
     add_family_options,
     add_host_option,
-    add_tls_options,
     certificate_metrics,
+    check_certificate_options,
     chosen_family,
     connect,
     describe_response_time,
@@ -251,18 +251,14 @@ def add_smtp_options(parser: Parser) -> None:
     )
     parser.add_argument("-S", "--starttls", action="store_true",
                         help="STARTTLS and a verified TLS handshake (C-compatible)")  # fmt: skip
-    add_certificate_option(parser, "-D")
-    add_tls_options(parser, "the SMTP server's certificate")
+    add_certificate_options(parser, "the SMTP server's certificate", "-D")
     add_thresholds(parser, "the SMTP response time in seconds (units: ms, s; C-compatible)",
                    scale=SECONDS)  # fmt: skip
 
 
 def check_smtp_options(args: argparse.Namespace) -> None:
     """Options that only make sense together."""
-    if args.certificate and not args.starttls:
-        raise UsageError("-D needs -S (the certificate is read after STARTTLS)")
-    if args.certificate and args.insecure:
-        raise UsageError("-D needs a verified certificate: drop --insecure, give --ca-file")
+    check_certificate_options(args, "-D", args.starttls, "-S", "STARTTLS")
 
 
 def smtp_contexts(args: argparse.Namespace) -> list[nagiosplugin.Context]:

@@ -45,11 +45,11 @@ from checks.core.evaluate import Summary
 from checks.core.net import (
     CertificateDays,
     Latency,
-    add_certificate_option,
+    add_certificate_options,
     add_family_options,
     add_host_option,
-    add_tls_options,
     certificate_metrics,
+    check_certificate_options,
     chosen_family,
     connect,
     describe_response_time,
@@ -118,10 +118,7 @@ class Ftp(nagiosplugin.Resource):
         self.host = host_of(args)
         if args.passive_test and not args.credentials:
             raise UsageError("--passive-test needs --credentials (a data channel needs a login)")
-        if args.certificate and not args.tls:
-            raise UsageError("-C/-D need --tls (the certificate is read after AUTH TLS)")
-        if args.certificate and args.insecure:
-            raise UsageError("-C/-D need a verified certificate: drop --insecure, give --ca-file")
+        check_certificate_options(args, "-C/-D", args.tls, "--tls", "AUTH TLS")
 
     def probe(self) -> list[nagiosplugin.Metric]:
         """Run the session and return what it measured."""
@@ -310,8 +307,7 @@ def build_parser() -> Parser:
     tls = parser.add_argument_group("explicit FTPS (AUTH TLS)")
     tls.add_argument("--tls", action="store_true",
                      help="AUTH TLS after the greeting, with a verified certificate")  # fmt: skip
-    add_certificate_option(tls, "-C", "-D")
-    add_tls_options(tls, "the FTP server's certificate")
+    add_certificate_options(tls, "the FTP server's certificate", "-C", "-D")
     login = parser.add_argument_group("login and data channel")
     add_credentials_option(parser, "the FTP login")
     login.add_argument("--passive-test", action="store_true",
