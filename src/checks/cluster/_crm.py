@@ -11,8 +11,8 @@ as the new ones whichever the cluster prints.
 
 from __future__ import annotations
 
-from checks.cluster._xmldoc import Element, child_text, parse_xml
 from checks.core.errors import CannotCheck, ParseError
+from checks.core.xml import Element, child_text, parse_xml
 
 #: Pacemaker < 2.1 role names, and what they are called since.
 ROLES = {"Master": "Promoted", "Slave": "Unpromoted"}

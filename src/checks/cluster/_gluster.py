@@ -9,8 +9,8 @@ when it cannot reach glusterd at all: :func:`unreachable` recognises that.
 
 from __future__ import annotations
 
-from checks.cluster._xmldoc import Element, child_int, child_text, parse_xml
 from checks.core.errors import CannotCheck, ParseError
+from checks.core.xml import Element, child_int, child_text, parse_xml
 
 #: What the CLI prints (on stdout, not XML, whatever --xml says) when glusterd is not there.
 NOT_CONNECTED = "Connection failed. Please check if gluster daemon is operational."

@@ -395,13 +395,10 @@ def build_parser() -> Parser:
         help="DRBD 8's status file (default: %(default)s)",
     )
     external.add_tool_options(
-        parser, "drbdsetup", "nagios ALL=(root) NOPASSWD: /usr/sbin/drbdsetup status --json"
-    )
-    parser.add_argument(
-        "--drbdadm",
-        default="drbdadm",
-        metavar="PATH",
-        help="the drbdadm program (default: drbdadm on PATH or in the sbin directories)",
+        parser,
+        "drbdsetup",
+        "nagios ALL=(root) NOPASSWD: /usr/sbin/drbdsetup status --json",
+        "drbdadm",
     )
     return parser
 

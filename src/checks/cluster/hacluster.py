@@ -343,13 +343,10 @@ def build_parser() -> Parser:
         "move leaves (crm_mon lists only bans, cli-ban-*); costs one more tool run",
     )
     external.add_tool_options(
-        parser, "crm_mon", "nagios ALL=(root) NOPASSWD: /usr/sbin/crm_mon, /usr/sbin/cibadmin"
-    )
-    parser.add_argument(
-        "--cibadmin",
-        default="cibadmin",
-        metavar="PATH",
-        help="the cibadmin program (default: cibadmin on PATH or in the sbin directories)",
+        parser,
+        "crm_mon",
+        "nagios ALL=(root) NOPASSWD: /usr/sbin/crm_mon, /usr/sbin/cibadmin",
+        "cibadmin",
     )
     return parser
 

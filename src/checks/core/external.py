@@ -79,20 +79,22 @@ def run(argv: Sequence[str], what: str | None = None, stdin: str | None = None) 
     return Completed(command, finished.returncode, finished.stdout, finished.stderr)
 
 
-def add_tool_options(parser: Parser, tool: str, sudoers: str) -> None:
+def add_tool_options(parser: Parser, tool: str, sudoers: str, *others: str) -> None:
     """``--sudo`` (run ``tool`` through ``sudo -n`` unless root; ``sudoers`` is the line to
-    give in the help) and ``--<tool> PATH`` (which program to run)."""
+    give in the help) and ``--<tool> PATH`` (which program to run), then ``--<other> PATH``
+    for each of the ``others`` the check also runs (crm_mon's cibadmin)."""
     parser.add_argument(
         "--sudo",
         action="store_true",
         help=f"run {tool} through 'sudo -n' unless root; sudoers: {sudoers}",
     )
-    parser.add_argument(
-        f"--{tool}",
-        default=tool,
-        metavar="PATH",
-        help=f"the {tool} program (default: {tool} on PATH or in the sbin directories)",
-    )
+    for program in (tool, *others):
+        parser.add_argument(
+            f"--{program}",
+            default=program,
+            metavar="PATH",
+            help=f"the {program} program (default: {program} on PATH or in the sbin directories)",
+        )
 
 
 class Tool:

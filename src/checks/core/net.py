@@ -3,6 +3,8 @@ latency thresholds and their wording (as monitoring-plugins' netutils.c for its 
 
 ``-H`` is resolved with ``-4``/``-6`` and failures are worded once. Nothing heavy here:
 :func:`tls_context` imports ``ssl`` (≈ 2.6 × the interpreter's start) only when called.
+The TLS options, handshake failures and certificate days of the checks that start TLS on
+a plain connection (SMTP, FTP) are here too.
 
 A name that does not resolve is UNKNOWN, as in the C plugins (``Invalid hostname/
 address``): the check could not even start, and a broken resolver must not page as if the
@@ -14,10 +16,14 @@ from __future__ import annotations
 
 import argparse
 import socket
+import time
+
+import nagiosplugin
 
 from checks.core.cli import Parser, UsageError
 from checks.core.errors import CannotCheck, ServiceDown, TimedOut
 from checks.core.evaluate import Threshold
+from checks.core.ranges import parse_range
 from checks.core.runtime import doing, remaining
 from checks.core.units import human_number, perf_number
 
@@ -176,6 +182,28 @@ def read_banner(sock: socket.socket, wanted: Callable[[bytes], bool], limit: int
     return received.decode("latin-1")
 
 
+def receive(
+    sock: socket.socket,
+    where: str,
+    what: str,
+    step: str,
+    read: Callable[[socket.socket], str],
+    timeout: float,
+) -> str:
+    """What ``read`` reads from ``sock`` (``what``: ``SSH identification``, ``SMTP
+    greeting``) in the time left, while ``step`` (``reading the SSH identification``) is
+    what the check is doing; CRITICAL ``no WHAT within T s`` when it does not come, the
+    system's reason when the connection breaks."""
+    try:
+        with doing(f"{step} from {where}"):
+            sock.settimeout(remaining())
+            return read(sock)
+    except (TimeoutError, TimedOut):
+        raise ServiceDown(f"{where}: no {what} within {timeout:g} s") from None
+    except OSError as error:
+        raise ServiceDown(f"{where}: {error.strerror or error}") from None
+
+
 def tls_context(
     verify: bool = True, ca_file: str | None = None, ca_path: str | None = None
 ) -> ssl.SSLContext:
@@ -198,6 +226,126 @@ def tls_context(
         paths = ssl.get_default_verify_paths()
         context.load_verify_locations(capath=paths.capath or "/etc/ssl/certs")
     return context
+
+
+# TLS on a plain connection (STARTTLS, AUTH TLS) and the certificate's days left.
+#
+# A failed handshake is worded once (:func:`tls_failure`), the certificate's expiry read
+# once (:func:`not_after`) and judged by ``-D warn[,crit]`` days as the C check_smtp and
+# check_ftp take them (:class:`CertificateDays`), beside ``--ca-file``/``--insecure``
+# (:func:`add_tls_options`, check_url's too). ``ssl`` is imported inside the functions
+# that make or read a handshake, so a check without TLS never pays for it.
+
+DAY = 86400.0
+
+
+def not_after(sock: ssl.SSLSocket) -> float | None:
+    """When the peer's certificate expires (epoch seconds); None if it was not verified
+    (``--insecure``: the standard library decodes only verified certificates)."""
+    import ssl
+
+    certificate = sock.getpeercert()
+    if not certificate or "notAfter" not in certificate:
+        return None
+    return float(ssl.cert_time_to_seconds(str(certificate["notAfter"])))
+
+
+def certificate_days(text: str) -> tuple[float, float]:
+    """``-D 30,7``: warn and critical minimum days left (critical 0 if not given)."""
+    warn, _, crit = text.partition(",")
+    try:
+        days = float(warn), float(crit or 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not days[,days] (warn and critical days left)"
+        ) from None
+    if not all(0 <= value < 1e6 for value in days):
+        raise argparse.ArgumentTypeError(f"{text!r}: days must be from 0 to 999999")
+    return days
+
+
+class CertificateDays(Threshold):
+    """Days until the certificate expires: below ``-D`` warn WARNING, below crit CRITICAL."""
+
+    def __init__(self, days: tuple[float, float] | None) -> None:
+        warn, crit = days or (None, None)
+        super().__init__(
+            "certificate_days",
+            None if warn is None else parse_range(f"{warn:g}:"),
+            None if crit is None else parse_range(f"{crit:g}:"),
+            describe=lambda metric: f"certificate expires in {metric.value:.1f} days",
+        )
+
+    def shown(self, value: float, uom: str) -> str:
+        """``< 30 days``."""
+        return f"{value:g} days"
+
+
+def add_certificate_options(parser: argparse._ActionsContainer, what: str, *letters: str) -> None:
+    """``-D warn[,crit]`` (and other ``letters``): certificate days, as the C plugins, then
+    :func:`add_tls_options` for ``what``, the certificate those days are read from."""
+    parser.add_argument(
+        *letters,
+        "--certificate",
+        type=certificate_days,
+        metavar="DAYS[,DAYS]",
+        help="WARNING when the certificate expires in fewer than the first DAYS, CRITICAL "
+        "below the second (default 0; C-compatible -D)",
+    )
+    add_tls_options(parser, what)
+
+
+def check_certificate_options(
+    args: argparse.Namespace, letters: str, tls: bool, tls_option: str, upgrade: str
+) -> None:
+    """The usage error when certificate days (``letters``: ``-D``, ``-C/-D``) cannot be
+    read: TLS not asked for (``tls``, by ``tls_option``, the certificate then read after
+    ``upgrade``), or the certificate not verified (``--insecure``)."""
+    if not args.certificate:
+        return
+    need = "need" if "/" in letters else "needs"
+    if not tls:
+        raise UsageError(f"{letters} {need} {tls_option} (the certificate is read after {upgrade})")
+    if args.insecure:
+        raise UsageError(
+            f"{letters} {need} a verified certificate: drop --insecure, give --ca-file"
+        )
+
+
+def add_tls_options(parser: argparse._ActionsContainer, what: str, *ca_aliases: str) -> None:
+    """``--ca-file`` (and ``ca_aliases``, such as check_curl's ``--ca-cert``) and
+    ``--insecure``: how ``what`` (the server's certificate) is verified, for every check."""
+    parser.add_argument(
+        "--ca-file",
+        *ca_aliases,
+        metavar="FILE",
+        help=f"CA certificates (PEM) to verify {what} with (default: the system's, /etc/ssl/certs)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify the certificate (a check that trusts any certificate cannot "
+        "tell a spoofed server; its days left are then not known)",
+    )
+
+
+def tls_failure(where: str, step: str, error: OSError) -> ServiceDown:
+    """CRITICAL for a TLS ``step`` that failed: an untrusted certificate says why."""
+    import ssl
+
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return ServiceDown(f"{where}: TLS certificate not trusted: {error.verify_message}")
+    if isinstance(error, ssl.SSLError):
+        return ServiceDown(f"{where}: {step} failed: {error.reason or error}")
+    return ServiceDown(f"{where}: {step}: {(error.strerror or str(error)).lower()}")
+
+
+def certificate_metrics(expires: float | None) -> list[nagiosplugin.Metric]:
+    """The ``certificate_days`` metric when the expiry is known (epoch seconds)."""
+    if expires is None:
+        return []
+    days = (expires - time.time()) / DAY
+    return [nagiosplugin.Metric("certificate_days", days, context="certificate_days")]
 
 
 # Round-trip and response times, judged and worded in the units they come in.
@@ -227,3 +375,9 @@ class Latency(Threshold):
     def shown(self, value: float, uom: str) -> str:
         """The bound in milliseconds below a second."""
         return human_latency(value, uom)
+
+
+def describe_response_time(metric: nagiosplugin.Metric) -> str:
+    """``response time 4.2 ms``: connect to greeting, as the C check_ssh, check_smtp and
+    check_ftp call it."""
+    return f"response time {human_latency(metric.value)}"

@@ -58,6 +58,16 @@ def scaled(number: str, suffix: str, scale: Scale) -> float:
     return float(number) * factor
 
 
+def count_of(text: object, least: float = 0.0) -> float | None:
+    """``text`` read as a finite number not below ``least`` (a count, a size, seconds), or
+    None: each parser words the refusal after the source it reads."""
+    try:
+        value = float(text)  # type: ignore[arg-type]  # whatever a row held: None if no number
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value >= least else None
+
+
 def perf_number(value: float) -> str:
     """Format a perfdata value: no exponent, at most six decimals, integers bare.
 

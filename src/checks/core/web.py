@@ -35,7 +35,7 @@ from checks import __version__
 from checks.core.cli import Parser, UsageError
 from checks.core.credentials import add_credentials_option, read_credentials
 from checks.core.errors import CannotCheck, ServiceDown
-from checks.core.net import add_family_options, chosen_family, port
+from checks.core.net import add_family_options, add_tls_options, chosen_family, port
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -176,13 +176,7 @@ def add_http_options(parser: Parser, default_port: int = 80, default_path: str =
     )
     add_family_options(where)  # type: ignore[arg-type]  # a group adds options alike
     tls = parser.add_argument_group("TLS (the server certificate is verified by default)")
-    tls.add_argument(
-        "--ca-file",
-        "--ca-cert",
-        metavar="FILE",
-        help="CA certificates (PEM) to verify the server with "
-        "(default: the system's, /etc/ssl/certs)",
-    )
+    add_tls_options(tls, "the server", "--ca-cert")
     tls.add_argument(
         "--tls-version",
         type=_tls_version,
@@ -197,12 +191,6 @@ def add_http_options(parser: Parser, default_port: int = 80, default_path: str =
         "--private-key",
         metavar="FILE",
         help="client certificate's private key (PEM; default: in --client-cert)",
-    )
-    tls.add_argument(
-        "--insecure",
-        action="store_true",
-        help="do not verify the server certificate (a check that trusts any "
-        "certificate cannot tell a spoofed site)",
     )
     add_credentials_option(parser, "HTTP basic authentication")
     parser.set_defaults(http_default_port=default_port)
@@ -316,32 +304,67 @@ def request_of(args: argparse.Namespace, path: str | None = None) -> Request:
     )
 
 
-#: How much of a status page is read at most (a real one is a few KiB).
-STATUS_PAGE_LIMIT = 1024 * 1024
+#: A status page is small (a real one is a few KiB); more is not the page, nor worth reading.
+STATUS_PAGE_LIMIT = 4 * 1024 * 1024
+#: How much of the page -vvv shows.
+STATUS_PAGE_LOGGED = 8192
 
 if TYPE_CHECKING:
     from checks.clients.http import Response
 
 
-def fetch_status_page(request: Request, what: str) -> Response:
-    """A server's status page (``what``: ``stub_status``, ``mod_status``…), answered 2xx.
+def fetch_status_page(request: Request, what: str, accept: tuple[int, ...] = (200,)) -> Response:
+    """A server's status page (``what``: ``stub_status``, ``mod_status page``…), or why not.
 
-    A status check judges the page's numbers, not the HTTP status: a redirect, a 401 or a
-    404 means the check points at the wrong place or lacks its login (UNKNOWN, saying
-    which), a 5xx that the server itself is failing (CRITICAL).
+    A status check judges the page's numbers, not the HTTP status: an answer outside
+    ``accept`` is the reason the page could not be read (:func:`status_page_refusal`), and
+    a page over :data:`STATUS_PAGE_LIMIT` is not the page (UNKNOWN).
     """
+    import logging  # loaded by checks.core.runtime already: free
+
     from checks.clients.http import fetch
 
     response = fetch(request, max_size=STATUS_PAGE_LIMIT)
-    status = f"{response.status} {response.reason}".strip()
-    if response.status >= 500:
-        raise ServiceDown(f"{response.url} answered {status}")
-    if 300 <= response.status < 400:
+    log = logging.getLogger("checks.web")
+    log.info("%s: HTTP %d %s, %d bytes", response.url, response.status, response.reason,
+             response.size)  # fmt: skip
+    log.debug("%s", response.text[:STATUS_PAGE_LOGGED])
+    if response.status not in accept:
+        raise status_page_refusal(response, what, request.credentials)
+    if response.truncated:
         raise CannotCheck(
-            f"{response.url} redirects to {response.location or '?'}: give that URL (-u, -S)"
+            f"{response.where} sent more than {STATUS_PAGE_LIMIT // 1048576} MiB: not the {what}"
         )
-    if response.status in (401, 403):
-        raise CannotCheck(f"{response.url} answered {status}: check --credentials")
-    if not 200 <= response.status < 300:
-        raise CannotCheck(f"{response.url} answered {status}: is {what} served there?")
     return response
+
+
+def status_page_refusal(
+    response: Response, what: str, credentials: Credentials | None
+) -> CannotCheck | ServiceDown:
+    """The error for an HTTP answer other than the page ``what``, as an admin reads it.
+
+    UNKNOWN, because the service's state could not be read: 401 says *authentication
+    failed* with a credentials file (it is wrong), else that the page wants a login; 403
+    that the login may not read the page (a missing role); 404 that the page is not where
+    ``-u`` points; a redirect where it moved. A 5xx is CRITICAL: the server answers that
+    it is failing.
+    """
+    status = response.status
+    answered = f"{response.where} answered HTTP {status} {response.reason}".rstrip()
+    if status == 401 and credentials:
+        return CannotCheck(
+            f"authentication failed: {answered} (check the login in {credentials.source})"
+        )
+    if status >= 500:
+        return ServiceDown(f"{answered} instead of the {what}")
+    if status == 401:
+        why = f"the {what} wants a login (--credentials FILE)"
+    elif status == 403:
+        why = f"the login may not read the {what}"
+    elif status == 404:
+        why = f"no {what} there (check -u)"
+    elif 300 <= status < 400 and response.location:
+        why = f"the {what} moved to {response.location} (give -u that)"
+    else:
+        return CannotCheck(f"{answered} instead of the {what}")
+    return CannotCheck(f"{answered}: {why}")

@@ -19,7 +19,7 @@ from nagiosplugin.state import Critical, Ok, Unknown, Warn
 
 from checks.core.errors import CannotCheck, ParseError
 from checks.core.evaluate import Perf, Threshold, Verdict
-from checks.core.units import human_duration
+from checks.core.units import count_of, human_duration
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,11 +76,8 @@ def _count(row: dict[str, object], name: str, what: str) -> float | None:
     value = row.get(name)
     if value is None or value == "":
         return None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = -1.0
-    if not 0 <= number < float("inf"):
+    number = count_of(value)
+    if number is None:
         raise ParseError(f"{what}: {name} is {str(value)[:40]!r}, not a number of seconds")
     return number
 

@@ -38,7 +38,7 @@ from checks.core.errors import ParseError
 from checks.core.evaluate import Summary, Threshold, Verdict, show
 from checks.core.net import Latency, human_latency
 from checks.core.runtime import Bench, Plugin
-from checks.core.units import SECONDS, human_duration, human_number
+from checks.core.units import SECONDS, count_of, human_duration, human_number
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -89,11 +89,8 @@ def parse_status(status: dict[str, str], variables: dict[str, str]) -> ServerSta
         text = rows.get(name)
         if text is None:
             raise ParseError(f"{what} has no {name}")
-        try:
-            value = float(text)
-        except ValueError:
-            value = -1.0
-        if not 0 <= value < float("inf"):
+        value = count_of(text)
+        if value is None:
             raise ParseError(f"{what}: {name} is {text[:40]!r}, not a count")
         return value
 

@@ -17,7 +17,7 @@ and parsed by :func:`parse_reply` (a pure function tested on real and damaged in
 ``ssl`` is imported only with ``-S`` (a whole run then ≈ 6 ×, 20 MiB: the handshake).
 
 Replies and TLS (handshake failures, certificate days) are shared with check_ftp through
-:mod:`checks.clients.textproto`.
+:mod:`checks.core.textproto` and :mod:`checks.core.net`.
 """
 
 from __future__ import annotations
@@ -30,35 +30,33 @@ from collections.abc import Callable
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from checks.clients.textproto import (
-    CertificateDays,
-    Finding,
-    Reply,
-    add_certificate_option,
-    add_tls_options,
-    certificate_metrics,
-    greeting_description,
-    not_after,
-    tls_failure,
-)
-from checks.core.cli import Parser, UsageError, add_thresholds
+from checks.core.cli import Parser, add_thresholds
 from checks.core.errors import ParseError, ServiceDown, TimedOut
 from checks.core.evaluate import Summary
 from checks.core.net import (
+    CertificateDays,
     Latency,
+    add_certificate_options,
     add_family_options,
     add_host_option,
+    certificate_metrics,
+    check_certificate_options,
     chosen_family,
     connect,
+    describe_response_time,
     host_of,
     human_latency,
+    not_after,
     port,
     read_banner,
+    receive,
     resolve,
     tls_context,
+    tls_failure,
 )
 from checks.core.output import screen
 from checks.core.runtime import doing, remaining
+from checks.core.textproto import Exchange, Finding, GreetingContext, Reply
 from checks.core.units import SECONDS
 
 TYPE_CHECKING = False
@@ -73,6 +71,11 @@ REPLY_LIMIT = 65536
 def _final_line(line: bytes) -> bool:
     """True for the last line of a reply: code, then a space or the end of the line."""
     return len(line) >= 3 and line[:3].isdigit() and line[3:4] in (b" ", b"\r", b"")
+
+
+def _read_reply(sock: socket.socket) -> str:
+    """The lines of one reply, up to its final line (or :data:`REPLY_LIMIT`)."""
+    return read_banner(sock, _final_line, REPLY_LIMIT)
 
 
 def parse_reply(text: str) -> Reply:
@@ -110,17 +113,13 @@ def extensions(ehlo: Reply) -> set[str]:
     return {line.split(" ", 1)[0].upper() for line in ehlo.lines[1:] if line}
 
 
-class Dialogue:
-    """What one SMTP dialogue found."""
+class Dialogue(Exchange):
+    """What one SMTP dialogue found (``elapsed``: the whole dialogue)."""
 
     def __init__(self, where: str) -> None:
-        self.where = where
-        self.greeting: Reply | None = None
+        super().__init__(where)
         self.ehlo: Reply | None = None
-        self.elapsed = 0.0
         self.tls_offered: bool | None = None  # None: STARTTLS not asked for
-        self.tls_version = ""
-        self.not_after: float | None = None
 
 
 class Smtp:
@@ -131,14 +130,8 @@ class Smtp:
 
     def reply(self, waiting_for: str) -> Reply:
         """The next reply; CRITICAL when it does not come or is no SMTP reply."""
-        try:
-            with doing(f"waiting for the {waiting_for} from {self.where}"):
-                self.sock.settimeout(remaining())
-                text = read_banner(self.sock, _final_line, REPLY_LIMIT)
-        except (TimeoutError, TimedOut):
-            raise ServiceDown(f"{self.where}: no {waiting_for} within {self.timeout:g} s") from None
-        except OSError as error:
-            raise ServiceDown(f"{self.where}: {error.strerror or error}") from None
+        text = receive(self.sock, self.where, waiting_for, f"waiting for the {waiting_for}",
+                       _read_reply, self.timeout)  # fmt: skip
         try:
             return parse_reply(text)
         except ParseError as error:
@@ -217,11 +210,11 @@ def smtp_metrics(found: Dialogue) -> list[nagiosplugin.Metric]:
     return metrics + certificate_metrics(found.not_after)
 
 
-class Greeting(nagiosplugin.Context):
+class Greeting(GreetingContext):
     """Greeting 220 (with ``-e`` text), EHLO 250, STARTTLS offered when asked for."""
 
     def __init__(self, expect: str | None) -> None:
-        super().__init__("greeting", result_cls=Finding)
+        super().__init__()
         self.expect = expect
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Finding:
@@ -239,11 +232,6 @@ class Greeting(nagiosplugin.Context):
         if found.tls_offered is False:
             return Finding(Warn, f"{found.where} does not offer STARTTLS", metric)
         return Finding(Ok, None, metric)
-
-    def describe(self, metric: nagiosplugin.Metric) -> str:
-        """``greeting 220 … (TLSv1.3)`` (``-v``; the problems are worded by their hints)."""
-        found: Dialogue = metric.value
-        return greeting_description(found.greeting, found.tls_version)
 
 
 def add_smtp_options(parser: Parser) -> None:
@@ -263,30 +251,21 @@ def add_smtp_options(parser: Parser) -> None:
     )
     parser.add_argument("-S", "--starttls", action="store_true",
                         help="STARTTLS and a verified TLS handshake (C-compatible)")  # fmt: skip
-    add_certificate_option(parser, "-D")
-    add_tls_options(parser, "the SMTP server's certificate")
+    add_certificate_options(parser, "the SMTP server's certificate", "-D")
     add_thresholds(parser, "the SMTP response time in seconds (units: ms, s; C-compatible)",
                    scale=SECONDS)  # fmt: skip
 
 
 def check_smtp_options(args: argparse.Namespace) -> None:
     """Options that only make sense together."""
-    if args.certificate and not args.starttls:
-        raise UsageError("-D needs -S (the certificate is read after STARTTLS)")
-    if args.certificate and args.insecure:
-        raise UsageError("-D needs a verified certificate: drop --insecure, give --ca-file")
-
-
-def describe_time(metric: nagiosplugin.Metric) -> str:
-    """``response time 4.2 ms``."""
-    return f"response time {human_latency(metric.value)}"
+    check_certificate_options(args, "-D", args.starttls, "-S", "STARTTLS")
 
 
 def smtp_contexts(args: argparse.Namespace) -> list[nagiosplugin.Context]:
     """The contexts judging :func:`smtp_metrics`."""
     return [
         Greeting(args.expect),
-        Latency("time", args.warning, args.critical, describe_time),
+        Latency("time", args.warning, args.critical, describe_response_time),
         CertificateDays(args.certificate),
     ]
 

@@ -38,35 +38,32 @@ from collections.abc import Iterator
 import nagiosplugin
 from nagiosplugin.state import Critical, Ok, Warn
 
-from checks.clients.textproto import (
-    CertificateDays,
-    Finding,
-    Reply,
-    add_certificate_option,
-    add_tls_options,
-    certificate_metrics,
-    greeting_description,
-    not_after,
-    tls_failure,
-)
 from checks.core.cli import Parser, UsageError, add_thresholds
 from checks.core.credentials import add_credentials_option, read_credentials
 from checks.core.errors import ParseError, ServiceDown, TimedOut
 from checks.core.evaluate import Summary
 from checks.core.net import (
+    CertificateDays,
     Latency,
+    add_certificate_options,
     add_family_options,
     add_host_option,
+    certificate_metrics,
+    check_certificate_options,
     chosen_family,
     connect,
+    describe_response_time,
     host_of,
     human_latency,
+    not_after,
     port,
     resolve,
     tls_context,
+    tls_failure,
 )
 from checks.core.output import screen
 from checks.core.runtime import Bench, Plugin, doing, remaining
+from checks.core.textproto import Exchange, Finding, GreetingContext, Reply
 from checks.core.units import SECONDS
 
 TYPE_CHECKING = False
@@ -89,15 +86,11 @@ def parse_greeting(text: str) -> Reply:
     return Reply(int(code), [lines[0][4:], *lines[1:]])
 
 
-class Session:
-    """What one FTP session found."""
+class Session(Exchange):
+    """What one FTP session found (``elapsed``: connect to greeting)."""
 
     def __init__(self, where: str) -> None:
-        self.where = where
-        self.greeting: Reply | None = None
-        self.elapsed = 0.0
-        self.tls_version = ""
-        self.not_after: float | None = None
+        super().__init__(where)
         self.user = ""
         self.listed: int | None = None
         self.data_time = 0.0
@@ -125,10 +118,7 @@ class Ftp(nagiosplugin.Resource):
         self.host = host_of(args)
         if args.passive_test and not args.credentials:
             raise UsageError("--passive-test needs --credentials (a data channel needs a login)")
-        if args.certificate and not args.tls:
-            raise UsageError("-C/-D need --tls (the certificate is read after AUTH TLS)")
-        if args.certificate and args.insecure:
-            raise UsageError("-C/-D need a verified certificate: drop --insecure, give --ca-file")
+        check_certificate_options(args, "-C/-D", args.tls, "--tls", "AUTH TLS")
 
     def probe(self) -> list[nagiosplugin.Metric]:
         """Run the session and return what it measured."""
@@ -241,11 +231,11 @@ def failing_as(where: str, step: str, refused: bool = False) -> Iterator[None]:
         raise _ftp_error(where, step, TimeoutError(str(error))) from None
 
 
-class Greeting(nagiosplugin.Context):
+class Greeting(GreetingContext):
     """Greeting 220, with the ``-e`` text (else the ``-M`` state)."""
 
     def __init__(self, expect: str | None, mismatch: str) -> None:
-        super().__init__("greeting", result_cls=Finding)
+        super().__init__()
         self.expect, self.mismatch = expect, MISMATCH[mismatch]
 
     def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Finding:
@@ -259,11 +249,6 @@ class Greeting(nagiosplugin.Context):
             return Finding(self.mismatch, f"greeting {found.greeting} lacks {self.expect!r}",
                            metric)  # fmt: skip
         return Finding(Ok, None, metric)
-
-    def describe(self, metric: nagiosplugin.Metric) -> str:
-        """``greeting 220 … (TLSv1.3)`` (``-v``; the problems are worded by their hints)."""
-        found: Session = metric.value
-        return greeting_description(found.greeting, found.tls_version)
 
 
 class FtpSummary(Summary):
@@ -288,11 +273,6 @@ class FtpSummary(Summary):
         """Every problem, worst first, after where."""
         found: Session = results["greeting"].metric.value
         return f"{found.where}: {super().problem(results)}"
-
-
-def describe_time(metric: nagiosplugin.Metric) -> str:
-    """``response time 4.2 ms``."""
-    return f"response time {human_latency(metric.value)}"
 
 
 def describe_data_time(metric: nagiosplugin.Metric) -> str:
@@ -327,8 +307,7 @@ def build_parser() -> Parser:
     tls = parser.add_argument_group("explicit FTPS (AUTH TLS)")
     tls.add_argument("--tls", action="store_true",
                      help="AUTH TLS after the greeting, with a verified certificate")  # fmt: skip
-    add_certificate_option(tls, "-C", "-D")
-    add_tls_options(tls, "the FTP server's certificate")
+    add_certificate_options(tls, "the FTP server's certificate", "-C", "-D")
     login = parser.add_argument_group("login and data channel")
     add_credentials_option(parser, "the FTP login")
     login.add_argument("--passive-test", action="store_true",
@@ -344,7 +323,7 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     return nagiosplugin.Check(
         Ftp(args),
         Greeting(args.expect, args.mismatch),
-        Latency("time", args.warning, args.critical, describe_time),
+        Latency("time", args.warning, args.critical, describe_response_time),
         Latency("data_time", args.warning_data_time, args.critical_data_time,
                 describe_data_time),
         CertificateDays(args.certificate),

@@ -29,7 +29,7 @@ from nagiosplugin.state import Critical, Ok
 
 from checks import __version__
 from checks.core.cli import Parser, add_thresholds
-from checks.core.errors import ParseError, ServiceDown, TimedOut
+from checks.core.errors import ParseError, ServiceDown
 from checks.core.evaluate import Summary, Verdict
 from checks.core.net import (
     Latency,
@@ -37,14 +37,16 @@ from checks.core.net import (
     add_host_option,
     chosen_family,
     connect,
+    describe_response_time,
     host_of,
     human_latency,
     port,
     read_banner,
+    receive,
     resolve,
 )
 from checks.core.output import screen
-from checks.core.runtime import Bench, Plugin, doing, remaining
+from checks.core.runtime import Bench, Plugin, remaining
 from checks.core.units import SECONDS
 
 DEFAULT_PORT = 22
@@ -117,16 +119,10 @@ class Ssh(nagiosplugin.Resource):
         started = time.monotonic()
         sock, self.where = connect(self.host, self.port, addresses, self.timeout)
         with sock:
-            try:
-                with doing(f"reading the SSH identification from {self.where}"):
-                    sock.settimeout(remaining())
-                    text = read_identification(sock)
-            except (TimeoutError, TimedOut):
-                raise ServiceDown(
-                    f"{self.where}: no SSH identification within {self.timeout:g} s"
-                ) from None
-            except OSError as error:
-                raise ServiceDown(f"{self.where}: {error.strerror or error}") from None
+            what = "SSH identification"
+            text = receive(
+                sock, self.where, what, f"reading the {what}", read_identification, self.timeout
+            )
             elapsed = time.monotonic() - started
             try:
                 banner = parse_banner(text)
@@ -171,11 +167,6 @@ class Identification(nagiosplugin.Context):
         """``OpenSSH_9.2p1 Debian-2+deb12u3 (protocol 2.0)``, as the C plugin words it."""
         banner: Banner = metric.value
         return screen(f"{banner.version} (protocol {banner.protocol})")
-
-
-def describe_time(metric: nagiosplugin.Metric) -> str:
-    """``response time 4.2 ms``."""
-    return f"response time {human_latency(metric.value)}"
 
 
 class SshSummary(Summary):
@@ -241,7 +232,7 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``; the host comes from -H or the last argument."""
     return nagiosplugin.Check(
         Ssh(host_of(args), args.port, chosen_family(args), args.timeout),
-        Latency("time", args.warning, args.critical, describe_time),
+        Latency("time", args.warning, args.critical, describe_response_time),
         Identification(args.remote_protocol, args.remote_version),
         SshSummary(),
     )

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import re
 from collections.abc import Callable
@@ -46,7 +45,7 @@ from checks.core.errors import CannotCheck
 from checks.core.evaluate import Perf, Summary, Threshold, Verdict, show
 from checks.core.ranges import Range
 from checks.core.runtime import Bench, Local, Plugin
-from checks.core.units import BYTES, SECONDS
+from checks.core.units import BYTES, SECONDS, count_of
 from checks.system._process import (
     KERNEL_THREAD,
     KIB,
@@ -389,11 +388,8 @@ def _count(text: str) -> int:
 
 def _minimum(unit: float) -> Callable[[str], float]:
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value) or value < 0:
+        value = count_of(text)
+        if value is None:
             raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
         return value * unit
 

@@ -32,7 +32,6 @@ There is no C monitoring-plugin for mod_status.
 from __future__ import annotations
 
 import argparse
-import math
 
 import nagiosplugin
 
@@ -42,7 +41,9 @@ from checks.core.evaluate import Summary, Threshold, show
 from checks.core.output import STATE_NAMES, screen
 from checks.core.runtime import Bench, Plugin
 from checks.core.statefile import Interval, add_sample_option
-from checks.web._status import add_status_options, fetch_page, number_of, state_name, stored_rates
+from checks.core.units import count_of
+from checks.core.web import add_http_options
+from checks.web._status import number_of, read_page, state_name, stored_rates
 
 DEFAULT_PATH = "/server-status?auto"
 #: mod_status's scoreboard key: character, name in perfdata and long output.
@@ -88,11 +89,8 @@ def _count(fields: dict[str, str], key: str) -> float:
     text = fields.get(key)
     if text is None:
         raise ParseError(f"mod_status output without {key!r}")
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not (math.isfinite(value) and value >= 0):
+    value = count_of(text)
+    if value is None:
         raise ParseError(f"mod_status {key} is not a count: {screen(text)[:40]!r}")
     return value
 
@@ -132,19 +130,15 @@ class Apache(nagiosplugin.Resource):
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.status: ApacheStatus | None = None
-        self.where = self.url = ""
+        self.url = ""
         self.interval = ""
         self.limit = 0
 
     def read(self) -> ApacheStatus:
         """Fetch and parse the status page."""
-        response = fetch_page(self.args, "mod_status page")
-        self.where, self.url = response.where, response.url
-        try:
-            self.status = parse_status(response.text)
-        except ParseError as error:
-            raise ParseError(f"{response.url}: {error}") from None
-        return self.status
+        status, self.url = read_page(self.args, "mod_status page", parse_status)
+        self.status = status
+        return status
 
     def probe(self) -> list[nagiosplugin.Metric]:
         """Requests and bytes per second over the interval; workers and scoreboard of the
@@ -244,7 +238,7 @@ def build_parser() -> Parser:
             "check_apache -H host --critical-requests 2000 --credentials /etc/icinga2/status.cred",
         ),
     )
-    add_status_options(parser, default_port=80, default_path=DEFAULT_PATH)
+    add_http_options(parser, default_port=80, default_path=DEFAULT_PATH)
     add_thresholds(parser, "workers busy, %% of the limit", defaults=("80", "95"))
     parser.add_argument(
         "--max-workers",

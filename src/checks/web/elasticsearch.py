@@ -35,7 +35,8 @@ from checks.core.evaluate import Summary, Threshold, Verdict
 from checks.core.output import screen
 from checks.core.ranges import Range
 from checks.core.runtime import Bench, Plugin
-from checks.web._status import add_status_options, fetch_page, number_of
+from checks.core.web import add_http_options
+from checks.web._status import number_of, read_page
 
 DEFAULT_PORT = 9200
 DEFAULT_PATH = "/_cluster/health"
@@ -121,11 +122,8 @@ class Elasticsearch(nagiosplugin.Resource):
     def probe(self) -> list[nagiosplugin.Metric]:
         """The colour, then every count."""
         # 408: the cluster timed out on a wait_for_* in -u; the body is still the health.
-        response = fetch_page(self.args, "cluster health", accept=(200, 408))
-        try:
-            health = self.health = parse_health(response.text)
-        except ParseError as error:
-            raise ParseError(f"{response.url}: {error}") from None
+        health, _ = read_page(self.args, "cluster health", parse_health, accept=(200, 408))
+        self.health = health
         metrics = [nagiosplugin.Metric("status", health, context="status")]
         for name, value in health.counts.items():
             if name == "active_shards_percent":
@@ -206,7 +204,7 @@ def build_parser() -> Parser:
             "check_elasticsearch -H es1 -S --ca-file /etc/ssl/es-ca.pem --credentials F",
         ),
     )
-    add_status_options(parser, default_port=DEFAULT_PORT, default_path=DEFAULT_PATH)
+    add_http_options(parser, default_port=DEFAULT_PORT, default_path=DEFAULT_PATH)
     parser.add_argument("--nodes", type=number_of("nodes"), metavar="N",
                         help="CRITICAL when the cluster has fewer than N nodes")  # fmt: skip
     parser.add_argument("--data-nodes", type=number_of("nodes"), metavar="N",

@@ -34,6 +34,7 @@ from checks.core.evaluate import Summary, Threshold
 from checks.core.runtime import Bench, Plugin
 from checks.core.units import human_number
 from checks.core.web import add_http_options, fetch_status_page, request_of
+from checks.web import _status
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -85,8 +86,9 @@ def parse_stub_status(text: str) -> dict[str, int]:
 
 def state_name(request: Request) -> str:
     """The statefile name of one status page: its server, port and path."""
-    where = f"{request.address or request.host}_{request.port}{request.path}"
-    return "nginx-" + re.sub(r"[^A-Za-z0-9.-]+", "_", where)
+    return _status.state_name(
+        "nginx", f"{request.address or request.host}_{request.port}{request.path}"
+    )
 
 
 class StubStatus(nagiosplugin.Resource):
@@ -99,7 +101,7 @@ class StubStatus(nagiosplugin.Resource):
 
     def read(self) -> dict[str, float]:
         """One fetch of the page; the counters for the interval, the gauges kept."""
-        page = fetch_status_page(self.request, "stub_status")
+        page = fetch_status_page(self.request, "stub_status page")
         self.latest = parse_stub_status(page.text)
         return {name: float(self.latest[name]) for name in COUNTERS}
 

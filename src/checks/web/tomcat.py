@@ -23,7 +23,6 @@ Tomcat 7 and later put around them. There is no C monitoring-plugin for Tomcat.
 from __future__ import annotations
 
 import argparse
-import math
 
 import nagiosplugin
 
@@ -33,7 +32,9 @@ from checks.core.evaluate import Summary, Threshold, show
 from checks.core.output import screen
 from checks.core.runtime import Bench, Plugin
 from checks.core.statefile import add_sample_option
-from checks.web._status import add_status_options, fetch_page, state_name, stored_rates
+from checks.core.units import count_of
+from checks.core.web import add_http_options
+from checks.web._status import read_page, state_name, stored_rates
 
 DEFAULT_PORT = 8080
 DEFAULT_PATH = "/manager/status?XML=true"
@@ -86,53 +87,38 @@ def _number(
     text = attributes.get(key)
     if text is None:
         raise ParseError(f"status XML: {screen(where)} has no {key}")
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < (-1 if allow_negative else 0):
+    value = count_of(text, -1 if allow_negative else 0)
+    if value is None:
         raise ParseError(f"status XML: {screen(where)} {key} is not a count: {screen(text)[:40]!r}")
     return value
 
 
 def parse_status(text: str) -> TomcatStatus:
     """The manager's ``status?XML=true`` document; HTML or other XML is refused, saying what."""
-    import xml.parsers.expat  # C, lighter than ElementTree: the page is flat
+    from checks.core.xml import MalformedXML, root_of
 
     stripped = text.lstrip()[:300].lower()
     if stripped.startswith(("<!doctype html", "<html")):
         raise ParseError("an HTML page, not the manager's status XML (does -u end with ?XML=true?)")
-    path: list[str] = []
-    memory: dict[str, str] | None = None
-    connectors: list[tuple[str, dict[str, dict[str, str]]]] = []
-
-    def start(name: str, attributes: dict[str, str]) -> None:
-        nonlocal memory
-        if not path and name != "status":
-            raise ParseError(f"XML whose root is <{screen(name)[:30]}>, not the manager's <status>")
-        parent = path[-1] if path else ""
-        if name == "memory" and parent == "jvm":
-            memory = attributes
-        elif name == "connector" and parent == "status":
-            connectors.append((attributes.get("name", "").strip("\"'"), {}))
-        elif name in ("threadInfo", "requestInfo") and parent == "connector":
-            connectors[-1][1][name] = attributes
-        path.append(name)
-
-    parser = xml.parsers.expat.ParserCreate()
-    parser.StartElementHandler = start
-    parser.EndElementHandler = lambda name: path.pop()
     try:
-        parser.Parse(text, True)
-    except xml.parsers.expat.ExpatError as error:
+        root = root_of(text, "the manager")
+    except MalformedXML as error:
         shown = screen(text)[:60]
         raise ParseError(f"not the manager's status XML ({error}): {shown!r}") from None
-    if memory is None:
+    if root.tag != "status":
+        raise ParseError(f"XML whose root is <{screen(root.tag)[:30]}>, not the manager's <status>")
+    memories = [memory.attrib for jvm in root.iter("jvm") for memory in jvm.findall("memory")]
+    if not memories:
         raise ParseError("status XML without <jvm><memory>")
+    connectors = [
+        (connector.get("name", "").strip("\"'"),
+         {info.tag: info.attrib for info in connector if info.tag in ("threadInfo", "requestInfo")})
+        for connector in root.findall("connector")
+    ]  # fmt: skip
     if not connectors:
         raise ParseError("status XML without any <connector>")
     return TomcatStatus(
-        memory,
+        memories[-1],
         [Connector(name or "connector", info.get("threadInfo", {}), info.get("requestInfo", {}))
          for name, info in connectors],
     )  # fmt: skip
@@ -144,17 +130,13 @@ class Tomcat(nagiosplugin.Resource):
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.status: TomcatStatus | None = None
-        self.where = self.url = self.interval = ""
+        self.url = self.interval = ""
 
     def read(self) -> TomcatStatus:
         """Fetch and parse the status XML."""
-        response = fetch_page(self.args, "manager status XML")
-        self.where, self.url = response.where, response.url
-        try:
-            self.status = parse_status(response.text)
-        except ParseError as error:
-            raise ParseError(f"{response.url}: {error}") from None
-        return self.status
+        status, self.url = read_page(self.args, "manager status XML", parse_status)
+        self.status = status
+        return status
 
     def probe(self) -> list[nagiosplugin.Metric]:
         """Heap, then threads, errors/s and requests/s of each connector."""
@@ -248,7 +230,7 @@ def build_parser() -> Parser:
             "check_tomcat -H app1 --warning-errors 0.5 --credentials F   errors/s per connector",
         ),
     )
-    add_status_options(parser, default_port=DEFAULT_PORT, default_path=DEFAULT_PATH)
+    add_http_options(parser, default_port=DEFAULT_PORT, default_path=DEFAULT_PATH)
     add_thresholds(parser, "threads busy, %% of each connector's maxThreads", defaults=("80", "90"))
     add_thresholds(parser, "JVM heap used, %% of its maximum", metric="memory",
                    defaults=("90", "95"))  # fmt: skip

@@ -58,6 +58,7 @@ from checks.core.cli import Parser, UsageError, add_thresholds
 from checks.core.errors import CannotCheck
 from checks.core.evaluate import Summary, Threshold, Verdict
 from checks.core.net import Latency, human_latency
+from checks.core.net import certificate_days as net_certificate_days
 from checks.core.output import screen
 from checks.core.ranges import Range
 from checks.core.runtime import Bench, Plugin
@@ -141,12 +142,10 @@ def max_age(text: str) -> float:
 
 
 def certificate_days(text: str) -> tuple[float, float]:
-    """``-C WARN[,CRIT]`` days (CRIT defaults to 0: an expired certificate)."""
-    warn, _, crit = text.partition(",")
-    try:
-        days = float(warn), float(crit) if crit else 0.0
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not WARN[,CRIT] in days") from None
+    """``-C WARN[,CRIT]`` days, read as check_smtp's and check_ftp's ``-D``
+    (:func:`checks.core.net.certificate_days`; CRIT defaults to 0: an expired
+    certificate), CRIT not above WARN."""
+    days = net_certificate_days(text)
     if days[1] > days[0]:
         raise argparse.ArgumentTypeError(f"{text!r}: CRIT must not exceed WARN")
     return days

@@ -1,11 +1,14 @@
-"""Reading the XML that cluster tools print (gluster ``--xml``, crm_mon, cibadmin).
+"""Reading XML that tools print or servers serve (gluster ``--xml``, crm_mon, cibadmin,
+Tomcat's manager status), safely.
 
 One place for what every such reading needs: the stdlib's ElementTree (expat; measured
 with nagiosplugin and subprocess already loaded, its import costs next to nothing), a
 clear ParseError for anything that is not well-formed, and no entity expansion at all.
 ElementTree never fetches external entities or DTDs, but expat does expand entities a
-document declares itself (the "billion laughs"); neither gluster nor Pacemaker ever
-prints a DOCTYPE, so a document that declares one is refused before expat sees it.
+document declares itself (the "billion laughs"); neither gluster, Pacemaker nor
+Tomcat's status page ever holds a DOCTYPE, so a document that declares one is refused
+before expat sees it (:func:`root_of`). :func:`parse_xml` words every failure after the
+tool that printed the text; a check with its own wording catches :data:`MalformedXML`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,20 @@ import xml.etree.ElementTree as ET
 from checks.core.errors import ParseError
 
 Element = ET.Element
+#: What :func:`root_of` raises for text that is not well-formed XML (its ``str`` is expat's
+#: ``syntax error: line 1, column 0``).
+MalformedXML = ET.ParseError
+
+
+def root_of(text: str, source: str) -> ET.Element:
+    """The root element of ``text``, never expanding an entity.
+
+    Raises :class:`ParseError` naming ``source`` for a document declaring a DOCTYPE or
+    entities, :data:`MalformedXML` for one that is not well-formed.
+    """
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise ParseError(f"{source} printed XML declaring a DOCTYPE or entities: refused")
+    return ET.fromstring(text)  # noqa: S314 - no DOCTYPE gets here: nothing expands
 
 
 def parse_xml(text: str, source: str) -> ET.Element:
@@ -25,11 +42,9 @@ def parse_xml(text: str, source: str) -> ET.Element:
     """
     if not text.strip():
         raise ParseError(f"{source} printed nothing")
-    if "<!DOCTYPE" in text or "<!ENTITY" in text:
-        raise ParseError(f"{source} printed XML declaring a DOCTYPE or entities: refused")
     try:
-        return ET.fromstring(text)  # noqa: S314 - no DOCTYPE gets here: nothing expands
-    except ET.ParseError as error:
+        return root_of(text, source)
+    except MalformedXML as error:
         first = text.strip().splitlines()[0][:120]
         raise ParseError(f"{source} printed no well-formed XML ({error}): {first}") from None
 
