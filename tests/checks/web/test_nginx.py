@@ -154,10 +154,10 @@ def parse_now(nginx: Nginx) -> dict[str, int]:
      (("-c", "0"), CRITICAL, "active 1 > 0"),
      (("--warning-requests", "0:0.000001"), WARNING, "requests/s > 0"),
      (("-u", "/"), UNKNOWN, "not a stub_status page (4 lines expected, 1 read)"),
-     (("-u", "/missing"), UNKNOWN, "answered 404 Not Found: is stub_status served there?"),
-     (("-u", "/private"), UNKNOWN, "answered 401 Unauthorized: check --credentials"),
-     (("-u", "/relative"), UNKNOWN, "redirects to http://127.0.0.1:{port}/target"),
-     (("-u", "/error"), CRITICAL, "answered 500 Internal Server Error")],
+     (("-u", "/missing"), UNKNOWN, "HTTP 404 Not Found: no stub_status page there"),
+     (("-u", "/private"), UNKNOWN, "401 Unauthorized: the stub_status page wants a login"),
+     (("-u", "/relative"), UNKNOWN, "page moved to http://127.0.0.1:{port}/target"),
+     (("-u", "/error"), CRITICAL, "HTTP 500 Internal Server Error instead of the")],
 )  # fmt: skip
 def test_states(nginx, argv, state, message):
     outcome = run(*base(nginx), *argv)
