@@ -12,7 +12,6 @@ import json
 import re
 import subprocess
 import threading
-import time
 
 import nagiosplugin
 import pytest
@@ -24,16 +23,10 @@ from checks.core.runtime import Outcome
 from checks.web.elasticsearch import PLUGIN, Colour, parse_health
 from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms
+from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped
 from tests.helpers.icinga import applied_services
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
-from tests.servers.elasticsearch_fake import (
-    PASSWORD,
-    USER,
-    FakeElasticsearch,
-    garbage_server,
-    silent_server,
-)
-from tests.servers.ports import free_port
+from tests.servers.elasticsearch_fake import PASSWORD, USER, FakeElasticsearch
 
 GREEN = "cluster_health_green_3_nodes"
 YELLOW = "cluster_health_es7_13_yellow_30_unassigned"
@@ -246,27 +239,9 @@ def test_tls_is_verified_against_the_ca_file(elasticsearch_tls):
     assert outcome.summary.endswith("verify result: certificate has expired (10)")
 
 
-def test_connection_refused_is_critical():
-    port = free_port()
-    outcome = run("-H", "127.0.0.1", "-p", str(port))
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary == f"127.0.0.1 port {port}: connection refused"
-
-
-def test_a_server_that_never_answers_ends_within_the_timeout():
-    with silent_server() as port:
-        started = time.monotonic()
-        outcome = run("-H", "127.0.0.1", "-p", str(port), "-t", "1")
-    assert time.monotonic() - started < 1.6
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary.startswith(f"127.0.0.1 port {port}: Operation timed out after ")
-
-
-def test_a_server_answering_garbage_is_critical():
-    with garbage_server() as port:
-        outcome = run("-H", "127.0.0.1", "-p", str(port))
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary == f"127.0.0.1 port {port}: Received HTTP/0.9 when not allowed"
+@pytest.mark.parametrize("failure", HTTP_FAILURES)
+def test_a_failing_server_is_critical(failure):
+    failure(run)
 
 
 @pytest.mark.integration
@@ -274,11 +249,12 @@ def test_the_service_stopped_midway_is_critical():
     server = FakeElasticsearch(shared_fixtures() / "elasticsearch")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    assert at(server, health_of(GREEN)).state == 0
-    server.shutdown()
-    server.server_close()
-    outcome = at(server, health_of(GREEN))
-    assert outcome.state == 2, outcome.text
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    outcome = critical_once_stopped(lambda: at(server, health_of(GREEN)), stop)
     assert outcome.summary == f"127.0.0.1 port {server.port}: connection refused"
 
 

@@ -18,6 +18,7 @@ from checks.web.nginx import PLUGIN, parse_stub_status, state_name
 from tests.conftest import shared_fixtures
 from tests.helpers.compat import perf_value
 from tests.helpers.contract import assert_conforms
+from tests.helpers.http_failures import critical_once_stopped
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.servers.nginx import Nginx
 from tests.servers.ssh_fake import fake_servers
@@ -174,10 +175,7 @@ def test_over_tls_with_the_test_ca(nginx):
 
 @pytest.mark.integration
 def test_refused_and_stopped(own_nginx):
-    assert run(*base(own_nginx)).state == OK
-    own_nginx.stop()
-    outcome = run(*base(own_nginx))
-    assert outcome.state == CRITICAL
+    outcome = critical_once_stopped(lambda: run(*base(own_nginx)), own_nginx.stop)
     assert outcome.status_line.endswith("connection refused")
 
 

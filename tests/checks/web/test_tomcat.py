@@ -26,9 +26,8 @@ from checks.core.runtime import Outcome
 from checks.web.tomcat import PLUGIN, parse_status
 from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms
+from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
-from tests.servers.elasticsearch_fake import garbage_server, silent_server
-from tests.servers.ports import free_port
 from tests.servers.tomcat import Tomcat
 
 OWN = Path(__file__).resolve().parents[2] / "fixtures" / "tomcat"
@@ -247,34 +246,16 @@ def test_a_world_readable_credentials_file_is_refused(tomcat, monitor):
 @pytest.mark.integration
 def test_the_service_stopped_midway_is_critical(tomcat_to_stop, tmp_path):
     credentials = login(tmp_path, tomcat_to_stop.user, tomcat_to_stop.password)
-    assert at(tomcat_to_stop, "--credentials", credentials, "--sample", "0.05").state == 0
-    tomcat_to_stop.stop()
-    outcome = at(tomcat_to_stop, "--credentials", credentials, "--sample", "0.05")
-    assert outcome.state == 2, outcome.text
+    outcome = critical_once_stopped(
+        lambda: at(tomcat_to_stop, "--credentials", credentials, "--sample", "0.05"),
+        tomcat_to_stop.stop,
+    )
     assert outcome.summary == f"127.0.0.1 port {tomcat_to_stop.port}: connection refused"
 
 
-def test_connection_refused_is_critical():
-    port = free_port()
-    outcome = run("-H", "127.0.0.1", "-p", str(port))
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary == f"127.0.0.1 port {port}: connection refused"
-
-
-def test_a_server_that_never_answers_ends_within_the_timeout():
-    with silent_server() as port:
-        started = time.monotonic()
-        outcome = run("-H", "127.0.0.1", "-p", str(port), "-t", "1")
-    assert time.monotonic() - started < 1.6
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary.startswith(f"127.0.0.1 port {port}: Operation timed out after ")
-
-
-def test_a_server_answering_garbage_is_critical():
-    with garbage_server() as port:
-        outcome = run("-H", "127.0.0.1", "-p", str(port))
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary == f"127.0.0.1 port {port}: Received HTTP/0.9 when not allowed"
+@pytest.mark.parametrize("failure", HTTP_FAILURES)
+def test_a_failing_server_is_critical(failure):
+    failure(run)
 
 
 @pytest.mark.integration
