@@ -10,7 +10,6 @@ from the format jewel printed (``overall_status``, ``summary`` items without cod
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from checks.cluster.ceph import PLUGIN, is_inactive, is_unclean
 from tests.conftest import FIXTURES, executable, shared_fixtures
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.stub_tools import StubTools, first_on_path
 
 OWN = FIXTURES / "ceph"
 STUB = """#!/bin/sh
@@ -74,14 +74,12 @@ def fixture(name: str) -> Path:
     return own if own.exists() else shared_fixtures() / "ceph" / name
 
 
-class Stub:
+class Stub(StubTools):
     """The stub ceph and which file answers each subcommand."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(exist_ok=True)
-        (directory / "ceph").write_text(STUB)
-        (directory / "ceph").chmod(0o755)
+        super().__init__(directory)
+        self.install("ceph", STUB)
         self.answer(df=fixture(DF), detail=fixture(DETAIL_REEF),
                     tree=fixture("osd_tree_jewel_one_osd_down.json"))  # fmt: skip
 
@@ -99,18 +97,11 @@ class Stub:
         (self.directory / f"{command}.err").write_text(stderr)
         return self
 
-    @property
-    def calls(self) -> list[str]:
-        path = self.directory / "calls"
-        return path.read_text().splitlines() if path.exists() else []
-
 
 @pytest.fixture
 def stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stub:
     """The stub ceph, first on PATH."""
-    stub = Stub(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{stub.directory}{os.pathsep}{os.environ['PATH']}")
-    return stub
+    return first_on_path(Stub(tmp_path / "bin"), monkeypatch)
 
 
 def reef_status() -> dict[str, object]:

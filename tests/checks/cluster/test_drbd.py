@@ -9,7 +9,6 @@ resource, only the module's version (written here from the module's format).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from checks.cluster.drbd import PLUGIN
 from tests.conftest import executable, shared_fixtures
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.stub_tools import StubTools, first_on_path
 
 PROC_DRBD_9 = (
     "version: 9.0.16-1 (api:2/proto:86-114)\n"
@@ -88,15 +88,13 @@ EXPECTED = {
 }  # fmt: skip
 
 
-class Stubs:
+class Stubs(StubTools):
     """A directory with stub drbdsetup and drbdadm, and a DRBD 9 /proc/drbd."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(exist_ok=True)
+        super().__init__(directory)
         for tool in ("drbdsetup", "drbdadm"):
-            (directory / tool).write_text(STUB.format(tool=tool))
-            (directory / tool).chmod(0o755)
+            self.install(tool, STUB.format(tool=tool))
         self.proc9 = directory / "proc_drbd_9"
         self.proc9.write_text(PROC_DRBD_9)
 
@@ -112,18 +110,11 @@ class Stubs:
         (self.directory / f"{tool}.stderr").write_text(stderr)
         return self
 
-    @property
-    def calls(self) -> list[str]:
-        path = self.directory / "calls"
-        return path.read_text().splitlines() if path.exists() else []
-
 
 @pytest.fixture
 def stubs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stubs:
     """The stub tools, first on PATH."""
-    stubs = Stubs(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{stubs.directory}{os.pathsep}{os.environ['PATH']}")
-    return stubs
+    return first_on_path(Stubs(tmp_path / "bin"), monkeypatch)
 
 
 def capture(name: str) -> Path:

@@ -8,7 +8,6 @@ glusterd on this machine) shows what the check says when glusterd is not there.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,6 +23,7 @@ from checks.core.errors import CannotCheck, ParseError
 from tests.conftest import FIXTURES, executable, shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.stub_tools import StubTools, first_on_path
 from tests.servers.glusterd import Pool, glusterd_pool_fixture  # noqa: F401 - the fixture
 
 OWN = FIXTURES / "glusterfs"
@@ -53,14 +53,12 @@ def text(name: str) -> str:
     return fixture(name).read_text()
 
 
-class Stub:
+class Stub(StubTools):
     """A directory with the stub gluster and its answers."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir()
-        (directory / "gluster").write_text(STUB)
-        (directory / "gluster").chmod(0o755)
+        super().__init__(directory)
+        self.install("gluster", STUB)
 
     def answer(
         self, command: str, name: str | None = None, *, body: str = "", status: int = 0
@@ -80,17 +78,10 @@ class Stub:
             self.answer(f"volume heal {volume} info split-brain", CLEAN_HEAL)
         return self
 
-    @property
-    def calls(self) -> list[str]:
-        path = self.directory / "calls"
-        return path.read_text().splitlines() if path.exists() else []
-
 
 @pytest.fixture
 def stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stub:
-    stub = Stub(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{stub.directory}{os.pathsep}{os.environ['PATH']}")
-    return stub
+    return first_on_path(Stub(tmp_path / "bin"), monkeypatch)
 
 
 # --- the parsers on every relevant capture ------------------------------------------------

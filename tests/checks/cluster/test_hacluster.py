@@ -10,7 +10,6 @@ check reads what the tools really print for standby, quorum loss, failures, bans
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from checks.core.errors import CannotCheck, ParseError
 from tests.conftest import FIXTURES, executable, shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.stub_tools import StubTools, first_on_path
 
 OWN = FIXTURES / "pacemaker"
 STUB = """#!/bin/sh
@@ -87,14 +87,12 @@ def text(name: str) -> str:
     return fixture(name).read_text()
 
 
-class Stub:
+class Stub(StubTools):
     """A directory with the stub crm_mon and what it prints for each layout option."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir()
-        (directory / "crm_mon").write_text(STUB)
-        (directory / "crm_mon").chmod(0o755)
+        super().__init__(directory)
+        self.install("crm_mon", STUB)
 
     def answer(self, name: str | None = None, *, body: str = "", status: int | None = None) -> Stub:
         """The layout of the capture answers (the other option is unrecognised)."""
@@ -105,17 +103,10 @@ class Stub:
         (self.directory / f"{layout}.status").write_text(str(code))
         return self
 
-    @property
-    def calls(self) -> list[str]:
-        path = self.directory / "calls"
-        return path.read_text().splitlines() if path.exists() else []
-
 
 @pytest.fixture
 def stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stub:
-    stub = Stub(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{stub.directory}{os.pathsep}{os.environ['PATH']}")
-    return stub
+    return first_on_path(Stub(tmp_path / "bin"), monkeypatch)
 
 
 # --- the parser ---------------------------------------------------------------------------

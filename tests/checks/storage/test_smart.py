@@ -22,6 +22,7 @@ from tests.conftest import executable, shared_fixtures
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged
 from tests.helpers.smart import OWN, exit_status, read_fixture
+from tests.helpers.stub_tools import StubTools, first_on_path
 
 STUB = """#!/bin/sh
 # smartctl stand-in: logs its command line, answers from files next to it.
@@ -96,20 +97,16 @@ def fixture_path(name: str) -> Path:
     return own if own.exists() else shared_fixtures() / "smartctl" / name
 
 
-class Stub:
+class Stub(StubTools):
     """A directory with the stub smartctl (and sudo) and the answers it gives."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(exist_ok=True)
-        self.write("smartctl", STUB, executable=True)
+        super().__init__(directory)
+        self.install("smartctl", STUB)
         self.write("scan", "")
 
-    def write(self, name: str, text: str, executable: bool = False) -> None:
-        path = self.directory / name
-        path.write_text(text)
-        if executable:
-            path.chmod(0o755)
+    def write(self, name: str, text: str) -> None:
+        (self.directory / name).write_text(text)
 
     def disk(self, device: str, fixture: str, status: int | None = None) -> Stub:
         """``device`` answers with ``fixture`` (and its exit status unless given)."""
@@ -124,18 +121,11 @@ class Stub:
         shutil.copyfile(OWN / fixture, self.directory / "scan")
         return self
 
-    @property
-    def calls(self) -> list[str]:
-        path = self.directory / "calls"
-        return path.read_text().splitlines() if path.exists() else []
-
 
 @pytest.fixture
 def stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stub:
     """The stub smartctl, first on PATH."""
-    stub = Stub(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{stub.directory}{os.pathsep}{os.environ['PATH']}")
-    return stub
+    return first_on_path(Stub(tmp_path / "bin"), monkeypatch)
 
 
 def test_every_text_fixture_has_an_expected_state():
@@ -286,7 +276,7 @@ def test_no_disk_found_is_unknown(stub):
 
 
 def test_sudo_when_not_root(stub, monkeypatch):
-    stub.write("sudo", SUDO, executable=True)
+    stub.install("sudo", SUDO)
     stub.disk("/dev/sda", "text_sat_hdd_passed_smartctl64.txt")
     monkeypatch.setattr(external.os, "geteuid", lambda: 112)
     outcome = PLUGIN.run(["-d", "/dev/sda", "--sudo"])
@@ -299,14 +289,14 @@ def test_sudo_when_not_root(stub, monkeypatch):
 
 
 def test_sudo_not_needed_as_root(stub, monkeypatch):
-    stub.write("sudo", SUDO_REFUSES, executable=True)
+    stub.install("sudo", SUDO_REFUSES)
     stub.disk("/dev/sda", "text_sat_hdd_passed_smartctl64.txt")
     monkeypatch.setattr(external.os, "geteuid", lambda: 0)
     assert PLUGIN.run(["-d", "/dev/sda", "--sudo"]).state == 0
 
 
 def test_sudo_refusal_is_unknown_with_the_reason(stub, monkeypatch):
-    stub.write("sudo", SUDO_REFUSES, executable=True)
+    stub.install("sudo", SUDO_REFUSES)
     stub.disk("/dev/sda", "text_sat_hdd_passed_smartctl64.txt")
     monkeypatch.setattr(external.os, "geteuid", lambda: 112)
     outcome = PLUGIN.run(["-d", "/dev/sda", "--sudo"])
@@ -396,7 +386,7 @@ def test_missing_smartctl_is_unknown(stub):
 
 
 def test_hung_smartctl_times_out(stub):
-    stub.write("smartctl", "#!/bin/sh\nexec sleep 30\n", executable=True)
+    stub.install("smartctl", "#!/bin/sh\nexec sleep 30\n")
     outcome = PLUGIN.run(["-d", "/dev/sda", "-t", "1"])
     assert outcome.state == 3
     assert "while reading SMART data of /dev/sda" in outcome.summary or "did not finish" in (
