@@ -10,6 +10,8 @@ that are not HTTP end the same for each of them, CRITICAL with curl's words afte
         failure(run)
 
 where ``run`` runs the check on its arguments (and asserts the output grammar).
+:func:`served_damaged` serves a damaged capture of a status page from the fake
+Elasticsearch (any page, any content type) and wants it judged or one clear UNKNOWN line.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from collections.abc import Callable
 
 import pytest
 
-from checks.core.runtime import Outcome
-from tests.servers.elasticsearch_fake import garbage_server, silent_server
+from checks.core.runtime import Outcome, Plugin
+from tests.helpers.mutations import answers_cleanly
+from tests.servers.elasticsearch_fake import FakeElasticsearch, garbage_server
+from tests.servers.loopback import silent_server
 from tests.servers.ports import free_port
 
 #: Runs a check on its command-line arguments.
@@ -68,3 +72,14 @@ def critical_once_stopped(check: Callable[[], Outcome], stop: Callable[[], None]
     outcome = check()
     assert outcome.state == 2, outcome.text
     return outcome
+
+
+def served_damaged(
+    plugin: Plugin, server: FakeElasticsearch, page: str, content_type: str, *args: str
+) -> None:
+    """``plugin`` run on ``page`` served by ``server`` judges it or says UNKNOWN in one line."""
+    server.answers["/damaged"] = (200, page.encode(), content_type)
+    outcome = plugin.run(["-H", "127.0.0.1", "-p", str(server.port), "-u", "/damaged", *args])
+    answers_cleanly(plugin.name, outcome)
+    if outcome.state == 3:
+        assert outcome.text.count("\n") == 1, outcome.text

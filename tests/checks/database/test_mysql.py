@@ -25,6 +25,7 @@ from checks.database.mysql import PLUGIN, parse_status, product, rates, state_na
 from tests.conftest import executable
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, parses_or_refuses
+from tests.servers.loopback import silent_server
 from tests.servers.mariadb import MariaDB, Replication
 from tests.servers.ports import free_port
 
@@ -358,24 +359,16 @@ def test_nothing_listening_is_critical(tmp_path):
     assert outcome.status_line == f"MYSQL CRITICAL - 127.0.0.1 port {port}: connection refused"
 
 
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A port that accepts connections (the kernel's backlog) and never says anything."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        yield listener.getsockname()[1]
-
-
-def test_a_server_that_never_greets_is_critical_within_the_timeout(silent_server):
-    result = subprocess.run(
-        [executable("check_mysql"), "-H", "127.0.0.1", "-P", str(silent_server), "-u", "x",
-         "-t", "1"],
-        capture_output=True, text=True, timeout=10, check=False,
-    )  # fmt: skip
+def test_a_server_that_never_greets_is_critical_within_the_timeout():
+    with silent_server() as port:
+        result = subprocess.run(
+            [executable("check_mysql"), "-H", "127.0.0.1", "-P", str(port), "-u", "x", "-t",
+             "1"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )  # fmt: skip
     assert_conforms("mysql", result.returncode, result.stdout, result.stderr)
     assert result.stdout.startswith(
-        f"MYSQL CRITICAL - 127.0.0.1 port {silent_server}: no answer within 1 s"
+        f"MYSQL CRITICAL - 127.0.0.1 port {port}: no answer within 1 s"
     ), result.stdout
 
 

@@ -9,7 +9,6 @@ a query refused, garbage on stdout.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from checks.database.pgsql import PLUGIN, QUERY, parse_status
 from tests.conftest import executable
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.servers.loopback import silent_server
 from tests.servers.ports import free_port
 from tests.servers.postgresql import PostgreSQL, Replication, write_pgpass
 
@@ -272,32 +272,27 @@ def test_a_closed_port_is_critical():
     assert "Connection refused" in outcome.status_line
 
 
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A TCP port that accepts connections and never says anything."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        yield listener.getsockname()[1]
-
-
 @pytest.mark.integration
-def test_a_server_that_never_answers_is_critical_before_the_timeout(silent_server):
-    started = time.monotonic()
-    outcome = PLUGIN.run(["-H", "127.0.0.1", "-P", str(silent_server), "-t", "3.5"])
-    assert time.monotonic() - started < 3.5
+def test_a_server_that_never_answers_is_critical_before_the_timeout():
+    with silent_server() as port:
+        started = time.monotonic()
+        outcome = PLUGIN.run(["-H", "127.0.0.1", "-P", str(port), "-t", "3.5"])
+        assert time.monotonic() - started < 3.5
     assert outcome.state == CRITICAL
     assert outcome.status_line.endswith(
-        f'connection to server at "127.0.0.1", port {silent_server} failed: timeout expired'
+        f'connection to server at "127.0.0.1", port {port} failed: timeout expired'
     )
 
 
 @pytest.mark.integration
-def test_a_server_that_never_answers_is_unknown_at_a_timeout_below_libpqs(silent_server):
-    started = time.monotonic()
-    done = subprocess.run(
-        [executable("check_pgsql"), "-H", "127.0.0.1", "-P", str(silent_server), "-t", "1.5"],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-    assert time.monotonic() - started < 5
+def test_a_server_that_never_answers_is_unknown_at_a_timeout_below_libpqs():
+    with silent_server() as port:
+        started = time.monotonic()
+        done = subprocess.run(
+            [executable("check_pgsql"), "-H", "127.0.0.1", "-P", str(port), "-t", "1.5"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert time.monotonic() - started < 5
     assert done.returncode == UNKNOWN
     assert done.stdout.startswith("PGSQL UNKNOWN - timed out after 1.5 s while querying PostgreSQL")
 
