@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from checks.cluster._ceph import parse_df, parse_health_detail, parse_osd_tree, parse_status
 from checks.cluster.ceph import PLUGIN, is_inactive, is_unclean
 from tests.conftest import FIXTURES, executable, shared_fixtures
+from tests.helpers.captures import own_or_shared
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.helpers.stub_tools import StubTools, first_on_path
@@ -70,8 +71,7 @@ JEWEL_HEALTH = {
 
 
 def fixture(name: str) -> Path:
-    own = OWN / name
-    return own if own.exists() else shared_fixtures() / "ceph" / name
+    return own_or_shared("ceph", name)
 
 
 class Stub(StubTools):

@@ -20,7 +20,8 @@ from checks.cluster._gluster import Volume, parse_heal_info, parse_volume_info, 
 from checks.cluster.glusterfs import PLUGIN, Report, findings
 from checks.core import external
 from checks.core.errors import CannotCheck, ParseError
-from tests.conftest import FIXTURES, executable, shared_fixtures, shared_fixtures_dir
+from tests.conftest import FIXTURES, executable, shared_fixtures_dir
+from tests.helpers.captures import own_or_shared
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.helpers.stub_tools import StubTools, first_on_path
@@ -45,8 +46,7 @@ CLEAN_HEAL = "volume_heal_info_xml_clean.xml"
 
 
 def fixture(name: str) -> Path:
-    own = OWN / name
-    return own if own.exists() else shared_fixtures() / "glusterfs" / name
+    return own_or_shared("glusterfs", name)
 
 
 def text(name: str) -> str:

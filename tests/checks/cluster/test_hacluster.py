@@ -22,7 +22,8 @@ from checks.cluster._crm import parse_constraints, parse_crm_mon
 from checks.cluster.hacluster import PLUGIN
 from checks.core import external
 from checks.core.errors import CannotCheck, ParseError
-from tests.conftest import FIXTURES, executable, shared_fixtures, shared_fixtures_dir
+from tests.conftest import FIXTURES, executable, shared_fixtures_dir
+from tests.helpers.captures import own_or_shared
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.helpers.stub_tools import StubTools, first_on_path
@@ -79,8 +80,7 @@ EXPECTED = {
 
 
 def fixture(name: str) -> Path:
-    own = OWN / name
-    return own if own.exists() else shared_fixtures() / "pacemaker" / name
+    return own_or_shared("pacemaker", name)
 
 
 def text(name: str) -> str:

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from checks.core import external
 from checks.storage.smart import PLUGIN
 from tests.conftest import executable, shared_fixtures
+from tests.helpers.captures import own_or_shared
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged
 from tests.helpers.smart import OWN, exit_status, read_fixture
@@ -93,8 +94,7 @@ EXPECTED = {
 
 
 def fixture_path(name: str) -> Path:
-    own = OWN / name
-    return own if own.exists() else shared_fixtures() / "smartctl" / name
+    return own_or_shared("smartctl", name)
 
 
 class Stub(StubTools):

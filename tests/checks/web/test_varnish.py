@@ -20,6 +20,7 @@ from checks.core import statefile
 from checks.core.errors import ParseError
 from checks.web.varnish import PLUGIN, between, measures, parse_varnishstat, stored_interval
 from tests.conftest import FIXTURES, executable, shared_fixtures
+from tests.helpers.captures import own_or_shared
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.helpers.stub_tools import StubTools, first_on_path
@@ -52,8 +53,7 @@ EXPECTED = {
 
 
 def fixture_path(name: str) -> Path:
-    own = OWN / name
-    return own if own.exists() else shared_fixtures() / "varnish" / name
+    return own_or_shared("varnish", name)
 
 
 class Stub(StubTools):
