@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import pwd
 import secrets
-import shutil
 import subprocess
 import tempfile
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.ports import free_port
+from tests.servers.running import running
 
 APACHE2 = "/usr/sbin/apache2"
 #: Ports tried before giving up: one may be taken between free_port() and the bind.
@@ -187,22 +187,12 @@ def server_root() -> Path:
 @pytest.fixture(scope="session")
 def apache() -> Iterator[Apache]:
     """Apache with mod_status on loopback, for the whole session."""
-    root = server_root()
-    server = start_apache(root)
-    try:
+    with running(server_root(), start_apache) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
 def apache_to_stop() -> Iterator[Apache]:
     """An Apache of its own that the test may stop (the service going away mid-way)."""
-    root = server_root()
-    server = start_apache(root)
-    try:
+    with running(server_root(), start_apache) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)

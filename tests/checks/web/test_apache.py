@@ -23,8 +23,8 @@ from checks.core.statefile import Interval
 from checks.web.apache import PLUGIN, parse_status, restarted
 from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms
-from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, served_damaged
+from tests.helpers.mutations import damaged, parses_or_refuses
 from tests.servers.apache import Apache
 
 OWN = Path(__file__).resolve().parents[2] / "fixtures" / "apache"
@@ -116,13 +116,7 @@ def test_damaged_captures_parse_or_are_refused(text, data):
 @given(data=st.data())
 def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch, data):
     text = data.draw(st.sampled_from(CAPTURES).flatmap(damaged))
-    elasticsearch.answers["/damaged"] = (200, text.encode(), "text/plain")
-    outcome = PLUGIN.run(
-        ["-H", "127.0.0.1", "-p", str(elasticsearch.port), "-u", "/damaged", "--sample", "0.05"]
-    )
-    answers_cleanly("apache", outcome)
-    if outcome.state == 3:
-        assert outcome.text.count("\n") == 1, outcome.text
+    served_damaged(PLUGIN, elasticsearch, text, "text/plain", "--sample", "0.05")
 
 
 def test_a_restart_shows_as_uptime_growing_less_than_the_interval():

@@ -23,9 +23,9 @@ from checks.core.runtime import Outcome
 from checks.web.elasticsearch import PLUGIN, Colour, parse_health
 from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms
-from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped
+from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, served_damaged
 from tests.helpers.icinga import applied_services
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.mutations import damaged, parses_or_refuses
 from tests.servers.elasticsearch_fake import PASSWORD, USER, FakeElasticsearch
 
 GREEN = "cluster_health_green_3_nodes"
@@ -111,11 +111,7 @@ def test_damaged_captures_parse_or_are_refused(text, data):
 @given(data=st.data())
 def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch, data):
     text = data.draw(st.sampled_from(CAPTURES).flatmap(damaged))
-    elasticsearch.answers["/damaged"] = (200, text.encode(), "application/json")
-    outcome = PLUGIN.run(["-H", "127.0.0.1", "-p", str(elasticsearch.port), "-u", "/damaged"])
-    answers_cleanly("elasticsearch", outcome)
-    if outcome.state == 3:
-        assert outcome.text.count("\n") == 1, outcome.text
+    served_damaged(PLUGIN, elasticsearch, text, "application/json")
 
 
 # --- against the captures served on loopback ----------------------------------------------
