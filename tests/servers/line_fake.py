@@ -8,8 +8,10 @@ passive data channel at a port nothing listens on.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+
+import pytest
 
 from tests.servers.loopback import LoopbackServer, serving
 
@@ -41,3 +43,10 @@ class LineServer(LoopbackServer):
 def line_servers() -> AbstractContextManager[Callable[..., LineServer]]:
     """Start fake servers with ``start(greeting, answers)``; all stop on the way out."""
     return serving(LineServer)
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[..., LineServer]]:
+    """:func:`line_servers` for one test: ``scripted(greeting, answers)``."""
+    with line_servers() as start:
+        yield start

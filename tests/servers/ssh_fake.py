@@ -7,8 +7,10 @@ their identification too late; and the identification strings other servers send
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+
+import pytest
 
 from tests.servers.loopback import LoopbackServer, serving
 
@@ -49,3 +51,10 @@ class FakeServer(LoopbackServer):
 def fake_servers() -> AbstractContextManager[Callable[..., FakeServer]]:
     """Start fake servers with ``start(script, delay, host)``; all stop on the way out."""
     return serving(FakeServer)
+
+
+@pytest.fixture
+def fake() -> Iterator[Callable[..., FakeServer]]:
+    """:func:`fake_servers` for one test: ``fake(script, delay, host)``."""
+    with fake_servers() as start:
+        yield start

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,10 +23,10 @@ from checks.mail._smtp import extensions, parse_reply
 from checks.mail.postfix import PLUGIN, parse_postqueue
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
-from tests.servers.line_fake import CLOSE, LineServer, line_servers
+from tests.servers.line_fake import CLOSE
 from tests.servers.ports import free_port
 from tests.servers.postfix import running
-from tests.servers.ssh_fake import GARBAGE, FakeServer, fake_servers
+from tests.servers.ssh_fake import GARBAGE
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "postfix"
@@ -232,18 +231,6 @@ def test_postqueue_failing_is_unknown(tmp_path):
 
 
 # --- fakes and failures -------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake() -> Iterator[Callable[..., FakeServer]]:
-    with fake_servers() as start:
-        yield start
-
-
-@pytest.fixture
-def scripted() -> Iterator[Callable[..., LineServer]]:
-    with line_servers() as start:
-        yield start
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ during the login, a passive data channel pointing nowhere.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -21,9 +20,9 @@ from checks.core.runtime import Outcome
 from checks.reach.ftp import PLUGIN, parse_greeting
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import damaged, parses_or_refuses
-from tests.servers.line_fake import CLOSE, LineServer, line_servers
+from tests.servers.line_fake import CLOSE
 from tests.servers.ports import free_port
-from tests.servers.ssh_fake import GARBAGE, FakeServer, fake_servers
+from tests.servers.ssh_fake import GARBAGE
 from tests.servers.vsftpd import own_vsftpd
 
 pytestmark = pytest.mark.integration
@@ -173,18 +172,6 @@ def test_vsftpd_stopped_is_critical():
 
 
 # --- fakes and failures -------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake() -> Iterator[Callable[..., FakeServer]]:
-    with fake_servers() as start:
-        yield start
-
-
-@pytest.fixture
-def scripted() -> Iterator[Callable[..., LineServer]]:
-    with line_servers() as start:
-        yield start
 
 
 @pytest.mark.parametrize(
