@@ -32,12 +32,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from tests.servers.netns import Namespace, namespaces
 from tests.servers.ports import free_port
+from tests.servers.running import answering
 
 NAMED = "/usr/sbin/named"
 LISTED_V4 = "192.0.2.99"
@@ -145,16 +147,9 @@ def serving(root: Path, port: int, inside: tuple[str, ...] = ()) -> Iterator[Nam
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    try:
-        deadline = time.monotonic() + 20
-        while not _answers(server.port, inside):
-            assert process.poll() is None, f"named exited: {server.log.read_text()}"
-            assert time.monotonic() < deadline, f"named did not start: {server.log.read_text()}"
-            time.sleep(0.1)
+    ready = partial(_answers, server.port, inside)
+    with answering("named", process, server.log, ready, within=20, pause=0.1, stop_within=20):
         yield server
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")

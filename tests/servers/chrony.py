@@ -15,13 +15,13 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.servers.ports import free_port
+from tests.servers.running import answering
 
 CHRONYD = "/usr/sbin/chronyd"
 CHRONYC = "/usr/bin/chronyc"
@@ -83,16 +83,12 @@ def _start(root: Path, synchronised: bool) -> Iterator[Chronyd]:
         stdout=subprocess.DEVNULL,
         stderr=server.log.open("w"),
     )
-    try:
-        deadline = time.monotonic() + 15
-        while not (server.socket.exists() and _answers_ntp(server.host, server.port)):
-            assert process.poll() is None, f"chronyd exited: {server.log.read_text()}"
-            assert time.monotonic() < deadline, f"chronyd did not start: {server.log.read_text()}"
-            time.sleep(0.05)
+
+    def ready() -> bool:
+        return server.socket.exists() and _answers_ntp(server.host, server.port)
+
+    with answering("chronyd", process, server.log, ready, within=15):
         yield server
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
