@@ -10,7 +10,6 @@ from the format jewel printed (``overall_status``, ``summary`` items without cod
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,9 @@ from hypothesis import strategies as st
 
 from checks.cluster._ceph import parse_df, parse_health_detail, parse_osd_tree, parse_status
 from checks.cluster.ceph import PLUGIN, is_inactive, is_unclean
-from tests.conftest import FIXTURES, executable, shared_fixtures
+from tests.conftest import FIXTURES, shared_fixtures
 from tests.helpers.captures import own_or_shared
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.helpers.stub_tools import StubTools, first_on_path
 
@@ -307,13 +306,6 @@ def test_damaged_captures_through_the_whole_check(stub, tmp_path, data, which):
 
 def test_installed_executable(stub):
     stub.answer(status=fixture("status_pacific_health_ok_scrubbing.json"))
-    result = subprocess.run(
-        [executable("check_ceph"), "--id", "nagios"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert_conforms("ceph", result.returncode, result.stdout, result.stderr)
+    result = run_installed("ceph", "--id", "nagios")
     assert result.returncode == 0
     assert result.stderr == ""

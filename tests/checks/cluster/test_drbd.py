@@ -9,7 +9,6 @@ resource, only the module's version (written here from the module's format).
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,8 @@ from hypothesis import strategies as st
 
 from checks.cluster._drbd import parse_proc_drbd, parse_status_json, parse_status_text
 from checks.cluster.drbd import PLUGIN
-from tests.conftest import executable, shared_fixtures
-from tests.helpers.contract import assert_conforms
+from tests.conftest import shared_fixtures
+from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.helpers.stub_tools import StubTools, first_on_path
 
@@ -315,14 +314,7 @@ def test_damaged_captures_through_the_whole_check(stubs, tmp_path, data, fixture
 
 def test_installed_executable(stubs):
     arguments = arguments_for(stubs, "drbdadm_status_v9_syncsource_96pct.txt")
-    result = subprocess.run(
-        [executable("check_drbd"), *arguments],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert_conforms("drbd", result.returncode, result.stdout, result.stderr)
+    result = run_installed("drbd", *arguments)
     assert result.returncode == 1
     assert result.stderr == ""
 

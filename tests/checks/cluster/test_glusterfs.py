@@ -9,7 +9,6 @@ glusterd on this machine) shows what the check says when glusterd is not there.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,9 @@ from checks.cluster._gluster import Volume, parse_heal_info, parse_volume_info, 
 from checks.cluster.glusterfs import PLUGIN, Report, findings
 from checks.core import external
 from checks.core.errors import CannotCheck, ParseError
-from tests.conftest import FIXTURES, executable, shared_fixtures_dir
+from tests.conftest import FIXTURES, shared_fixtures_dir
 from tests.helpers.captures import own_or_shared
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, assert_one_line, run_installed
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.helpers.stub_tools import StubTools, first_on_path
 from tests.servers.glusterd import Pool, glusterd_pool_fixture  # noqa: F401 - the fixture
@@ -457,17 +456,14 @@ def test_damaged_status_through_the_whole_check(stub, damaged_status):
 
 
 def test_sudo_when_not_root(stub, monkeypatch):
-    (stub.directory / "sudo").write_text(
-        '#!/bin/sh\n[ "$1" = -n ] && shift; [ "$1" = -- ] && shift; exec "$@"\n'
-    )
-    (stub.directory / "sudo").chmod(0o755)
+    stub.install("sudo", '#!/bin/sh\n[ "$1" = -n ] && shift; [ "$1" = -- ] && shift; exec "$@"\n')
     stub.healthy()
     monkeypatch.setattr(external.os, "geteuid", lambda: 112)
     assert PLUGIN.run(["--sudo"]).state == 0
 
 
 def test_hung_cli_times_out(stub):
-    (stub.directory / "gluster").write_text("#!/bin/sh\nexec sleep 30\n")
+    stub.install("gluster", "#!/bin/sh\nexec sleep 30\n")
     outcome = PLUGIN.run(["-t", "1"])
     assert outcome.state == 3
     assert "while running gluster volume info" in outcome.summary
@@ -483,18 +479,13 @@ def test_hung_cli_times_out(stub):
     ],
 )
 def test_wrong_use_is_one_unknown_line(stub, argv, message):
-    outcome = PLUGIN.run(argv)
-    assert outcome.state == 3
-    assert outcome.text.count("\n") == 1
-    assert message in outcome.text, outcome.text
+    assert_one_line(PLUGIN.run(argv), 3, message)
     assert stub.calls == []
 
 
 def test_as_a_process(stub):
     stub.healthy()
-    result = subprocess.run([executable("check_glusterfs")], capture_output=True, text=True,
-                            timeout=30, check=False)  # fmt: skip
-    assert_conforms("glusterfs", result.returncode, result.stdout, result.stderr)
+    result = run_installed("glusterfs")
     assert result.returncode == 0
     assert result.stderr == ""
 

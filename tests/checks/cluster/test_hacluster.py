@@ -11,7 +11,6 @@ check reads what the tools really print for standby, quorum loss, failures, bans
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,9 +21,9 @@ from checks.cluster._crm import parse_constraints, parse_crm_mon
 from checks.cluster.hacluster import PLUGIN
 from checks.core import external
 from checks.core.errors import CannotCheck, ParseError
-from tests.conftest import FIXTURES, executable, shared_fixtures_dir
+from tests.conftest import FIXTURES, shared_fixtures_dir
 from tests.helpers.captures import own_or_shared
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, assert_one_line, run_installed
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.helpers.stub_tools import StubTools, first_on_path
 
@@ -269,10 +268,7 @@ def test_damaged_answer_through_the_whole_check(stub, damaged_text):
 
 
 def test_sudo_refusal_is_unknown(stub, monkeypatch):
-    (stub.directory / "sudo").write_text(
-        "#!/bin/sh\necho 'sudo: a password is required' >&2\nexit 1\n"
-    )
-    (stub.directory / "sudo").chmod(0o755)
+    stub.install("sudo", "#!/bin/sh\necho 'sudo: a password is required' >&2\nexit 1\n")
     stub.answer(BASIC)
     monkeypatch.setattr(external.os, "geteuid", lambda: 112)
     outcome = PLUGIN.run(["--sudo"])
@@ -282,7 +278,7 @@ def test_sudo_refusal_is_unknown(stub, monkeypatch):
 
 
 def test_hung_crm_mon_times_out(stub):
-    (stub.directory / "crm_mon").write_text("#!/bin/sh\nexec sleep 30\n")
+    stub.install("crm_mon", "#!/bin/sh\nexec sleep 30\n")
     outcome = PLUGIN.run(["-t", "1"])
     assert (outcome.state, outcome.summary) == (3, "timed out after 1 s while running crm_mon")
 
@@ -292,18 +288,13 @@ def test_hung_crm_mon_times_out(stub):
     [(["--fail-count", "x"], "'x' is not a range"), (["--standby"], "unrecognized arguments")],
 )
 def test_wrong_use_is_one_unknown_line(stub, argv, message):
-    outcome = PLUGIN.run(argv)
-    assert outcome.state == 3
-    assert outcome.text.count("\n") == 1
-    assert message in outcome.text, outcome.text
+    assert_one_line(PLUGIN.run(argv), 3, message)
     assert stub.calls == []
 
 
 def test_as_a_process(stub):
     stub.answer(BASIC)
-    result = subprocess.run([executable("check_hacluster")],
-                            capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
-    assert_conforms("hacluster", result.returncode, result.stdout, result.stderr)
+    result = run_installed("hacluster")
     assert result.returncode == 1
     assert result.stderr == ""
 

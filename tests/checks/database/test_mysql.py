@@ -22,8 +22,7 @@ from checks.core import statefile
 from checks.core.errors import CannotCheck, ParseError
 from checks.core.runtime import Outcome
 from checks.database.mysql import PLUGIN, parse_status, product, rates, state_name
-from tests.conftest import executable
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.mutations import answers_cleanly, parses_or_refuses
 from tests.servers.loopback import silent_server
 from tests.servers.mariadb import MariaDB, Replication
@@ -361,12 +360,8 @@ def test_nothing_listening_is_critical(tmp_path):
 
 def test_a_server_that_never_greets_is_critical_within_the_timeout():
     with silent_server() as port:
-        result = subprocess.run(
-            [executable("check_mysql"), "-H", "127.0.0.1", "-P", str(port), "-u", "x", "-t",
-             "1"],
-            capture_output=True, text=True, timeout=10, check=False,
-        )  # fmt: skip
-    assert_conforms("mysql", result.returncode, result.stdout, result.stderr)
+        result = run_installed("mysql", "-H", "127.0.0.1", "-P", str(port), "-u", "x", "-t", "1",
+                               timeout=10)  # fmt: skip
     assert result.stdout.startswith(
         f"MYSQL CRITICAL - 127.0.0.1 port {port}: no answer within 1 s"
     ), result.stdout
@@ -374,13 +369,10 @@ def test_a_server_that_never_greets_is_critical_within_the_timeout():
 
 @pytest.mark.integration
 def test_the_executable_keeps_the_contract(server, isolated_state):
-    result = subprocess.run(
-        [executable("check_mysql"), "-H", server.host, "-P", str(server.port), "-f",
-         str(login(server)), "--sample", "0.1"],
-        capture_output=True, text=True, timeout=30, check=False,
-        env={"VIGIE_STATE_DIR": str(isolated_state), "PATH": "/usr/bin:/bin"},
+    result = run_installed(
+        "mysql", "-H", server.host, "-P", str(server.port), "-f", str(login(server)),
+        "--sample", "0.1", env={"VIGIE_STATE_DIR": str(isolated_state), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
-    assert_conforms("mysql", result.returncode, result.stdout, result.stderr)
     assert result.returncode == 0
 
 

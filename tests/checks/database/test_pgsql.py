@@ -27,8 +27,9 @@ from checks.clients.postgresql import (
 from checks.core.errors import ParseError
 from checks.database.pgsql import PLUGIN, QUERY, parse_status
 from tests.conftest import executable
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.stub_tools import printing
 from tests.servers.loopback import silent_server
 from tests.servers.ports import free_port
 from tests.servers.postgresql import PostgreSQL, Replication, write_pgpass
@@ -146,12 +147,7 @@ def test_debians_own_psql_binary_is_preferred_to_the_perl_wrapper():
 
 
 def stub_psql(tmp_path: Path, stdout: str, stderr: str = "", status: int = 0) -> str:
-    (tmp_path / "out").write_text(stdout)
-    (tmp_path / "err").write_text(stderr)
-    stub = tmp_path / "psql"
-    stub.write_text(f"#!/bin/sh\ncat {tmp_path}/out\ncat {tmp_path}/err >&2\nexit {status}\n")
-    stub.chmod(0o755)
-    return str(stub)
+    return str(printing(tmp_path / "psql", stdout, stderr=stderr, status=status))
 
 
 def test_a_refused_query_is_unknown_with_the_servers_message(tmp_path):
@@ -232,10 +228,8 @@ def test_a_unix_socket_directory_as_host(primary):
 @pytest.mark.integration
 def test_the_installed_executable_reads_the_password_file(primary, tmp_path):
     environment = {"PATH": "/usr/bin:/bin", "PGPASSFILE": str(tmp_path / "pgpass")}
-    done = subprocess.run([executable("check_pgsql"), *tcp(primary)], capture_output=True,
-                          text=True, env=environment, timeout=30, check=False)  # fmt: skip
+    done = run_installed("pgsql", *tcp(primary), env=environment)
     assert done.returncode == OK, done.stdout
-    assert_conforms("pgsql", done.returncode, done.stdout, done.stderr)
 
 
 @pytest.mark.integration

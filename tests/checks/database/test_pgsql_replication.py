@@ -23,6 +23,7 @@ from checks.database.pgsql_replication import PLUGIN, parse_replication
 from checks.database.pgsql_replication import Replication as ReplicationState
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.stub_tools import printing
 from tests.servers.postgresql import PostgreSQL, Replication, write_pgpass
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "postgresql"
@@ -135,10 +136,7 @@ def test_a_damaged_standby_answer_parses_or_is_refused_cleanly(text):
 
 def replay(tmp_path: Path, text: str, *argv: str) -> Outcome:
     """The check run on ``text`` as psql's answer (a stub psql prints it)."""
-    (tmp_path / "answer.json").write_text(text)
-    stub = tmp_path / "psql"
-    stub.write_text(f"#!/bin/sh\ncat {tmp_path}/answer.json\n")
-    stub.chmod(0o755)
+    stub = printing(tmp_path / "psql", text)
     return PLUGIN.run(["--psql", str(stub), "-H", "db1", *argv])
 
 

@@ -21,8 +21,9 @@ from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.mail._smtp import extensions, parse_reply
 from checks.mail.postfix import PLUGIN, parse_postqueue
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, assert_one_line
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.stub_tools import printing
 from tests.servers.line_fake import CLOSE
 from tests.servers.ports import free_port
 from tests.servers.postfix import running
@@ -83,11 +84,7 @@ def test_damaged_postqueue_output_parses_or_is_refused(text):
 @settings(max_examples=30, deadline=None)
 @given(text=damaged(POSTQUEUE))
 def test_the_check_on_damaged_postqueue_output_answers_cleanly(tmp_path_factory, text):
-    directory = tmp_path_factory.mktemp("postqueue")
-    (directory / "output").write_text(text)
-    stub = directory / "postqueue"
-    stub.write_text(f"#!/bin/sh\ncat '{directory / 'output'}'\n")
-    stub.chmod(0o755)
+    stub = printing(tmp_path_factory.mktemp("postqueue") / "postqueue", text)
     outcome = PLUGIN.run(["--no-smtp", "--postqueue", str(stub)])
     answers_cleanly("postfix", outcome)
     assert outcome.state in (0, 3), outcome.text
@@ -222,9 +219,7 @@ def test_postqueue_failing_is_unknown(tmp_path):
     assert f"postqueue -c {tmp_path} -j failed: postqueue: fatal: open {tmp_path}/main.cf" in (
         outcome.text
     )
-    garbage = tmp_path / "postqueue"
-    garbage.write_text("#!/bin/sh\necho 'Mail queue is empty'\n")
-    garbage.chmod(0o755)
+    garbage = printing(tmp_path / "postqueue", "Mail queue is empty\n")
     outcome = run("--no-smtp", "--postqueue", str(garbage))
     assert outcome.state == 3
     assert "postqueue -j line 1 is not JSON: 'Mail queue is empty'" in outcome.text
@@ -242,10 +237,7 @@ def test_postqueue_failing_is_unknown(tmp_path):
 )  # fmt: skip
 def test_what_is_not_a_220_greeting_is_critical(fake, script, message):
     server = fake(script)
-    outcome = run("-H", server.host, "-p", str(server.port), *NO_QUEUE)
-    assert outcome.state == 2, outcome.text
-    assert message in outcome.text
-    assert outcome.text.count("\n") == 1
+    assert_one_line(run("-H", server.host, "-p", str(server.port), *NO_QUEUE), 2, message)
 
 
 def test_ehlo_refused_is_critical(scripted):

@@ -15,6 +15,7 @@ from checks.core.runtime import Outcome
 from checks.mail.qmail import PLUGIN, parse_qstat
 from tests.helpers.contract import assert_conforms
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.stub_tools import printing
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "qmail"
@@ -75,11 +76,7 @@ def test_damaged_qstat_output_parses_or_is_refused(text):
 @settings(max_examples=30, deadline=None)
 @given(text=damaged(BACKLOG))
 def test_the_check_on_damaged_qstat_output_answers_cleanly(tmp_path_factory, text):
-    directory = tmp_path_factory.mktemp("qstat")
-    (directory / "output").write_text(text)
-    stub = directory / "qmail-qstat"
-    stub.write_text(f"#!/bin/sh\ncat '{directory / 'output'}'\n")
-    stub.chmod(0o755)
+    stub = printing(tmp_path_factory.mktemp("qstat") / "qmail-qstat", text)
     outcome = PLUGIN.run(["--no-smtp", "--qmail-qstat", str(stub)])
     answers_cleanly("qmail", outcome)
     assert outcome.state in (0, 3), outcome.text

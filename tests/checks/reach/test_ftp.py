@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.reach.ftp import PLUGIN, parse_greeting
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, assert_one_line
 from tests.helpers.mutations import damaged, parses_or_refuses
 from tests.servers.line_fake import CLOSE
 from tests.servers.ports import free_port
@@ -184,10 +184,7 @@ def test_vsftpd_stopped_is_critical():
 )  # fmt: skip
 def test_what_is_not_a_220_greeting_is_critical(fake, script, message):
     server = fake(script)
-    outcome = run("-H", server.host, "-p", str(server.port))
-    assert outcome.state == 2, outcome.text
-    assert message in outcome.text
-    assert outcome.text.count("\n") == 1
+    assert_one_line(run("-H", server.host, "-p", str(server.port)), 2, message)
 
 
 def test_a_multiline_greeting_is_ok(fake):

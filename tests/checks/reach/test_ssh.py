@@ -19,7 +19,7 @@ from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.reach.ssh import IDENTIFICATION, PLUGIN, parse_banner, read_identification
 from tests.conftest import executable
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, assert_one_line
 from tests.helpers.mutations import damaged, parses_or_refuses
 from tests.servers import netns
 from tests.servers.ports import free_port
@@ -152,10 +152,7 @@ def test_lines_before_the_identification_are_allowed_and_shown(fake):
 )  # fmt: skip
 def test_what_is_not_an_ssh2_server_is_critical(fake, script, message):
     server = fake(script)
-    outcome = run("-H", server.host, "-p", str(server.port))
-    assert outcome.state == 2, outcome.text
-    assert message in outcome.text
-    assert outcome.text.count("\n") == 1
+    assert_one_line(run("-H", server.host, "-p", str(server.port)), 2, message)
 
 
 def test_the_protocol_can_be_required_exactly(fake):

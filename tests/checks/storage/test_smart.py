@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 
 from checks.core import external
 from checks.storage.smart import PLUGIN
-from tests.conftest import executable, shared_fixtures
+from tests.conftest import shared_fixtures
 from tests.helpers.captures import own_or_shared
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, assert_one_line, run_installed
 from tests.helpers.mutations import answers_cleanly, damaged
 from tests.helpers.smart import OWN, exit_status, read_fixture
 from tests.helpers.stub_tools import StubTools, first_on_path
@@ -146,14 +145,7 @@ def test_each_capture_in_process(stub, fixture, expected):
 @pytest.mark.parametrize(("fixture", "expected"), EXPECTED.items(), ids=list(EXPECTED))
 def test_each_capture_as_a_process(stub, fixture, expected):
     stub.disk("/dev/sdx", fixture)
-    result = subprocess.run(
-        [executable("check_smart"), "-d", "/dev/sdx", "-i", "auto"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert_conforms("smart", result.returncode, result.stdout, result.stderr)
+    result = run_installed("smart", "-d", "/dev/sdx", "-i", "auto")
     assert result.stderr == ""
     assert result.returncode == expected[0], result.stdout
     assert expected[1] in result.stdout.splitlines()[0]
@@ -370,10 +362,7 @@ def test_types_pair_with_devices(stub):
     ],
 )  # fmt: skip
 def test_wrong_use_is_one_unknown_line(stub, argv, message):
-    outcome = PLUGIN.run(argv)
-    assert outcome.state == 3
-    assert outcome.text.count("\n") == 1
-    assert message in outcome.text, outcome.text
+    assert_one_line(PLUGIN.run(argv), 3, message)
     assert stub.calls == []
 
 

@@ -21,7 +21,7 @@ from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.system import procs
 from tests.conftest import executable
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.helpers.procs import wait_until_asleep
 
@@ -347,10 +347,4 @@ def test_other_runs_of_this_check_are_not_counted():
 
 
 def test_live_run_as_a_process_keeps_the_contract():
-    result = subprocess.run(
-        [executable("check_procs"), "-k", "-w", "100000"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert_conforms("procs", result.returncode, result.stdout, result.stderr)
+    run_installed("procs", "-k", "-w", "100000")

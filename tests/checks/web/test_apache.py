@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,8 @@ from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.core.statefile import Interval
 from checks.web.apache import PLUGIN, parse_status, restarted
-from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
-from tests.helpers.contract import assert_conforms
+from tests.conftest import shared_fixtures, shared_fixtures_dir
+from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, served_damaged
 from tests.helpers.mutations import damaged, parses_or_refuses
 from tests.servers.apache import Apache
@@ -257,9 +256,5 @@ def test_a_failing_server_is_critical(failure):
 
 @pytest.mark.integration
 def test_the_installed_executable_keeps_the_contract(apache):
-    done = subprocess.run(
-        [executable("check_apache"), "-H", "127.0.0.1", "-p", str(apache.port), "--sample",
-         "0.05"], capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-    assert_conforms("apache", done.returncode, done.stdout, done.stderr)
+    done = run_installed("apache", "-H", "127.0.0.1", "-p", str(apache.port), "--sample", "0.05")
     assert done.returncode == 0, done.stdout

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import threading
 
 import nagiosplugin
@@ -21,8 +20,8 @@ from hypothesis import strategies as st
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.web.elasticsearch import PLUGIN, Colour, parse_health
-from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
-from tests.helpers.contract import assert_conforms
+from tests.conftest import shared_fixtures, shared_fixtures_dir
+from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, served_damaged
 from tests.helpers.icinga import applied_services
 from tests.helpers.mutations import damaged, parses_or_refuses
@@ -256,11 +255,8 @@ def test_the_service_stopped_midway_is_critical():
 
 @pytest.mark.integration
 def test_the_installed_executable_keeps_the_contract(elasticsearch):
-    done = subprocess.run(
-        [executable("check_elasticsearch"), "-H", "127.0.0.1", "-p", str(elasticsearch.port),
-         "-u", health_of(GREEN)], capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-    assert_conforms("elasticsearch", done.returncode, done.stdout, done.stderr)
+    done = run_installed("elasticsearch", "-H", "127.0.0.1", "-p", str(elasticsearch.port),
+                         "-u", health_of(GREEN))  # fmt: skip
     assert done.returncode == 0, done.stdout
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -24,8 +23,8 @@ from hypothesis import strategies as st
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.web.tomcat import PLUGIN, parse_status
-from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
-from tests.helpers.contract import assert_conforms
+from tests.conftest import shared_fixtures, shared_fixtures_dir
+from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, served_damaged
 from tests.helpers.mutations import damaged, parses_or_refuses
 from tests.servers.tomcat import Tomcat
@@ -254,10 +253,6 @@ def test_a_failing_server_is_critical(failure):
 
 @pytest.mark.integration
 def test_the_installed_executable_keeps_the_contract(tomcat, monitor):
-    done = subprocess.run(
-        [executable("check_tomcat"), "-H", "127.0.0.1", "-p", str(tomcat.port),
-         "--credentials", monitor, "--sample", "0.05"],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-    assert_conforms("tomcat", done.returncode, done.stdout, done.stderr)
+    done = run_installed("tomcat", "-H", "127.0.0.1", "-p", str(tomcat.port), "--credentials",
+                         monitor, "--sample", "0.05")  # fmt: skip
     assert done.returncode == 0, done.stdout

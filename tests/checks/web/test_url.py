@@ -8,7 +8,6 @@ TLS verification and certificate days, basic auth, and the ways a server fails.
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 
 import pytest
@@ -26,9 +25,9 @@ from checks.web.url import (
     max_age,
     page_size,
 )
-from tests.conftest import FIXTURES, executable
+from tests.conftest import FIXTURES
 from tests.helpers.compat import perf_value
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.http_failures import critical_once_stopped
 from tests.helpers.icinga import applied_services
 from tests.helpers.mutations import answers_cleanly, damaged
@@ -356,10 +355,8 @@ def test_the_installed_command_keeps_the_contract_and_its_timeout():
     with fake_servers() as start:
         silent = start(b"", delay=30)
         started = time.monotonic()
-        argv = [executable("check_url"), "-H", "127.0.0.1", "-p", str(silent.port), "-t", "1"]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+        result = run_installed("url", "-H", "127.0.0.1", "-p", str(silent.port), "-t", "1")
         assert time.monotonic() - started < 3
-    assert_conforms("url", result.returncode, result.stdout, result.stderr)
     assert result.returncode == CRITICAL
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,9 @@ from hypothesis import strategies as st
 from checks.core import statefile
 from checks.core.errors import ParseError
 from checks.web.varnish import PLUGIN, between, measures, parse_varnishstat, stored_interval
-from tests.conftest import FIXTURES, executable, shared_fixtures
+from tests.conftest import FIXTURES, shared_fixtures
 from tests.helpers.captures import own_or_shared
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
 from tests.helpers.stub_tools import StubTools, first_on_path
 from tests.servers.varnish import Varnish, varnish, varnish_dead_backend  # noqa: F401
@@ -256,10 +255,7 @@ def test_installed_executable(stub):
     capture = fixture_path("varnishstat_j_v7_1_backend_down_4_fails.json")
     stub.answer(capture)
     store_zero_before(capture)
-    result = subprocess.run(
-        [executable("check_varnish")], capture_output=True, text=True, timeout=30, check=False
-    )
-    assert_conforms("varnish", result.returncode, result.stdout, result.stderr)
+    result = run_installed("varnish")
     assert result.returncode == 1
     assert result.stderr == ""
 
