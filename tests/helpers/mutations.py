@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks.core.errors import CannotCheck
@@ -62,6 +63,21 @@ def parses_or_refuses(parse: Callable[[str], object], text: str) -> None:
     else:
         return
     assert message, "a ParseError must say what is wrong"
+
+
+def every_damage_parses_or_refuses(
+    parse: Callable[[str], object], text: str, *, examples: int, slow: bool = False
+) -> None:
+    """:func:`parses_or_refuses` on ``examples`` damaged copies of ``text`` (``slow``: a
+    parser that may take long on some, without hypothesis calling that a failure)."""
+
+    @settings(max_examples=examples, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow] if slow else [])  # fmt: skip
+    @given(damaged(text))
+    def check(damaged_text: str) -> None:
+        parses_or_refuses(parse, damaged_text)
+
+    check()
 
 
 def answers_cleanly(name: str, outcome: Outcome) -> None:

@@ -22,7 +22,7 @@ from checks.core.errors import CannotCheck, ParseError
 from tests.conftest import FIXTURES, shared_fixtures_dir
 from tests.helpers.captures import own_or_shared
 from tests.helpers.contract import assert_conforms, assert_one_line, run_installed
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.mutations import answers_cleanly, damaged, every_damage_parses_or_refuses
 from tests.helpers.stub_tools import StubTools, first_on_path
 from tests.servers.glusterd import Pool, glusterd_pool_fixture  # noqa: F401 - the fixture
 
@@ -224,14 +224,7 @@ PARSERS = {
 
 @pytest.mark.parametrize(("name", "parse"), PARSERS.items(), ids=list(PARSERS))
 def test_damaged_captures_parse_or_refuse_cleanly(name, parse):
-    original = text(name)
-
-    @settings(max_examples=80, deadline=None)
-    @given(damaged(original))
-    def check(damaged_text: str) -> None:
-        parses_or_refuses(parse, damaged_text)
-
-    check()
+    every_damage_parses_or_refuses(parse, text(name), examples=80)
 
 
 def test_every_shared_xml_capture_is_judged_here():

@@ -24,7 +24,7 @@ from checks.core.errors import CannotCheck, ParseError
 from tests.conftest import FIXTURES, shared_fixtures_dir
 from tests.helpers.captures import own_or_shared
 from tests.helpers.contract import assert_conforms, assert_one_line, run_installed
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.mutations import answers_cleanly, damaged, every_damage_parses_or_refuses
 from tests.helpers.stub_tools import StubTools, first_on_path
 
 OWN = FIXTURES / "pacemaker"
@@ -157,14 +157,7 @@ def test_entities_refused():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_damaged_captures_parse_or_refuse_cleanly(name):
-    original = text(name)
-
-    @settings(max_examples=60, deadline=None)
-    @given(damaged(original))
-    def check(damaged_text: str) -> None:
-        parses_or_refuses(parse_crm_mon, damaged_text)
-
-    check()
+    every_damage_parses_or_refuses(parse_crm_mon, text(name), examples=60)
 
 
 def test_constraints_of_cibadmin_read():
@@ -176,12 +169,7 @@ def test_constraints_of_cibadmin_read():
 
 
 def test_damaged_constraints_parse_or_refuse_cleanly():
-    @settings(max_examples=80, deadline=None)
-    @given(damaged(text(CIBADMIN)))
-    def check(damaged_text: str) -> None:
-        parses_or_refuses(parse_constraints, damaged_text)
-
-    check()
+    every_damage_parses_or_refuses(parse_constraints, text(CIBADMIN), examples=80)
 
 
 def test_failing_cibadmin_is_unknown(stub):

@@ -15,14 +15,18 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.mail._smtp import extensions, parse_reply
 from checks.mail.postfix import PLUGIN, parse_postqueue
 from tests.helpers.contract import assert_conforms, assert_one_line
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.mutations import (
+    answers_cleanly,
+    damaged,
+    every_damage_parses_or_refuses,
+    parses_or_refuses,
+)
 from tests.helpers.stub_tools import printing
 from tests.servers.line_fake import CLOSE
 from tests.servers.ports import free_port
@@ -116,10 +120,8 @@ def test_what_is_not_an_smtp_reply_is_refused(text, message):
 
 
 @pytest.mark.parametrize("text", [GREETING, EHLO])
-@settings(max_examples=100, deadline=None)
-@given(data=st.data())
-def test_damaged_replies_parse_or_are_refused(text, data):
-    parses_or_refuses(parse_reply, data.draw(damaged(text)))
+def test_damaged_replies_parse_or_are_refused(text):
+    every_damage_parses_or_refuses(parse_reply, text, examples=100)
 
 
 # --- the real Postfix ---------------------------------------------------------------------

@@ -12,14 +12,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.reach.ftp import PLUGIN, parse_greeting
 from tests.helpers.contract import assert_conforms, assert_one_line
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import every_damage_parses_or_refuses
 from tests.servers.line_fake import CLOSE
 from tests.servers.ports import free_port
 from tests.servers.ssh_fake import GARBAGE
@@ -59,10 +57,8 @@ def test_what_is_not_a_greeting_is_refused(text):
 
 
 @pytest.mark.parametrize("text", [VSFTPD_GREETING, MULTILINE])
-@settings(max_examples=80, deadline=None)
-@given(data=st.data())
-def test_damaged_greetings_parse_or_are_refused(text, data):
-    parses_or_refuses(parse_greeting, data.draw(damaged(text)))
+def test_damaged_greetings_parse_or_are_refused(text):
+    every_damage_parses_or_refuses(parse_greeting, text, examples=80)
 
 
 # --- the real vsftpd ----------------------------------------------------------------------

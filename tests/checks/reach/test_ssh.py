@@ -12,15 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.reach.ssh import IDENTIFICATION, PLUGIN, parse_banner, read_identification
 from tests.conftest import executable
 from tests.helpers.contract import assert_conforms, assert_one_line
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import every_damage_parses_or_refuses
 from tests.servers import netns
 from tests.servers.ports import free_port
 from tests.servers.ssh_fake import BANNERS, GARBAGE
@@ -79,10 +77,8 @@ def test_what_is_not_an_identification_is_refused(text, message):
 
 
 @pytest.mark.parametrize("text", [OPENSSH.decode("latin-1"), *BANNERS.values()])
-@settings(max_examples=80, deadline=None)
-@given(data=st.data())
-def test_damaged_identifications_parse_or_are_refused(text, data):
-    parses_or_refuses(parse_banner, data.draw(damaged(text)))
+def test_damaged_identifications_parse_or_are_refused(text):
+    every_damage_parses_or_refuses(parse_banner, text, examples=80)
 
 
 def test_reading_stops_after_the_identification_line():

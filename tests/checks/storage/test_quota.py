@@ -23,7 +23,7 @@ from checks.storage import quota
 from checks.storage.quota import Limits, Policy, parse_repquota
 from tests.conftest import FIXTURES, executable
 from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.mutations import answers_cleanly, damaged, every_damage_parses_or_refuses
 
 SAMPLES = FIXTURES / "quota"
 MIXED = "mixed-two-filesystems.txt"
@@ -93,14 +93,7 @@ def test_parse_refuses_garbage(text):
 
 @pytest.mark.parametrize("sample", [MIXED, "all-within-limits.txt"])
 def test_damaged_outputs_parse_or_are_refused(sample):
-    text = read(sample)
-
-    @settings(max_examples=200, deadline=None)
-    @given(damaged(text))
-    def check(damaged_text: str) -> None:
-        parses_or_refuses(parse_repquota, damaged_text)
-
-    check()
+    every_damage_parses_or_refuses(parse_repquota, read(sample), examples=200)
 
 
 # --- judging ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from checks.web.apache import PLUGIN, parse_status, restarted
 from tests.conftest import shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, served_damaged
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import damaged, every_damage_parses_or_refuses
 from tests.servers.apache import Apache
 
 OWN = Path(__file__).resolve().parents[2] / "fixtures" / "apache"
@@ -103,10 +103,8 @@ CAPTURES = (
 
 
 @pytest.mark.parametrize("text", CAPTURES)
-@settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_damaged_captures_parse_or_are_refused(text, data):
-    parses_or_refuses(parse_status, data.draw(damaged(text)))
+def test_damaged_captures_parse_or_are_refused(text):
+    every_damage_parses_or_refuses(parse_status, text, examples=60)
 
 
 @pytest.mark.integration

@@ -24,7 +24,7 @@ from tests.conftest import shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, served_damaged
 from tests.helpers.icinga import applied_services
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import damaged, every_damage_parses_or_refuses
 from tests.servers.elasticsearch_fake import PASSWORD, USER, FakeElasticsearch
 
 GREEN = "cluster_health_green_3_nodes"
@@ -98,10 +98,8 @@ CAPTURES = [path.read_text() for path in sorted(shared_fixtures_dir().glob("elas
 
 
 @pytest.mark.parametrize("text", CAPTURES)
-@settings(max_examples=50, deadline=None)
-@given(data=st.data())
-def test_damaged_captures_parse_or_are_refused(text, data):
-    parses_or_refuses(parse_health, data.draw(damaged(text)))
+def test_damaged_captures_parse_or_are_refused(text):
+    every_damage_parses_or_refuses(parse_health, text, examples=50)
 
 
 @pytest.mark.integration
