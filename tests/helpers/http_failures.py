@@ -10,8 +10,8 @@ that are not HTTP end the same for each of them, CRITICAL with curl's words afte
         failure(run)
 
 where ``run`` runs the check on its arguments (and asserts the output grammar).
-:func:`served_damaged` serves a damaged capture of a status page from the fake
-Elasticsearch (any page, any content type) and wants it judged or one clear UNKNOWN line.
+:func:`damaged_pages_served` serves damaged captures of a status page from the fake
+Elasticsearch (any page, any content type) and wants each judged or one clear UNKNOWN line.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ import time
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checks.core.runtime import Outcome, Plugin
-from tests.helpers.mutations import answers_cleanly
+from tests.helpers.mutations import answers_cleanly, damaged
 from tests.servers.elasticsearch_fake import FakeElasticsearch, garbage_server
 from tests.servers.loopback import silent_server
 from tests.servers.ports import free_port
@@ -74,12 +76,20 @@ def critical_once_stopped(check: Callable[[], Outcome], stop: Callable[[], None]
     return outcome
 
 
-def served_damaged(
-    plugin: Plugin, server: FakeElasticsearch, page: str, content_type: str, *args: str
+def damaged_pages_served(
+    plugin: Plugin, server: FakeElasticsearch, pages: list[str], content_type: str, *args: str
 ) -> None:
-    """``plugin`` run on ``page`` served by ``server`` judges it or says UNKNOWN in one line."""
-    server.answers["/damaged"] = (200, page.encode(), content_type)
-    outcome = plugin.run(["-H", "127.0.0.1", "-p", str(server.port), "-u", "/damaged", *args])
-    answers_cleanly(plugin.name, outcome)
-    if outcome.state == 3:
-        assert outcome.text.count("\n") == 1, outcome.text
+    """``plugin`` run on damaged copies of ``pages`` served by ``server`` judges each or says
+    UNKNOWN in one line (30 examples)."""
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.sampled_from(pages).flatmap(damaged))
+    def check(page: str) -> None:
+        server.answers["/damaged"] = (200, page.encode(), content_type)
+        argv = ["-H", "127.0.0.1", "-p", str(server.port), "-u", "/damaged", *args]
+        outcome = plugin.run(argv)
+        answers_cleanly(plugin.name, outcome)
+        if outcome.state == 3:
+            assert outcome.text.count("\n") == 1, outcome.text
+
+    check()

@@ -251,11 +251,7 @@ def server(mariadb_server: MariaDB) -> MariaDB:
 
 def login(server: MariaDB, password: str | None = None) -> Path:
     """An options file with the password quoted and escaped as my.cnf wants it."""
-    path = server.root / ("check.cnf" if password is None else "wrong.cnf")
-    escaped = (password or server.password).replace("\\", "\\\\").replace('"', '\\"')
-    path.write_text(f'[client]\nuser = vigie\npassword = "{escaped}"\n')
-    path.chmod(0o600)
-    return path
+    return server.options_file("check.cnf" if password is None else "wrong.cnf", password)
 
 
 def check(server: MariaDB, *args: str) -> Outcome:

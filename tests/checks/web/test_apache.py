@@ -13,8 +13,6 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
@@ -22,8 +20,8 @@ from checks.core.statefile import Interval
 from checks.web.apache import PLUGIN, parse_status, restarted
 from tests.conftest import shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms, run_installed
-from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, served_damaged
-from tests.helpers.mutations import damaged, every_damage_parses_or_refuses
+from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, damaged_pages_served
+from tests.helpers.mutations import every_damage_parses_or_refuses
 from tests.servers.apache import Apache
 
 OWN = Path(__file__).resolve().parents[2] / "fixtures" / "apache"
@@ -108,12 +106,8 @@ def test_damaged_captures_parse_or_are_refused(text):
 
 
 @pytest.mark.integration
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(data=st.data())
-def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch, data):
-    text = data.draw(st.sampled_from(CAPTURES).flatmap(damaged))
-    served_damaged(PLUGIN, elasticsearch, text, "text/plain", "--sample", "0.05")
+def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch):
+    damaged_pages_served(PLUGIN, elasticsearch, CAPTURES, "text/plain", "--sample", "0.05")
 
 
 def test_a_restart_shows_as_uptime_growing_less_than_the_interval():

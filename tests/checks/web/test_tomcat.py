@@ -17,16 +17,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.web.tomcat import PLUGIN, parse_status
 from tests.conftest import shared_fixtures, shared_fixtures_dir
 from tests.helpers.contract import assert_conforms, run_installed
-from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, served_damaged
-from tests.helpers.mutations import damaged, every_damage_parses_or_refuses
+from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, damaged_pages_served
+from tests.helpers.mutations import every_damage_parses_or_refuses
 from tests.servers.tomcat import Tomcat
 
 OWN = Path(__file__).resolve().parents[2] / "fixtures" / "tomcat"
@@ -110,12 +108,8 @@ def test_damaged_captures_parse_or_are_refused(text):
 
 
 @pytest.mark.integration
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(data=st.data())
-def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch, data):
-    text = data.draw(st.sampled_from(CAPTURES).flatmap(damaged))
-    served_damaged(PLUGIN, elasticsearch, text, "text/xml", "--sample", "0.05")
+def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch):
+    damaged_pages_served(PLUGIN, elasticsearch, CAPTURES, "text/xml", "--sample", "0.05")
 
 
 # --- a real Tomcat ------------------------------------------------------------------------
