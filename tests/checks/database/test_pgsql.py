@@ -28,7 +28,7 @@ from checks.core.errors import ParseError
 from checks.database.pgsql import PLUGIN, QUERY, parse_status
 from tests.conftest import executable
 from tests.helpers.contract import assert_conforms, run_installed
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.mutations import answers_cleanly, damaged, every_damage_parses_or_refuses
 from tests.helpers.stub_tools import printing
 from tests.servers.loopback import silent_server
 from tests.servers.ports import free_port
@@ -82,10 +82,12 @@ def test_what_is_not_the_answer_is_refused(text, message):
         parse_status(parse_document(text))
 
 
-@settings(max_examples=150, deadline=None)
-@given(damaged(fixture_text("pgsql-15-idle-in-transaction-and-lock")))
-def test_a_damaged_answer_parses_or_is_refused_cleanly(text):
-    parses_or_refuses(lambda damaged_text: parse_status(parse_document(damaged_text)), text)
+def test_a_damaged_answer_parses_or_is_refused_cleanly():
+    every_damage_parses_or_refuses(
+        lambda damaged_text: parse_status(parse_document(damaged_text)),
+        fixture_text("pgsql-15-idle-in-transaction-and-lock"),
+        examples=150,
+    )
 
 
 # --- the client's options -----------------------------------------------------------------

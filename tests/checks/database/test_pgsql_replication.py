@@ -22,7 +22,7 @@ from checks.core.runtime import Outcome
 from checks.database.pgsql_replication import PLUGIN, parse_replication
 from checks.database.pgsql_replication import Replication as ReplicationState
 from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.mutations import answers_cleanly, damaged, every_damage_parses_or_refuses
 from tests.helpers.stub_tools import printing
 from tests.servers.postgresql import PostgreSQL, Replication, write_pgpass
 
@@ -119,16 +119,20 @@ def test_what_is_not_the_answer_is_refused(document, message):
         parse_replication(document)
 
 
-@settings(max_examples=100, deadline=None)
-@given(damaged(capture("primary-unused-slot")))
-def test_a_damaged_primary_answer_parses_or_is_refused_cleanly(text):
-    parses_or_refuses(lambda damaged_text: parse_replication(parse_document(damaged_text)), text)
+def test_a_damaged_primary_answer_parses_or_is_refused_cleanly():
+    every_damage_parses_or_refuses(
+        lambda damaged_text: parse_replication(parse_document(damaged_text)),
+        capture("primary-unused-slot"),
+        examples=100,
+    )
 
 
-@settings(max_examples=100, deadline=None)
-@given(damaged(capture("standby-apply-delay")))
-def test_a_damaged_standby_answer_parses_or_is_refused_cleanly(text):
-    parses_or_refuses(lambda damaged_text: parse_replication(parse_document(damaged_text)), text)
+def test_a_damaged_standby_answer_parses_or_is_refused_cleanly():
+    every_damage_parses_or_refuses(
+        lambda damaged_text: parse_replication(parse_document(damaged_text)),
+        capture("standby-apply-delay"),
+        examples=100,
+    )
 
 
 # --- the captures judged by the whole check -----------------------------------------------
