@@ -15,7 +15,6 @@ asks for a login it never accepts (basic auth with an empty user file: bad crede
 
 from __future__ import annotations
 
-import os
 import pwd
 import secrets
 import subprocess
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.ports import free_port
+from tests.servers.require import require_installed, require_root
 from tests.servers.running import running
 
 APACHE2 = "/usr/sbin/apache2"
@@ -110,10 +110,8 @@ class Apache:
 def start_apache(root: Path, mpm: str = "event") -> Apache:
     """Write the configuration under ``root`` and start Apache with ``mpm`` (event,
     prefork); wait until it listens."""
-    if not os.path.exists(APACHE2):
-        pytest.skip("apache2 is not installed (apt install apache2)")
-    if os.geteuid() != 0:
-        pytest.skip("apache2 must start as root to run its children as www-data")
+    require_installed("apache2", "apache2", APACHE2)
+    require_root("apache2 must start as root to run its children as www-data")
     user = pwd.getpwnam("www-data")
     root.chmod(0o711)  # traversable for www-data
     (root / "htdocs").mkdir()

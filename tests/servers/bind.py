@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import select
 import shutil
 import socket
@@ -39,6 +38,7 @@ import pytest
 
 from tests.servers.netns import Namespace, namespaces
 from tests.servers.ports import free_port
+from tests.servers.require import require_installed, require_root
 from tests.servers.running import answering
 
 NAMED = "/usr/sbin/named"
@@ -121,10 +121,8 @@ def _answers(port: int, inside: tuple[str, ...] = ()) -> bool:
 def serving(root: Path, port: int, inside: tuple[str, ...] = ()) -> Iterator[Named]:
     """named with the test zones on ``port`` of loopback, its files in ``root``;
     ``inside`` prefixes its command (``ip netns exec NS``) to run it in a namespace."""
-    if not os.path.exists(NAMED):
-        pytest.skip("named is not installed (apt install bind9)")
-    if os.geteuid() != 0:
-        pytest.skip("named runs as root here (it binds loopback without dropping to 'bind')")
+    require_installed("named", "bind9", NAMED)
+    require_root("named runs as root here (it binds loopback without dropping to 'bind')")
     server = Named(root, port)
     zones = []
     for name, text in ZONES.items():
@@ -178,8 +176,7 @@ def named_in_netns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Namespa
     :data:`LISTED_V6`, so that clients using the system resolver (check_rbl, check_dnsbl
     without ``--nameserver``) ask this named.
     """
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
+    require_root("network namespaces need root")
     root = tmp_path_factory.mktemp("named-netns")
     with namespaces() as make:
         namespace = make()

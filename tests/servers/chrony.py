@@ -11,7 +11,6 @@ in the temporary directory (``--chrony-address``), never in /run/chrony.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.ports import free_port
+from tests.servers.require import require_installed, require_root
 from tests.servers.running import answering
 
 CHRONYD = "/usr/sbin/chronyd"
@@ -61,10 +61,8 @@ def _answers_ntp(host: str, port: int) -> bool:
 
 
 def _start(root: Path, synchronised: bool) -> Iterator[Chronyd]:
-    if not os.path.exists(CHRONYD) or not os.path.exists(CHRONYC):
-        pytest.skip("chronyd is not installed (apt install chrony)")
-    if os.geteuid() != 0:
-        pytest.skip("chronyd must run as root")
+    require_installed("chronyd", "chrony", CHRONYD, CHRONYC)
+    require_root("chronyd must run as root")
     server = Chronyd(root, free_port(kind=socket.SOCK_DGRAM))
     server.socket.parent.mkdir(mode=0o700)
     source = (
