@@ -80,6 +80,29 @@ def every_damage_parses_or_refuses(
     check()
 
 
+def every_damage_answers_cleanly(
+    name: str,
+    run_on: Callable[[str], Outcome],
+    text: str,
+    *,
+    examples: int,
+    slow: bool = False,
+    states: tuple[int, ...] = (0, 1, 2, 3),
+) -> None:
+    """:func:`answers_cleanly` for check ``name`` run (``run_on``) on ``examples`` damaged
+    copies of ``text``, each ending in one of ``states``."""
+
+    @settings(max_examples=examples, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow] if slow else [])  # fmt: skip
+    @given(damaged(text))
+    def check(damaged_text: str) -> None:
+        outcome = run_on(damaged_text)
+        answers_cleanly(name, outcome)
+        assert outcome.state in states, outcome.text
+
+    check()
+
+
 def answers_cleanly(name: str, outcome: Outcome) -> None:
     """A check run on damaged data keeps the contract and knows what went wrong."""
     assert_conforms(name, outcome.state, outcome.text)

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from checks.clients.postgresql import (
     Connection,
@@ -28,7 +27,7 @@ from checks.core.errors import ParseError
 from checks.database.pgsql import PLUGIN, QUERY, parse_status
 from tests.conftest import executable
 from tests.helpers.contract import assert_conforms, run_installed
-from tests.helpers.mutations import answers_cleanly, damaged, every_damage_parses_or_refuses
+from tests.helpers.mutations import every_damage_answers_cleanly, every_damage_parses_or_refuses
 from tests.helpers.stub_tools import printing
 from tests.servers.loopback import silent_server
 from tests.servers.ports import free_port
@@ -168,11 +167,11 @@ def test_garbage_from_psql_is_unknown(tmp_path):
     assert "psql's answer is not JSON" in outcome.status_line
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(damaged(fixture_text("pgsql-15-idle")))
-def test_a_damaged_answer_from_psql_keeps_the_contract(tmp_path, text):
-    answers_cleanly("pgsql", PLUGIN.run(["--psql", stub_psql(tmp_path, text)]))
+def test_a_damaged_answer_from_psql_keeps_the_contract(tmp_path):
+    every_damage_answers_cleanly(
+        "pgsql", lambda text: PLUGIN.run(["--psql", stub_psql(tmp_path, text)]),
+        fixture_text("pgsql-15-idle"), examples=25,
+    )  # fmt: skip
 
 
 def test_a_missing_psql_is_unknown():

@@ -13,14 +13,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from checks.core import external
+from checks.core.runtime import Outcome
 from checks.storage.smart import PLUGIN
 from tests.conftest import shared_fixtures
 from tests.helpers.captures import own_or_shared
 from tests.helpers.contract import assert_conforms, assert_one_line, run_installed
-from tests.helpers.mutations import answers_cleanly, damaged
+from tests.helpers.mutations import every_damage_answers_cleanly
 from tests.helpers.smart import OWN, exit_status, read_fixture
 from tests.helpers.stub_tools import StubTools, first_on_path
 
@@ -397,10 +397,8 @@ def test_damaged_output_answers_cleanly(stub, fixture):
     status = exit_status(path)
     stub.write("sdx.status", str(status))
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(damaged(read_fixture(path)))
-    def check(damaged_text: str) -> None:
+    def run_on(damaged_text: str) -> Outcome:
         stub.write("sdx.out", damaged_text)
-        answers_cleanly("smart", PLUGIN.run(["-d", "/dev/sdx", "-c", "194=50"]))
+        return PLUGIN.run(["-d", "/dev/sdx", "-c", "194=50"])
 
-    check()
+    every_damage_answers_cleanly("smart", run_on, read_fixture(path), examples=25, slow=True)
