@@ -33,6 +33,8 @@ pytest_plugins = [
     "tests.servers.apache",
     "tests.servers.tomcat",
     "tests.servers.elasticsearch_fake",
+    "tests.servers.ssh_fake",
+    "tests.servers.line_fake",
 ]
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,7 +12,6 @@ says so and asserts both states.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -20,7 +19,7 @@ from tests.conftest import c_plugin, executable
 from tests.helpers.compat import perf_value, same_state
 from tests.servers.ports import free_port
 from tests.servers.postfix import Postfix
-from tests.servers.ssh_fake import GARBAGE, FakeServer, fake_servers
+from tests.servers.ssh_fake import GARBAGE
 
 pytestmark = pytest.mark.integration
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
@@ -35,12 +34,6 @@ def both(c_name: str, vigie_name: str, args: tuple[str, ...],
         for argv in ([c_plugin(c_name), *args], [executable(vigie_name), *args, *vigie_extra])
     ]
     return results[0], results[1]
-
-
-@pytest.fixture
-def fake() -> Iterator[Callable[..., FakeServer]]:
-    with fake_servers() as start:
-        yield start
 
 
 # --- check_ftp ----------------------------------------------------------------------------

@@ -13,7 +13,6 @@ within ``-t``.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 
 from tests.conftest import c_plugin, executable
 from tests.helpers.compat import same_state
+from tests.servers.loopback import silent_server
 from tests.servers.mariadb import MariaDB, Replication
 from tests.servers.ports import free_port
 
@@ -44,11 +44,7 @@ def both(*args: str, vigie: str = "check_mysql") -> tuple[Result, Result]:
 
 def options(server: MariaDB, password: str | None = None) -> Path:
     """An options file both plugins read: user vigie, its password quoted and escaped."""
-    path = server.root / ("compat.cnf" if password is None else "compat-wrong.cnf")
-    escaped = (password or server.password).replace("\\", "\\\\").replace('"', '\\"')
-    path.write_text(f'[client]\nuser = vigie\npassword = "{escaped}"\n')
-    path.chmod(0o600)
-    return path
+    return server.options_file("compat.cnf" if password is None else "compat-wrong.cnf", password)
 
 
 def tcp(server: MariaDB, password: str | None = None) -> tuple[str, ...]:
@@ -93,10 +89,8 @@ def test_nothing_listening(tmp_path):
 
 @pytest.fixture
 def silent_port() -> Iterator[int]:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        yield listener.getsockname()[1]
+    with silent_server() as port:
+        yield port
 
 
 def test_a_server_that_never_greets(silent_port):
@@ -171,13 +165,8 @@ def test_an_io_thread_refused_by_the_source(replication):
 
 
 def test_a_lagging_delayed_replica(replication):
-    replica = replication.replica
-    replica.sql("STOP SLAVE;\n" + replication.change_master(MASTER_DELAY=60) + "START SLAVE;\n")
-    replication.primary.sql(
-        "INSERT INTO shop.orders SELECT COALESCE(MAX(id), 0) + 1 FROM shop.orders;\n"
-    )
-    replication.wait(lambda status: int(status.get("Seconds_Behind_Master") or 0) >= 3, "lagged")
-    args = (*tcp(replica), "-w", "1", "-c", "3600")
+    replication.lag_delayed(3)
+    args = (*tcp(replication.replica), "-w", "1", "-c", "3600")
     c_result = run(c_plugin("check_mysql"), *args, "-S")
     same_state(c_result, run(executable("check_mysql"), *args, "-S"), WARNING)
     same_state(c_result, run(executable("check_mysql_replication"), *args), WARNING)

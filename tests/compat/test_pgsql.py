@@ -12,13 +12,12 @@ the database and the time.
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.compat import both, perf_value, same_state
+from tests.servers.loopback import silent_server
 from tests.servers.ports import free_port
 from tests.servers.postgresql import PostgreSQL, Replication, write_pgpass
 
@@ -91,15 +90,9 @@ def test_a_name_that_does_not_resolve_is_unknown_for_both():
     same(UNKNOWN, "-H", "no-such-host.invalid")
 
 
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A TCP port that accepts connections and never says anything."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        yield listener.getsockname()[1]
-
-
-def test_a_server_that_never_answers_is_critical_for_both(silent_server):
-    same(CRITICAL, "-H", "127.0.0.1", "-P", str(silent_server), "-t", "3")
+def test_a_server_that_never_answers_is_critical_for_both():
+    with silent_server() as port:
+        same(CRITICAL, "-H", "127.0.0.1", "-P", str(port), "-t", "3")
 
 
 def test_a_password_on_the_command_line_is_refused_by_vigie(server, monkeypatch):

@@ -10,14 +10,13 @@ asserts both states.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.conftest import c_plugin, executable
 from tests.helpers.compat import perf_value, same_state
 from tests.servers import netns
-from tests.servers.ssh_fake import BANNERS, GARBAGE, FakeServer, fake_servers
+from tests.servers.ssh_fake import BANNERS, GARBAGE
 
 pytestmark = pytest.mark.integration
 OK, WARNING, CRITICAL = 0, 1, 2
@@ -130,13 +129,6 @@ def test_ping_wrong_use_is_unknown(args):
 # --- check_ssh ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fake_ssh() -> Iterator[Callable[..., FakeServer]]:
-    """Fake servers started by the test (tests/servers/ssh_fake.py), stopped after it."""
-    with fake_servers() as start:
-        yield start
-
-
 def test_ssh_real_server(sshd):
     c_result, vigie_result = both("check_ssh", "-H", sshd.host, "-p", str(sshd.port))
     same_state(c_result, vigie_result, OK)
@@ -191,17 +183,17 @@ def test_ssh_unresolvable_host():
      (BANNERS["cisco-ssh1-and-2"].encode(), 0, "10", OK)],
     ids=["garbage", "closes-at-once", "slower-than-timeout", "slow", "protocol-1.99"],
 )  # fmt: skip
-def test_ssh_fake_servers(fake_ssh, script, delay, timeout, state):
-    server = fake_ssh(script, delay)
+def test_ssh_fake_servers(fake, script, delay, timeout, state):
+    server = fake(script, delay)
     c_result, vigie_result = both("check_ssh", "-H", server.host, "-p", str(server.port),
                                   "-t", timeout)  # fmt: skip
     same_state(c_result, vigie_result, state)
 
 
-def test_ssh_differs_on_ssh1_only_servers(fake_ssh):
+def test_ssh_differs_on_ssh1_only_servers(fake):
     # Deliberate: SSH-1 is broken and unsupported; vigie requires 2.0 or 1.99 unless -P
     # names the protocol. The C plugin 2.3.3 is OK with any protocol.
-    server = fake_ssh(BANNERS["ssh1-only"].encode())
+    server = fake(BANNERS["ssh1-only"].encode())
     c_result, vigie_result = both("check_ssh", "-H", server.host, "-p", str(server.port))
     assert (c_result.returncode, vigie_result.returncode) == (OK, CRITICAL)
     c_result, vigie_result = both("check_ssh", "-H", server.host, "-p", str(server.port),
@@ -209,9 +201,9 @@ def test_ssh_differs_on_ssh1_only_servers(fake_ssh):
     same_state(c_result, vigie_result, OK)
 
 
-def test_ssh_differs_on_lines_before_the_identification(fake_ssh):
+def test_ssh_differs_on_lines_before_the_identification(fake):
     # Deliberate: RFC 4253 4.2 lets a server send other lines first; the C plugin 2.3.3
     # reads one buffer and wants it to start with "SSH".
-    server = fake_ssh(BANNERS["rfc4253-with-lines-before"].encode())
+    server = fake(BANNERS["rfc4253-with-lines-before"].encode())
     c_result, vigie_result = both("check_ssh", "-H", server.host, "-p", str(server.port))
     assert (c_result.returncode, vigie_result.returncode) == (CRITICAL, OK)

@@ -1,8 +1,14 @@
-"""The plugin output grammar of the Monitoring Plugins Development Guidelines, as regexes."""
+"""The plugin output grammar of the Monitoring Plugins Development Guidelines, as regexes,
+and the installed executables run against it."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+from collections.abc import Mapping
+
+from checks.core.runtime import Outcome
+from tests.conftest import executable
 
 NUMBER = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
 RANGE = rf"@?(?:(?:~|{NUMBER})?:)?(?:{NUMBER})?"
@@ -31,3 +37,22 @@ def assert_conforms(name: str, code: int, stdout: str, stderr: str = "") -> None
     assert match, f"{name} first line breaks the grammar: {first!r}"
     assert match["state"] == ("OK", "WARNING", "CRITICAL", "UNKNOWN")[code], (code, first)
     assert "Traceback" not in stdout + stderr, f"{name} printed a traceback:\n{stdout}{stderr}"
+
+
+def assert_one_line(outcome: Outcome, state: int, words: str) -> None:
+    """``outcome`` is ``state`` with ``words`` in its one line (no long output): what an
+    admin reads first for wrong use, a broken answer, a server that is not the service."""
+    assert outcome.state == state, outcome.text
+    assert words in outcome.text, outcome.text
+    assert outcome.text.count("\n") == 1, outcome.text
+
+
+def run_installed(
+    name: str, *args: str, timeout: float = 30, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed ``check_<name>`` run on ``args`` as Icinga runs it; its output keeps the
+    contract (asserted), the result is the caller's to judge."""
+    result = subprocess.run([executable(f"check_{name}"), *args], capture_output=True, text=True,
+                            timeout=timeout, env=env, check=False)  # fmt: skip
+    assert_conforms(name, result.returncode, result.stdout, result.stderr)
+    return result

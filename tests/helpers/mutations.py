@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks.core.errors import CannotCheck
@@ -62,6 +63,44 @@ def parses_or_refuses(parse: Callable[[str], object], text: str) -> None:
     else:
         return
     assert message, "a ParseError must say what is wrong"
+
+
+def every_damage_parses_or_refuses(
+    parse: Callable[[str], object], text: str, *, examples: int, slow: bool = False
+) -> None:
+    """:func:`parses_or_refuses` on ``examples`` damaged copies of ``text`` (``slow``: a
+    parser that may take long on some, without hypothesis calling that a failure)."""
+
+    @settings(max_examples=examples, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow] if slow else [])  # fmt: skip
+    @given(damaged(text))
+    def check(damaged_text: str) -> None:
+        parses_or_refuses(parse, damaged_text)
+
+    check()
+
+
+def every_damage_answers_cleanly(
+    name: str,
+    run_on: Callable[[str], Outcome],
+    text: str,
+    *,
+    examples: int,
+    slow: bool = False,
+    states: tuple[int, ...] = (0, 1, 2, 3),
+) -> None:
+    """:func:`answers_cleanly` for check ``name`` run (``run_on``) on ``examples`` damaged
+    copies of ``text``, each ending in one of ``states``."""
+
+    @settings(max_examples=examples, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow] if slow else [])  # fmt: skip
+    @given(damaged(text))
+    def check(damaged_text: str) -> None:
+        outcome = run_on(damaged_text)
+        answers_cleanly(name, outcome)
+        assert outcome.state in states, outcome.text
+
+    check()
 
 
 def answers_cleanly(name: str, outcome: Outcome) -> None:

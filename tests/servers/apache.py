@@ -15,10 +15,8 @@ asks for a login it never accepts (basic auth with an empty user file: bad crede
 
 from __future__ import annotations
 
-import os
 import pwd
 import secrets
-import shutil
 import subprocess
 import tempfile
 import time
@@ -29,6 +27,8 @@ from pathlib import Path
 import pytest
 
 from tests.servers.ports import free_port
+from tests.servers.require import require_installed, require_root
+from tests.servers.running import running
 
 APACHE2 = "/usr/sbin/apache2"
 #: Ports tried before giving up: one may be taken between free_port() and the bind.
@@ -110,10 +110,8 @@ class Apache:
 def start_apache(root: Path, mpm: str = "event") -> Apache:
     """Write the configuration under ``root`` and start Apache with ``mpm`` (event,
     prefork); wait until it listens."""
-    if not os.path.exists(APACHE2):
-        pytest.skip("apache2 is not installed (apt install apache2)")
-    if os.geteuid() != 0:
-        pytest.skip("apache2 must start as root to run its children as www-data")
+    require_installed("apache2", "apache2", APACHE2)
+    require_root("apache2 must start as root to run its children as www-data")
     user = pwd.getpwnam("www-data")
     root.chmod(0o711)  # traversable for www-data
     (root / "htdocs").mkdir()
@@ -187,22 +185,12 @@ def server_root() -> Path:
 @pytest.fixture(scope="session")
 def apache() -> Iterator[Apache]:
     """Apache with mod_status on loopback, for the whole session."""
-    root = server_root()
-    server = start_apache(root)
-    try:
+    with running(server_root(), start_apache) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
 def apache_to_stop() -> Iterator[Apache]:
     """An Apache of its own that the test may stop (the service going away mid-way)."""
-    root = server_root()
-    server = start_apache(root)
-    try:
+    with running(server_root(), start_apache) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import os
 import select
 import shutil
 import socket
@@ -32,12 +31,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from tests.servers.netns import Namespace, namespaces
 from tests.servers.ports import free_port
+from tests.servers.require import require_installed, require_root
+from tests.servers.running import answering
 
 NAMED = "/usr/sbin/named"
 LISTED_V4 = "192.0.2.99"
@@ -119,10 +121,8 @@ def _answers(port: int, inside: tuple[str, ...] = ()) -> bool:
 def serving(root: Path, port: int, inside: tuple[str, ...] = ()) -> Iterator[Named]:
     """named with the test zones on ``port`` of loopback, its files in ``root``;
     ``inside`` prefixes its command (``ip netns exec NS``) to run it in a namespace."""
-    if not os.path.exists(NAMED):
-        pytest.skip("named is not installed (apt install bind9)")
-    if os.geteuid() != 0:
-        pytest.skip("named runs as root here (it binds loopback without dropping to 'bind')")
+    require_installed("named", "bind9", NAMED)
+    require_root("named runs as root here (it binds loopback without dropping to 'bind')")
     server = Named(root, port)
     zones = []
     for name, text in ZONES.items():
@@ -145,16 +145,9 @@ def serving(root: Path, port: int, inside: tuple[str, ...] = ()) -> Iterator[Nam
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    try:
-        deadline = time.monotonic() + 20
-        while not _answers(server.port, inside):
-            assert process.poll() is None, f"named exited: {server.log.read_text()}"
-            assert time.monotonic() < deadline, f"named did not start: {server.log.read_text()}"
-            time.sleep(0.1)
+    ready = partial(_answers, server.port, inside)
+    with answering("named", process, server.log, ready, within=20, pause=0.1, stop_within=20):
         yield server
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")
@@ -183,8 +176,7 @@ def named_in_netns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Namespa
     :data:`LISTED_V6`, so that clients using the system resolver (check_rbl, check_dnsbl
     without ``--nameserver``) ask this named.
     """
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
+    require_root("network namespaces need root")
     root = tmp_path_factory.mktemp("named-netns")
     with namespaces() as make:
         namespace = make()

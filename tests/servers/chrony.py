@@ -11,17 +11,17 @@ in the temporary directory (``--chrony-address``), never in /run/chrony.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.servers.ports import free_port
+from tests.servers.require import require_installed, require_root
+from tests.servers.running import answering
 
 CHRONYD = "/usr/sbin/chronyd"
 CHRONYC = "/usr/bin/chronyc"
@@ -61,10 +61,8 @@ def _answers_ntp(host: str, port: int) -> bool:
 
 
 def _start(root: Path, synchronised: bool) -> Iterator[Chronyd]:
-    if not os.path.exists(CHRONYD) or not os.path.exists(CHRONYC):
-        pytest.skip("chronyd is not installed (apt install chrony)")
-    if os.geteuid() != 0:
-        pytest.skip("chronyd must run as root")
+    require_installed("chronyd", "chrony", CHRONYD, CHRONYC)
+    require_root("chronyd must run as root")
     server = Chronyd(root, free_port(kind=socket.SOCK_DGRAM))
     server.socket.parent.mkdir(mode=0o700)
     source = (
@@ -83,16 +81,12 @@ def _start(root: Path, synchronised: bool) -> Iterator[Chronyd]:
         stdout=subprocess.DEVNULL,
         stderr=server.log.open("w"),
     )
-    try:
-        deadline = time.monotonic() + 15
-        while not (server.socket.exists() and _answers_ntp(server.host, server.port)):
-            assert process.poll() is None, f"chronyd exited: {server.log.read_text()}"
-            assert time.monotonic() < deadline, f"chronyd did not start: {server.log.read_text()}"
-            time.sleep(0.05)
+
+    def ready() -> bool:
+        return server.socket.exists() and _answers_ntp(server.host, server.port)
+
+    with answering("chronyd", process, server.log, ready, within=15):
         yield server
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

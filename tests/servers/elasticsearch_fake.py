@@ -12,8 +12,7 @@ same over HTTPS with a valid and an expired certificate (:class:`SecuredElastics
 test may make it answer anything at a path of its choice (:attr:`FakeElasticsearch.answers`:
 damaged captures of any status page, for the checks' runs on damaged data).
 
-:func:`silent_server` accepts connections and never answers (the check must end within
-``-t``); :func:`garbage_server` answers every connection with bytes that are not HTTP.
+:func:`garbage_server` answers every connection with bytes that are not HTTP.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import shared_fixtures
+from tests.servers.loopback import LoopbackServer, serving
 from tests.servers.nginx import make_ca
 
 USER, PASSWORD = "elastic", "changeme too"
@@ -158,43 +158,17 @@ def elasticsearch_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secu
             server.server_close()
 
 
-@contextmanager
-def silent_server() -> Iterator[int]:
-    """A port that accepts connections (the kernel's backlog) and never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        yield listener.getsockname()[1]
+class GarbageServer(LoopbackServer):
+    """Answers every request with bytes that are not HTTP, then closes."""
+
+    def answer(self, connection: socket.socket) -> None:
+        connection.settimeout(1)
+        connection.recv(4096)
+        connection.sendall(NOT_HTTP)
 
 
 @contextmanager
 def garbage_server() -> Iterator[int]:
     """A port answering every connection with bytes that are not HTTP, then closing."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                continue
-            with connection:
-                try:
-                    connection.settimeout(1)
-                    connection.recv(4096)
-                    connection.sendall(NOT_HTTP)
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        listener.close()
+    with serving(GarbageServer) as start:
+        yield start().port

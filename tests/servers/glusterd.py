@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.netns import namespaces
+from tests.servers.require import require_installed, require_root
 
 ADDRESS = "198.51.100.10"
 GLUSTERD_VOL = """volume management
@@ -176,9 +177,7 @@ def pool() -> Iterator[Pool]:
 @pytest.fixture(scope="session", name="glusterd_pool")
 def glusterd_pool_fixture() -> Iterator[Pool]:
     """The real glusterd of the tests (root, glusterfs-server, iproute2 and util-linux)."""
-    if os.geteuid() != 0:
-        pytest.skip("glusterd and network namespaces need root")
-    if not Path("/usr/sbin/glusterd").exists():
-        pytest.skip("glusterd is not installed (apt install glusterfs-server)")
+    require_root("glusterd and network namespaces need root")
+    require_installed("glusterd", "glusterfs-server", "/usr/sbin/glusterd")
     with pool() as server:
         yield server

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.require import require_root
+
 TOOLS = ("unshare", "nsenter", "mount", "losetup", "mkfs.ext4")
 
 # A FUSE "server" that mounts and never answers, not even the kernel's INIT request:
@@ -148,8 +150,7 @@ class MountNamespace:
 @pytest.fixture
 def mount_namespace(tmp_path: Path) -> Iterator[MountNamespace]:
     """A private mount namespace for loop filesystems; torn down after the test."""
-    if os.geteuid() != 0:
-        pytest.skip("loop mounts and mount namespaces need root")
+    require_root("loop mounts and mount namespaces need root")
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"missing {', '.join(missing)} (apt install util-linux mount e2fsprogs)")

@@ -56,6 +56,15 @@ class MariaDB:
         assert result.returncode == 0, result.stderr
         return result.stdout
 
+    def options_file(self, name: str, password: str | None = None) -> Path:
+        """An options file ``name`` in the server's root, read by vigie's and the C check_mysql:
+        user vigie, ``password`` (by default the right one) quoted and escaped for my.cnf."""
+        path = self.root / name
+        escaped = (password or self.password).replace("\\", "\\\\").replace('"', '\\"')
+        path.write_text(f'[client]\nuser = vigie\npassword = "{escaped}"\n')
+        path.chmod(0o600)
+        return path
+
 
 def _quoted(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -250,6 +259,16 @@ class Replication:
         self.wait(lambda s: s.get("Slave_IO_Running") == "Yes"
                   and s.get("Slave_SQL_Running") == "Yes", "ran both threads")  # fmt: skip
         self.caught_up()
+
+    def lag_delayed(self, seconds: int) -> None:
+        """Delay the replica by 60 s (MASTER_DELAY), write on the primary, and wait until the
+        replica is ``seconds`` behind."""
+        self.replica.sql("STOP SLAVE;\n" + self.change_master(MASTER_DELAY=60) + "START SLAVE;\n")
+        self.primary.sql(
+            "INSERT INTO shop.orders SELECT COALESCE(MAX(id), 0) + 1 FROM shop.orders;\n"
+        )
+        self.wait(lambda status: int(status.get("Seconds_Behind_Master") or 0) >= seconds,
+                  "lagged")  # fmt: skip
 
     def named_channels(self) -> list[str]:
         """The names of the replica's multi-source connections besides the default one."""

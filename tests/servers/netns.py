@@ -37,6 +37,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.require import require_root
+
 REPO = Path(__file__).resolve().parents[2]
 _names = itertools.count()
 
@@ -210,8 +212,7 @@ def send_frames(namespace: Namespace, device: str, count: int) -> None:
 @pytest.fixture
 def make_netns() -> Iterator[Callable[[], Namespace]]:
     """A factory of private namespaces (loopback up), deleted after the test."""
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
+    require_root("network namespaces need root")
     if shutil.which("ip") is None:
         pytest.skip("ip is not installed (apt install iproute2)")
     with namespaces() as make:

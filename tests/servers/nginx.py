@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.ports import free_port, wait_for_tcp
+from tests.servers.require import require_installed, require_root
 
 NGINX = "/usr/sbin/nginx"
 OPENSSL = "openssl"
@@ -191,12 +192,10 @@ def running_nginx(root: Path) -> Iterator[Nginx]:
 
 
 def _skip_unless_possible() -> None:
-    if not os.path.exists(NGINX):
-        pytest.skip("nginx is not installed (apt install nginx-light)")
+    require_installed("nginx", "nginx-light", NGINX)
     if shutil.which(OPENSSL) is None:
         pytest.skip("openssl is not installed (apt install openssl)")
-    if os.geteuid() != 0:
-        pytest.skip("the test nginx runs as root (user root;)")
+    require_root("the test nginx runs as root (user root;)")
 
 
 @pytest.fixture(scope="session")

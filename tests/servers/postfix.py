@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.ports import free_port, wait_for_tcp
+from tests.servers.require import require_installed, require_root
 from tests.servers.vsftpd import Certificates
 
 POSTFIX = "/usr/sbin/postfix"
@@ -147,10 +147,8 @@ def _configure(server: Postfix, tls: Certificates) -> None:
 
 
 def _skip_unless_possible() -> None:
-    if not os.path.exists(POSTFIX):
-        pytest.skip("Postfix is not installed (apt install postfix)")
-    if os.geteuid() != 0:
-        pytest.skip("postfix -c DIR start must run as root")
+    require_installed("Postfix", "postfix", POSTFIX)
+    require_root("postfix -c DIR start must run as root")
 
 
 @contextlib.contextmanager

@@ -6,10 +6,13 @@ their identification too late; and the identification strings other servers send
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+
+import pytest
+
+from tests.servers.loopback import LoopbackServer, serving
 
 #: Identification strings as other servers send them (their documented formats).
 BANNERS = {
@@ -25,7 +28,7 @@ BANNERS = {
 GARBAGE = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
 
 
-class FakeServer:
+class FakeServer(LoopbackServer):
     """A TCP server on loopback: each client gets ``script`` after ``delay`` seconds.
 
     With an empty script the connection closes at once; otherwise the server then reads
@@ -33,49 +36,25 @@ class FakeServer:
     """
 
     def __init__(self, script: bytes, delay: float = 0.0, host: str = "127.0.0.1") -> None:
-        self.script, self.delay, self.host = script, delay, host
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.listener = socket.socket(family, socket.SOCK_STREAM)
-        self.listener.bind((host, 0))
-        self.listener.listen(8)
-        self.listener.settimeout(0.1)
-        self.port = self.listener.getsockname()[1]
+        self.script, self.delay = script, delay
         self.heard: list[bytes] = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(host)
 
-    def _serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                connection, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                if self.stopping.wait(self.delay) or not self.script:
-                    continue
-                connection.sendall(self.script)
-                connection.settimeout(2)
-                with contextlib.suppress(OSError):
-                    self.heard.append(connection.recv(256))
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
-        self.listener.close()
+    def answer(self, connection: socket.socket) -> None:
+        if self.stopping.wait(self.delay) or not self.script:
+            return
+        connection.sendall(self.script)
+        connection.settimeout(2)
+        self.heard.append(connection.recv(256))
 
 
-@contextlib.contextmanager
-def fake_servers() -> Iterator[Callable[..., FakeServer]]:
+def fake_servers() -> AbstractContextManager[Callable[..., FakeServer]]:
     """Start fake servers with ``start(script, delay, host)``; all stop on the way out."""
-    started: list[FakeServer] = []
+    return serving(FakeServer)
 
-    def start(script: bytes, delay: float = 0.0, host: str = "127.0.0.1") -> FakeServer:
-        started.append(FakeServer(script, delay, host))
-        return started[-1]
 
-    try:
+@pytest.fixture
+def fake() -> Iterator[Callable[..., FakeServer]]:
+    """:func:`fake_servers` for one test: ``fake(script, delay, host)``."""
+    with fake_servers() as start:
         yield start
-    finally:
-        for server in started:
-            server.stop()

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.ports import free_port, wait_for_tcp
+from tests.servers.require import require_installed, require_root
 
 SSHD = "/usr/sbin/sshd"
 #: The unprivileged account of ``sshd_user`` (a system account, created when missing).
@@ -64,10 +65,8 @@ def _keygen(path: Path, comment: str) -> None:
 
 
 def _skip_unless_possible() -> None:
-    if not os.path.exists(SSHD):
-        pytest.skip("sshd is not installed (apt install openssh-server)")
-    if os.geteuid() != 0:
-        pytest.skip("sshd must run as root to log users in")
+    require_installed("sshd", "openssh-server", SSHD)
+    require_root("sshd must run as root to log users in")
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.ports import free_port
+from tests.servers.running import running
 
 CATALINA_HOME = Path("/usr/share/tomcat10")
 MANAGER = Path("/usr/share/tomcat10-admin/manager")
@@ -152,22 +153,12 @@ def _start_on(base: Path, port: int, token: str) -> Tomcat | None:
 @pytest.fixture(scope="session")
 def tomcat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tomcat]:
     """Tomcat 10 with the manager on loopback, for the whole session."""
-    base = tmp_path_factory.mktemp("tomcat")
-    server = start_tomcat(base)
-    try:
+    with running(tmp_path_factory.mktemp("tomcat"), start_tomcat) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
 def tomcat_to_stop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tomcat]:
     """A Tomcat of its own that the test may stop (the service going away mid-way)."""
-    base = tmp_path_factory.mktemp("tomcat-stopped")
-    server = start_tomcat(base)
-    try:
+    with running(tmp_path_factory.mktemp("tomcat-stopped"), start_tomcat) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)

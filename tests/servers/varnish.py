@@ -9,7 +9,6 @@ port nothing listens on, so every miss is a backend failure.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import threading
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.ports import free_port, wait_for_tcp
+from tests.servers.require import require_installed
 
 VARNISHD = "/usr/sbin/varnishd"
 VARNISHSTAT = "/usr/bin/varnishstat"
@@ -87,8 +87,7 @@ class Varnish:
 
 
 def _start(root: Path, backend_port: int) -> Iterator[Varnish]:
-    if not os.path.exists(VARNISHD) or not os.path.exists(VARNISHSTAT):
-        pytest.skip("varnishd is not installed (apt install varnish)")
+    require_installed("varnishd", "varnish", VARNISHD, VARNISHSTAT)
     port = free_port()
     workdir = root / "instance"
     log = (root / "varnishd.log").open("w")

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.ports import free_port, wait_for_tcp
+from tests.servers.require import require_installed, require_root
 
 VSFTPD = "/usr/sbin/vsftpd"
 ACCOUNT = "vigie-ftp-test"
@@ -175,10 +176,8 @@ def _running(tls: Certificates | None, certificate: str = "valid") -> Iterator[V
 
 
 def _skip_unless_possible() -> None:
-    if not os.path.exists(VSFTPD):
-        pytest.skip("vsftpd is not installed (apt install vsftpd)")
-    if os.geteuid() != 0:
-        pytest.skip("vsftpd must run as root to log local users in")
+    require_installed("vsftpd", "vsftpd", VSFTPD)
+    require_root("vsftpd must run as root to log local users in")
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,7 @@ import pytest
 from checks.backup import backup
 from checks.core.runtime import Outcome
 from drptools import layout, manifest, status
-from tests.conftest import executable
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.drp import DAY, EVEN_NOON, drp, held_lock, local_site, write_config
 
 HOUR = 3600
@@ -219,14 +218,8 @@ def test_after_real_runs_and_a_killed_one(tmp_path, monkeypatch):
     _, config = local_site(tmp_path, directories=2)
     assert drp(config, "backup", "files", now=EVEN_NOON - DAY).returncode == 0
     assert drp(config, "backup", "files", now=EVEN_NOON).returncode == 0
-    result = subprocess.run(
-        [executable("check_backup"), "--config", str(config), "--unverified", "ok"],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, VIGIE_DRP_NOW=str(EVEN_NOON + 2 * HOUR)),
-        check=False,
-    )
-    assert_conforms("backup", result.returncode, result.stdout, result.stderr)
+    later = dict(os.environ, VIGIE_DRP_NOW=str(EVEN_NOON + 2 * HOUR))
+    result = run_installed("backup", "--config", str(config), "--unverified", "ok", env=later)
     assert result.stdout.startswith("BACKUP OK - www: files 2 h old (A 2 h, B 1 d 2 h) |")
     # An interrupted run the next day: it leaves a partial, a failed record, and the
     # newest complete snapshot is still yesterday's.

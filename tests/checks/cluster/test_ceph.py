@@ -10,8 +10,6 @@ from the format jewel printed (``overall_status``, ``summary`` items without cod
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,9 +18,11 @@ from hypothesis import strategies as st
 
 from checks.cluster._ceph import parse_df, parse_health_detail, parse_osd_tree, parse_status
 from checks.cluster.ceph import PLUGIN, is_inactive, is_unclean
-from tests.conftest import FIXTURES, executable, shared_fixtures
-from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.conftest import FIXTURES, shared_fixtures
+from tests.helpers.captures import own_or_shared
+from tests.helpers.contract import assert_conforms, run_installed
+from tests.helpers.mutations import answers_cleanly, damaged, every_damage_parses_or_refuses
+from tests.helpers.stub_tools import StubTools, first_on_path
 
 OWN = FIXTURES / "ceph"
 STUB = """#!/bin/sh
@@ -70,18 +70,15 @@ JEWEL_HEALTH = {
 
 
 def fixture(name: str) -> Path:
-    own = OWN / name
-    return own if own.exists() else shared_fixtures() / "ceph" / name
+    return own_or_shared("ceph", name)
 
 
-class Stub:
+class Stub(StubTools):
     """The stub ceph and which file answers each subcommand."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(exist_ok=True)
-        (directory / "ceph").write_text(STUB)
-        (directory / "ceph").chmod(0o755)
+        super().__init__(directory)
+        self.install("ceph", STUB)
         self.answer(df=fixture(DF), detail=fixture(DETAIL_REEF),
                     tree=fixture("osd_tree_jewel_one_osd_down.json"))  # fmt: skip
 
@@ -99,18 +96,11 @@ class Stub:
         (self.directory / f"{command}.err").write_text(stderr)
         return self
 
-    @property
-    def calls(self) -> list[str]:
-        path = self.directory / "calls"
-        return path.read_text().splitlines() if path.exists() else []
-
 
 @pytest.fixture
 def stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stub:
     """The stub ceph, first on PATH."""
-    stub = Stub(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{stub.directory}{os.pathsep}{os.environ['PATH']}")
-    return stub
+    return first_on_path(Stub(tmp_path / "bin"), monkeypatch)
 
 
 def reef_status() -> dict[str, object]:
@@ -296,10 +286,8 @@ def test_the_other_captures_parse():
 
 
 @pytest.mark.parametrize(("kind", "name"), CAPTURES, ids=[name for _, name in CAPTURES])
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_damaged_captures_parse_or_refuse(kind, name, data):
-    parses_or_refuses(PARSERS[kind], data.draw(damaged(fixture(name).read_text())))
+def test_damaged_captures_parse_or_refuse(kind, name):
+    every_damage_parses_or_refuses(PARSERS[kind], fixture(name).read_text(), examples=30, slow=True)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -316,13 +304,6 @@ def test_damaged_captures_through_the_whole_check(stub, tmp_path, data, which):
 
 def test_installed_executable(stub):
     stub.answer(status=fixture("status_pacific_health_ok_scrubbing.json"))
-    result = subprocess.run(
-        [executable("check_ceph"), "--id", "nagios"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert_conforms("ceph", result.returncode, result.stdout, result.stderr)
+    result = run_installed("ceph", "--id", "nagios")
     assert result.returncode == 0
     assert result.stderr == ""

@@ -9,8 +9,6 @@ resource, only the module's version (written here from the module's format).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,9 +17,10 @@ from hypothesis import strategies as st
 
 from checks.cluster._drbd import parse_proc_drbd, parse_status_json, parse_status_text
 from checks.cluster.drbd import PLUGIN
-from tests.conftest import executable, shared_fixtures
-from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.conftest import shared_fixtures
+from tests.helpers.contract import assert_conforms, run_installed
+from tests.helpers.mutations import answers_cleanly, damaged, every_damage_parses_or_refuses
+from tests.helpers.stub_tools import StubTools, first_on_path
 
 PROC_DRBD_9 = (
     "version: 9.0.16-1 (api:2/proto:86-114)\n"
@@ -88,15 +87,13 @@ EXPECTED = {
 }  # fmt: skip
 
 
-class Stubs:
+class Stubs(StubTools):
     """A directory with stub drbdsetup and drbdadm, and a DRBD 9 /proc/drbd."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(exist_ok=True)
+        super().__init__(directory)
         for tool in ("drbdsetup", "drbdadm"):
-            (directory / tool).write_text(STUB.format(tool=tool))
-            (directory / tool).chmod(0o755)
+            self.install(tool, STUB.format(tool=tool))
         self.proc9 = directory / "proc_drbd_9"
         self.proc9.write_text(PROC_DRBD_9)
 
@@ -112,18 +109,11 @@ class Stubs:
         (self.directory / f"{tool}.stderr").write_text(stderr)
         return self
 
-    @property
-    def calls(self) -> list[str]:
-        path = self.directory / "calls"
-        return path.read_text().splitlines() if path.exists() else []
-
 
 @pytest.fixture
 def stubs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stubs:
     """The stub tools, first on PATH."""
-    stubs = Stubs(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{stubs.directory}{os.pathsep}{os.environ['PATH']}")
-    return stubs
+    return first_on_path(Stubs(tmp_path / "bin"), monkeypatch)
 
 
 def capture(name: str) -> Path:
@@ -299,12 +289,10 @@ PARSERS = {
 
 
 @pytest.mark.parametrize("fixture", sorted(EXPECTED), ids=str)
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.data())
-def test_damaged_captures_parse_or_refuse(fixture, data):
+def test_damaged_captures_parse_or_refuse(fixture):
     text = capture(fixture).read_text(errors="replace")
     kind = "proc" if fixture.startswith("proc") else "drbdsetup" if "json" in fixture else "drbdadm"
-    parses_or_refuses(PARSERS[kind], data.draw(damaged(text)))
+    every_damage_parses_or_refuses(PARSERS[kind], text, examples=30, slow=True)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -324,14 +312,7 @@ def test_damaged_captures_through_the_whole_check(stubs, tmp_path, data, fixture
 
 def test_installed_executable(stubs):
     arguments = arguments_for(stubs, "drbdadm_status_v9_syncsource_96pct.txt")
-    result = subprocess.run(
-        [executable("check_drbd"), *arguments],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert_conforms("drbd", result.returncode, result.stdout, result.stderr)
+    result = run_installed("drbd", *arguments)
     assert result.returncode == 1
     assert result.stderr == ""
 

@@ -8,9 +8,7 @@ glusterd on this machine) shows what the check says when glusterd is not there.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,9 +19,11 @@ from checks.cluster._gluster import Volume, parse_heal_info, parse_volume_info, 
 from checks.cluster.glusterfs import PLUGIN, Report, findings
 from checks.core import external
 from checks.core.errors import CannotCheck, ParseError
-from tests.conftest import FIXTURES, executable, shared_fixtures, shared_fixtures_dir
-from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.conftest import FIXTURES, shared_fixtures_dir
+from tests.helpers.captures import own_or_shared
+from tests.helpers.contract import assert_conforms, assert_one_line, run_installed
+from tests.helpers.mutations import answers_cleanly, damaged, every_damage_parses_or_refuses
+from tests.helpers.stub_tools import StubTools, first_on_path
 from tests.servers.glusterd import Pool, glusterd_pool_fixture  # noqa: F401 - the fixture
 
 OWN = FIXTURES / "glusterfs"
@@ -45,22 +45,19 @@ CLEAN_HEAL = "volume_heal_info_xml_clean.xml"
 
 
 def fixture(name: str) -> Path:
-    own = OWN / name
-    return own if own.exists() else shared_fixtures() / "glusterfs" / name
+    return own_or_shared("glusterfs", name)
 
 
 def text(name: str) -> str:
     return fixture(name).read_text()
 
 
-class Stub:
+class Stub(StubTools):
     """A directory with the stub gluster and its answers."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir()
-        (directory / "gluster").write_text(STUB)
-        (directory / "gluster").chmod(0o755)
+        super().__init__(directory)
+        self.install("gluster", STUB)
 
     def answer(
         self, command: str, name: str | None = None, *, body: str = "", status: int = 0
@@ -80,17 +77,10 @@ class Stub:
             self.answer(f"volume heal {volume} info split-brain", CLEAN_HEAL)
         return self
 
-    @property
-    def calls(self) -> list[str]:
-        path = self.directory / "calls"
-        return path.read_text().splitlines() if path.exists() else []
-
 
 @pytest.fixture
 def stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stub:
-    stub = Stub(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{stub.directory}{os.pathsep}{os.environ['PATH']}")
-    return stub
+    return first_on_path(Stub(tmp_path / "bin"), monkeypatch)
 
 
 # --- the parsers on every relevant capture ------------------------------------------------
@@ -234,14 +224,7 @@ PARSERS = {
 
 @pytest.mark.parametrize(("name", "parse"), PARSERS.items(), ids=list(PARSERS))
 def test_damaged_captures_parse_or_refuse_cleanly(name, parse):
-    original = text(name)
-
-    @settings(max_examples=80, deadline=None)
-    @given(damaged(original))
-    def check(damaged_text: str) -> None:
-        parses_or_refuses(parse, damaged_text)
-
-    check()
+    every_damage_parses_or_refuses(parse, text(name), examples=80)
 
 
 def test_every_shared_xml_capture_is_judged_here():
@@ -466,17 +449,14 @@ def test_damaged_status_through_the_whole_check(stub, damaged_status):
 
 
 def test_sudo_when_not_root(stub, monkeypatch):
-    (stub.directory / "sudo").write_text(
-        '#!/bin/sh\n[ "$1" = -n ] && shift; [ "$1" = -- ] && shift; exec "$@"\n'
-    )
-    (stub.directory / "sudo").chmod(0o755)
+    stub.install("sudo", '#!/bin/sh\n[ "$1" = -n ] && shift; [ "$1" = -- ] && shift; exec "$@"\n')
     stub.healthy()
     monkeypatch.setattr(external.os, "geteuid", lambda: 112)
     assert PLUGIN.run(["--sudo"]).state == 0
 
 
 def test_hung_cli_times_out(stub):
-    (stub.directory / "gluster").write_text("#!/bin/sh\nexec sleep 30\n")
+    stub.install("gluster", "#!/bin/sh\nexec sleep 30\n")
     outcome = PLUGIN.run(["-t", "1"])
     assert outcome.state == 3
     assert "while running gluster volume info" in outcome.summary
@@ -492,18 +472,13 @@ def test_hung_cli_times_out(stub):
     ],
 )
 def test_wrong_use_is_one_unknown_line(stub, argv, message):
-    outcome = PLUGIN.run(argv)
-    assert outcome.state == 3
-    assert outcome.text.count("\n") == 1
-    assert message in outcome.text, outcome.text
+    assert_one_line(PLUGIN.run(argv), 3, message)
     assert stub.calls == []
 
 
 def test_as_a_process(stub):
     stub.healthy()
-    result = subprocess.run([executable("check_glusterfs")], capture_output=True, text=True,
-                            timeout=30, check=False)  # fmt: skip
-    assert_conforms("glusterfs", result.returncode, result.stdout, result.stderr)
+    result = run_installed("glusterfs")
     assert result.returncode == 0
     assert result.stderr == ""
 

@@ -10,9 +10,7 @@ check reads what the tools really print for standby, quorum loss, failures, bans
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,9 +21,11 @@ from checks.cluster._crm import parse_constraints, parse_crm_mon
 from checks.cluster.hacluster import PLUGIN
 from checks.core import external
 from checks.core.errors import CannotCheck, ParseError
-from tests.conftest import FIXTURES, executable, shared_fixtures, shared_fixtures_dir
-from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.conftest import FIXTURES, shared_fixtures_dir
+from tests.helpers.captures import own_or_shared
+from tests.helpers.contract import assert_conforms, assert_one_line, run_installed
+from tests.helpers.mutations import answers_cleanly, damaged, every_damage_parses_or_refuses
+from tests.helpers.stub_tools import StubTools, first_on_path
 
 OWN = FIXTURES / "pacemaker"
 STUB = """#!/bin/sh
@@ -79,22 +79,19 @@ EXPECTED = {
 
 
 def fixture(name: str) -> Path:
-    own = OWN / name
-    return own if own.exists() else shared_fixtures() / "pacemaker" / name
+    return own_or_shared("pacemaker", name)
 
 
 def text(name: str) -> str:
     return fixture(name).read_text()
 
 
-class Stub:
+class Stub(StubTools):
     """A directory with the stub crm_mon and what it prints for each layout option."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir()
-        (directory / "crm_mon").write_text(STUB)
-        (directory / "crm_mon").chmod(0o755)
+        super().__init__(directory)
+        self.install("crm_mon", STUB)
 
     def answer(self, name: str | None = None, *, body: str = "", status: int | None = None) -> Stub:
         """The layout of the capture answers (the other option is unrecognised)."""
@@ -105,17 +102,10 @@ class Stub:
         (self.directory / f"{layout}.status").write_text(str(code))
         return self
 
-    @property
-    def calls(self) -> list[str]:
-        path = self.directory / "calls"
-        return path.read_text().splitlines() if path.exists() else []
-
 
 @pytest.fixture
 def stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stub:
-    stub = Stub(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{stub.directory}{os.pathsep}{os.environ['PATH']}")
-    return stub
+    return first_on_path(Stub(tmp_path / "bin"), monkeypatch)
 
 
 # --- the parser ---------------------------------------------------------------------------
@@ -167,14 +157,7 @@ def test_entities_refused():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_damaged_captures_parse_or_refuse_cleanly(name):
-    original = text(name)
-
-    @settings(max_examples=60, deadline=None)
-    @given(damaged(original))
-    def check(damaged_text: str) -> None:
-        parses_or_refuses(parse_crm_mon, damaged_text)
-
-    check()
+    every_damage_parses_or_refuses(parse_crm_mon, text(name), examples=60)
 
 
 def test_constraints_of_cibadmin_read():
@@ -186,12 +169,7 @@ def test_constraints_of_cibadmin_read():
 
 
 def test_damaged_constraints_parse_or_refuse_cleanly():
-    @settings(max_examples=80, deadline=None)
-    @given(damaged(text(CIBADMIN)))
-    def check(damaged_text: str) -> None:
-        parses_or_refuses(parse_constraints, damaged_text)
-
-    check()
+    every_damage_parses_or_refuses(parse_constraints, text(CIBADMIN), examples=80)
 
 
 def test_failing_cibadmin_is_unknown(stub):
@@ -278,10 +256,7 @@ def test_damaged_answer_through_the_whole_check(stub, damaged_text):
 
 
 def test_sudo_refusal_is_unknown(stub, monkeypatch):
-    (stub.directory / "sudo").write_text(
-        "#!/bin/sh\necho 'sudo: a password is required' >&2\nexit 1\n"
-    )
-    (stub.directory / "sudo").chmod(0o755)
+    stub.install("sudo", "#!/bin/sh\necho 'sudo: a password is required' >&2\nexit 1\n")
     stub.answer(BASIC)
     monkeypatch.setattr(external.os, "geteuid", lambda: 112)
     outcome = PLUGIN.run(["--sudo"])
@@ -291,7 +266,7 @@ def test_sudo_refusal_is_unknown(stub, monkeypatch):
 
 
 def test_hung_crm_mon_times_out(stub):
-    (stub.directory / "crm_mon").write_text("#!/bin/sh\nexec sleep 30\n")
+    stub.install("crm_mon", "#!/bin/sh\nexec sleep 30\n")
     outcome = PLUGIN.run(["-t", "1"])
     assert (outcome.state, outcome.summary) == (3, "timed out after 1 s while running crm_mon")
 
@@ -301,18 +276,13 @@ def test_hung_crm_mon_times_out(stub):
     [(["--fail-count", "x"], "'x' is not a range"), (["--standby"], "unrecognized arguments")],
 )
 def test_wrong_use_is_one_unknown_line(stub, argv, message):
-    outcome = PLUGIN.run(argv)
-    assert outcome.state == 3
-    assert outcome.text.count("\n") == 1
-    assert message in outcome.text, outcome.text
+    assert_one_line(PLUGIN.run(argv), 3, message)
     assert stub.calls == []
 
 
 def test_as_a_process(stub):
     stub.answer(BASIC)
-    result = subprocess.run([executable("check_hacluster")],
-                            capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
-    assert_conforms("hacluster", result.returncode, result.stdout, result.stderr)
+    result = run_installed("hacluster")
     assert result.returncode == 1
     assert result.stderr == ""
 

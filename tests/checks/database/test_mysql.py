@@ -22,9 +22,9 @@ from checks.core import statefile
 from checks.core.errors import CannotCheck, ParseError
 from checks.core.runtime import Outcome
 from checks.database.mysql import PLUGIN, parse_status, product, rates, state_name
-from tests.conftest import executable
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.mutations import answers_cleanly, parses_or_refuses
+from tests.servers.loopback import silent_server
 from tests.servers.mariadb import MariaDB, Replication
 from tests.servers.ports import free_port
 
@@ -251,11 +251,7 @@ def server(mariadb_server: MariaDB) -> MariaDB:
 
 def login(server: MariaDB, password: str | None = None) -> Path:
     """An options file with the password quoted and escaped as my.cnf wants it."""
-    path = server.root / ("check.cnf" if password is None else "wrong.cnf")
-    escaped = (password or server.password).replace("\\", "\\\\").replace('"', '\\"')
-    path.write_text(f'[client]\nuser = vigie\npassword = "{escaped}"\n')
-    path.chmod(0o600)
-    return path
+    return server.options_file("check.cnf" if password is None else "wrong.cnf", password)
 
 
 def check(server: MariaDB, *args: str) -> Outcome:
@@ -358,36 +354,21 @@ def test_nothing_listening_is_critical(tmp_path):
     assert outcome.status_line == f"MYSQL CRITICAL - 127.0.0.1 port {port}: connection refused"
 
 
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A port that accepts connections (the kernel's backlog) and never says anything."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(8)
-        yield listener.getsockname()[1]
-
-
-def test_a_server_that_never_greets_is_critical_within_the_timeout(silent_server):
-    result = subprocess.run(
-        [executable("check_mysql"), "-H", "127.0.0.1", "-P", str(silent_server), "-u", "x",
-         "-t", "1"],
-        capture_output=True, text=True, timeout=10, check=False,
-    )  # fmt: skip
-    assert_conforms("mysql", result.returncode, result.stdout, result.stderr)
+def test_a_server_that_never_greets_is_critical_within_the_timeout():
+    with silent_server() as port:
+        result = run_installed("mysql", "-H", "127.0.0.1", "-P", str(port), "-u", "x", "-t", "1",
+                               timeout=10)  # fmt: skip
     assert result.stdout.startswith(
-        f"MYSQL CRITICAL - 127.0.0.1 port {silent_server}: no answer within 1 s"
+        f"MYSQL CRITICAL - 127.0.0.1 port {port}: no answer within 1 s"
     ), result.stdout
 
 
 @pytest.mark.integration
 def test_the_executable_keeps_the_contract(server, isolated_state):
-    result = subprocess.run(
-        [executable("check_mysql"), "-H", server.host, "-P", str(server.port), "-f",
-         str(login(server)), "--sample", "0.1"],
-        capture_output=True, text=True, timeout=30, check=False,
-        env={"VIGIE_STATE_DIR": str(isolated_state), "PATH": "/usr/bin:/bin"},
+    result = run_installed(
+        "mysql", "-H", server.host, "-P", str(server.port), "-f", str(login(server)),
+        "--sample", "0.1", env={"VIGIE_STATE_DIR": str(isolated_state), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
-    assert_conforms("mysql", result.returncode, result.stdout, result.stderr)
     assert result.returncode == 0
 
 

@@ -205,12 +205,7 @@ def test_a_replicated_ddl_conflict_stops_the_sql_thread_critical_with_the_error(
 
 @pytest.mark.integration
 def test_a_delayed_replica_lagging_past_the_thresholds(replication):
-    replica = replication.replica
-    replica.sql("STOP SLAVE;\n" + replication.change_master(MASTER_DELAY=60) + "START SLAVE;\n")
-    replication.primary.sql(
-        "INSERT INTO shop.orders SELECT COALESCE(MAX(id), 0) + 1 FROM shop.orders;\n"
-    )
-    replication.wait(lambda status: int(status.get("Seconds_Behind_Master") or 0) >= 2, "lagged")
+    replication.lag_delayed(2)
     outcome = check(replication, "-w", "1", "-c", "3600", "-v")
     assert outcome.state == 1, outcome.text
     assert re.search(r"replica \d+ s behind > 1 s", outcome.status_line)

@@ -9,14 +9,12 @@ a query refused, garbage on stdout.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from checks.clients.postgresql import (
     Connection,
@@ -28,8 +26,10 @@ from checks.clients.postgresql import (
 from checks.core.errors import ParseError
 from checks.database.pgsql import PLUGIN, QUERY, parse_status
 from tests.conftest import executable
-from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.contract import assert_conforms, run_installed
+from tests.helpers.mutations import every_damage_answers_cleanly, every_damage_parses_or_refuses
+from tests.helpers.stub_tools import printing
+from tests.servers.loopback import silent_server
 from tests.servers.ports import free_port
 from tests.servers.postgresql import PostgreSQL, Replication, write_pgpass
 
@@ -81,10 +81,12 @@ def test_what_is_not_the_answer_is_refused(text, message):
         parse_status(parse_document(text))
 
 
-@settings(max_examples=150, deadline=None)
-@given(damaged(fixture_text("pgsql-15-idle-in-transaction-and-lock")))
-def test_a_damaged_answer_parses_or_is_refused_cleanly(text):
-    parses_or_refuses(lambda damaged_text: parse_status(parse_document(damaged_text)), text)
+def test_a_damaged_answer_parses_or_is_refused_cleanly():
+    every_damage_parses_or_refuses(
+        lambda damaged_text: parse_status(parse_document(damaged_text)),
+        fixture_text("pgsql-15-idle-in-transaction-and-lock"),
+        examples=150,
+    )
 
 
 # --- the client's options -----------------------------------------------------------------
@@ -146,12 +148,7 @@ def test_debians_own_psql_binary_is_preferred_to_the_perl_wrapper():
 
 
 def stub_psql(tmp_path: Path, stdout: str, stderr: str = "", status: int = 0) -> str:
-    (tmp_path / "out").write_text(stdout)
-    (tmp_path / "err").write_text(stderr)
-    stub = tmp_path / "psql"
-    stub.write_text(f"#!/bin/sh\ncat {tmp_path}/out\ncat {tmp_path}/err >&2\nexit {status}\n")
-    stub.chmod(0o755)
-    return str(stub)
+    return str(printing(tmp_path / "psql", stdout, stderr=stderr, status=status))
 
 
 def test_a_refused_query_is_unknown_with_the_servers_message(tmp_path):
@@ -170,11 +167,11 @@ def test_garbage_from_psql_is_unknown(tmp_path):
     assert "psql's answer is not JSON" in outcome.status_line
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(damaged(fixture_text("pgsql-15-idle")))
-def test_a_damaged_answer_from_psql_keeps_the_contract(tmp_path, text):
-    answers_cleanly("pgsql", PLUGIN.run(["--psql", stub_psql(tmp_path, text)]))
+def test_a_damaged_answer_from_psql_keeps_the_contract(tmp_path):
+    every_damage_answers_cleanly(
+        "pgsql", lambda text: PLUGIN.run(["--psql", stub_psql(tmp_path, text)]),
+        fixture_text("pgsql-15-idle"), examples=25,
+    )  # fmt: skip
 
 
 def test_a_missing_psql_is_unknown():
@@ -232,10 +229,8 @@ def test_a_unix_socket_directory_as_host(primary):
 @pytest.mark.integration
 def test_the_installed_executable_reads_the_password_file(primary, tmp_path):
     environment = {"PATH": "/usr/bin:/bin", "PGPASSFILE": str(tmp_path / "pgpass")}
-    done = subprocess.run([executable("check_pgsql"), *tcp(primary)], capture_output=True,
-                          text=True, env=environment, timeout=30, check=False)  # fmt: skip
+    done = run_installed("pgsql", *tcp(primary), env=environment)
     assert done.returncode == OK, done.stdout
-    assert_conforms("pgsql", done.returncode, done.stdout, done.stderr)
 
 
 @pytest.mark.integration
@@ -272,32 +267,27 @@ def test_a_closed_port_is_critical():
     assert "Connection refused" in outcome.status_line
 
 
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A TCP port that accepts connections and never says anything."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        yield listener.getsockname()[1]
-
-
 @pytest.mark.integration
-def test_a_server_that_never_answers_is_critical_before_the_timeout(silent_server):
-    started = time.monotonic()
-    outcome = PLUGIN.run(["-H", "127.0.0.1", "-P", str(silent_server), "-t", "3.5"])
-    assert time.monotonic() - started < 3.5
+def test_a_server_that_never_answers_is_critical_before_the_timeout():
+    with silent_server() as port:
+        started = time.monotonic()
+        outcome = PLUGIN.run(["-H", "127.0.0.1", "-P", str(port), "-t", "3.5"])
+        assert time.monotonic() - started < 3.5
     assert outcome.state == CRITICAL
     assert outcome.status_line.endswith(
-        f'connection to server at "127.0.0.1", port {silent_server} failed: timeout expired'
+        f'connection to server at "127.0.0.1", port {port} failed: timeout expired'
     )
 
 
 @pytest.mark.integration
-def test_a_server_that_never_answers_is_unknown_at_a_timeout_below_libpqs(silent_server):
-    started = time.monotonic()
-    done = subprocess.run(
-        [executable("check_pgsql"), "-H", "127.0.0.1", "-P", str(silent_server), "-t", "1.5"],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-    assert time.monotonic() - started < 5
+def test_a_server_that_never_answers_is_unknown_at_a_timeout_below_libpqs():
+    with silent_server() as port:
+        started = time.monotonic()
+        done = subprocess.run(
+            [executable("check_pgsql"), "-H", "127.0.0.1", "-P", str(port), "-t", "1.5"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert time.monotonic() - started < 5
     assert done.returncode == UNKNOWN
     assert done.stdout.startswith("PGSQL UNKNOWN - timed out after 1.5 s while querying PostgreSQL")
 

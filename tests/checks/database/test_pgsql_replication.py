@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from checks.clients.postgresql import parse_document
 from checks.core.errors import ParseError
@@ -22,7 +21,8 @@ from checks.core.runtime import Outcome
 from checks.database.pgsql_replication import PLUGIN, parse_replication
 from checks.database.pgsql_replication import Replication as ReplicationState
 from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.mutations import every_damage_answers_cleanly, every_damage_parses_or_refuses
+from tests.helpers.stub_tools import printing
 from tests.servers.postgresql import PostgreSQL, Replication, write_pgpass
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "postgresql"
@@ -118,16 +118,20 @@ def test_what_is_not_the_answer_is_refused(document, message):
         parse_replication(document)
 
 
-@settings(max_examples=100, deadline=None)
-@given(damaged(capture("primary-unused-slot")))
-def test_a_damaged_primary_answer_parses_or_is_refused_cleanly(text):
-    parses_or_refuses(lambda damaged_text: parse_replication(parse_document(damaged_text)), text)
+def test_a_damaged_primary_answer_parses_or_is_refused_cleanly():
+    every_damage_parses_or_refuses(
+        lambda damaged_text: parse_replication(parse_document(damaged_text)),
+        capture("primary-unused-slot"),
+        examples=100,
+    )
 
 
-@settings(max_examples=100, deadline=None)
-@given(damaged(capture("standby-apply-delay")))
-def test_a_damaged_standby_answer_parses_or_is_refused_cleanly(text):
-    parses_or_refuses(lambda damaged_text: parse_replication(parse_document(damaged_text)), text)
+def test_a_damaged_standby_answer_parses_or_is_refused_cleanly():
+    every_damage_parses_or_refuses(
+        lambda damaged_text: parse_replication(parse_document(damaged_text)),
+        capture("standby-apply-delay"),
+        examples=100,
+    )
 
 
 # --- the captures judged by the whole check -----------------------------------------------
@@ -135,10 +139,7 @@ def test_a_damaged_standby_answer_parses_or_is_refused_cleanly(text):
 
 def replay(tmp_path: Path, text: str, *argv: str) -> Outcome:
     """The check run on ``text`` as psql's answer (a stub psql prints it)."""
-    (tmp_path / "answer.json").write_text(text)
-    stub = tmp_path / "psql"
-    stub.write_text(f"#!/bin/sh\ncat {tmp_path}/answer.json\n")
-    stub.chmod(0o755)
+    stub = printing(tmp_path / "psql", text)
     return PLUGIN.run(["--psql", str(stub), "-H", "db1", *argv])
 
 
@@ -190,11 +191,9 @@ def test_each_standby_lag_is_in_perfdata_with_its_thresholds(tmp_path):
     assert "'slot standby1 retained_bytes'=0B;;;0" in outcome.status_line
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(damaged(capture("standby-apply-delay")))
-def test_a_damaged_answer_keeps_the_contract(tmp_path, text):
-    answers_cleanly("pgsql_replication", replay(tmp_path, text))
+def test_a_damaged_answer_keeps_the_contract(tmp_path):
+    every_damage_answers_cleanly("pgsql_replication", lambda text: replay(tmp_path, text),
+                                 capture("standby-apply-delay"), examples=25)  # fmt: skip
 
 
 def test_a_negative_standby_count_is_a_usage_error():

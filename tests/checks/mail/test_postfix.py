@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.mail._smtp import extensions, parse_reply
 from checks.mail.postfix import PLUGIN, parse_postqueue
-from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
-from tests.servers.line_fake import CLOSE, LineServer, line_servers
+from tests.helpers.contract import assert_conforms, assert_one_line
+from tests.helpers.mutations import every_damage_answers_cleanly, every_damage_parses_or_refuses
+from tests.helpers.stub_tools import printing
+from tests.servers.line_fake import CLOSE
 from tests.servers.ports import free_port
 from tests.servers.postfix import running
-from tests.servers.ssh_fake import GARBAGE, FakeServer, fake_servers
+from tests.servers.ssh_fake import GARBAGE
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "postfix"
@@ -75,23 +73,16 @@ def test_what_is_not_postqueue_json_is_refused(text, message):
         parse_postqueue(text)
 
 
-@settings(max_examples=150, deadline=None)
-@given(text=damaged(POSTQUEUE))
-def test_damaged_postqueue_output_parses_or_is_refused(text):
-    parses_or_refuses(parse_postqueue, text)
+def test_damaged_postqueue_output_parses_or_is_refused():
+    every_damage_parses_or_refuses(parse_postqueue, POSTQUEUE, examples=150)
 
 
-@settings(max_examples=30, deadline=None)
-@given(text=damaged(POSTQUEUE))
-def test_the_check_on_damaged_postqueue_output_answers_cleanly(tmp_path_factory, text):
-    directory = tmp_path_factory.mktemp("postqueue")
-    (directory / "output").write_text(text)
-    stub = directory / "postqueue"
-    stub.write_text(f"#!/bin/sh\ncat '{directory / 'output'}'\n")
-    stub.chmod(0o755)
-    outcome = PLUGIN.run(["--no-smtp", "--postqueue", str(stub)])
-    answers_cleanly("postfix", outcome)
-    assert outcome.state in (0, 3), outcome.text
+def test_the_check_on_damaged_postqueue_output_answers_cleanly(tmp_path):
+    def run_on(text: str) -> Outcome:
+        stub = printing(tmp_path / "postqueue", text)
+        return PLUGIN.run(["--no-smtp", "--postqueue", str(stub)])
+
+    every_damage_answers_cleanly("postfix", run_on, POSTQUEUE, examples=30, states=(0, 3))
 
 
 # --- SMTP replies -------------------------------------------------------------------------
@@ -120,10 +111,8 @@ def test_what_is_not_an_smtp_reply_is_refused(text, message):
 
 
 @pytest.mark.parametrize("text", [GREETING, EHLO])
-@settings(max_examples=100, deadline=None)
-@given(data=st.data())
-def test_damaged_replies_parse_or_are_refused(text, data):
-    parses_or_refuses(parse_reply, data.draw(damaged(text)))
+def test_damaged_replies_parse_or_are_refused(text):
+    every_damage_parses_or_refuses(parse_reply, text, examples=100)
 
 
 # --- the real Postfix ---------------------------------------------------------------------
@@ -223,27 +212,13 @@ def test_postqueue_failing_is_unknown(tmp_path):
     assert f"postqueue -c {tmp_path} -j failed: postqueue: fatal: open {tmp_path}/main.cf" in (
         outcome.text
     )
-    garbage = tmp_path / "postqueue"
-    garbage.write_text("#!/bin/sh\necho 'Mail queue is empty'\n")
-    garbage.chmod(0o755)
+    garbage = printing(tmp_path / "postqueue", "Mail queue is empty\n")
     outcome = run("--no-smtp", "--postqueue", str(garbage))
     assert outcome.state == 3
     assert "postqueue -j line 1 is not JSON: 'Mail queue is empty'" in outcome.text
 
 
 # --- fakes and failures -------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake() -> Iterator[Callable[..., FakeServer]]:
-    with fake_servers() as start:
-        yield start
-
-
-@pytest.fixture
-def scripted() -> Iterator[Callable[..., LineServer]]:
-    with line_servers() as start:
-        yield start
 
 
 @pytest.mark.parametrize(
@@ -255,10 +230,7 @@ def scripted() -> Iterator[Callable[..., LineServer]]:
 )  # fmt: skip
 def test_what_is_not_a_220_greeting_is_critical(fake, script, message):
     server = fake(script)
-    outcome = run("-H", server.host, "-p", str(server.port), *NO_QUEUE)
-    assert outcome.state == 2, outcome.text
-    assert message in outcome.text
-    assert outcome.text.count("\n") == 1
+    assert_one_line(run("-H", server.host, "-p", str(server.port), *NO_QUEUE), 2, message)
 
 
 def test_ehlo_refused_is_critical(scripted):

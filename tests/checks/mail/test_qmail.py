@@ -8,13 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
 
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.mail.qmail import PLUGIN, parse_qstat
 from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.mutations import every_damage_answers_cleanly, every_damage_parses_or_refuses
+from tests.helpers.stub_tools import printing
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "qmail"
@@ -66,23 +66,16 @@ def test_what_is_not_qstat_output_is_refused(text, message):
         parse_qstat(text)
 
 
-@settings(max_examples=150, deadline=None)
-@given(text=damaged(BACKLOG))
-def test_damaged_qstat_output_parses_or_is_refused(text):
-    parses_or_refuses(parse_qstat, text)
+def test_damaged_qstat_output_parses_or_is_refused():
+    every_damage_parses_or_refuses(parse_qstat, BACKLOG, examples=150)
 
 
-@settings(max_examples=30, deadline=None)
-@given(text=damaged(BACKLOG))
-def test_the_check_on_damaged_qstat_output_answers_cleanly(tmp_path_factory, text):
-    directory = tmp_path_factory.mktemp("qstat")
-    (directory / "output").write_text(text)
-    stub = directory / "qmail-qstat"
-    stub.write_text(f"#!/bin/sh\ncat '{directory / 'output'}'\n")
-    stub.chmod(0o755)
-    outcome = PLUGIN.run(["--no-smtp", "--qmail-qstat", str(stub)])
-    answers_cleanly("qmail", outcome)
-    assert outcome.state in (0, 3), outcome.text
+def test_the_check_on_damaged_qstat_output_answers_cleanly(tmp_path):
+    def run_on(text: str) -> Outcome:
+        stub = printing(tmp_path / "qmail-qstat", text)
+        return PLUGIN.run(["--no-smtp", "--qmail-qstat", str(stub)])
+
+    every_damage_answers_cleanly("qmail", run_on, BACKLOG, examples=30, states=(0, 3))
 
 
 def test_queue_only_with_thresholds(qstat):

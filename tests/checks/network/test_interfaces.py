@@ -15,7 +15,7 @@ from checks.core.runtime import Outcome
 from checks.network import _links, interfaces
 from tests.conftest import executable
 from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import damaged, every_damage_parses_or_refuses
 from tests.servers.netns import Namespace, linked, send_frames
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "network"
@@ -39,10 +39,8 @@ def test_net_dev_garbage_is_a_parse_error(text):
         _links.parse_net_dev(text)
 
 
-@settings(max_examples=200, deadline=None)
-@given(damaged(NET_DEV))
-def test_damaged_net_dev_parses_or_refuses(text):
-    parses_or_refuses(_links.parse_net_dev, text)
+def test_damaged_net_dev_parses_or_refuses():
+    every_damage_parses_or_refuses(_links.parse_net_dev, NET_DEV, examples=200)
 
 
 def test_bonding_802_3ad_with_a_slave_down_and_outside_the_aggregator():
@@ -70,10 +68,10 @@ def test_bonding_garbage_is_a_parse_error(text):
         _links.parse_bonding(text)
 
 
-@settings(max_examples=200, deadline=None)
-@given(damaged((BONDING / "802.3ad-slave-down.txt").read_text()))
-def test_damaged_bonding_parses_or_refuses(text):
-    parses_or_refuses(_links.parse_bonding, text)
+def test_damaged_bonding_parses_or_refuses():
+    every_damage_parses_or_refuses(
+        _links.parse_bonding, (BONDING / "802.3ad-slave-down.txt").read_text(), examples=200
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
 
 from checks.core.errors import ParseError
 from checks.network import _routes, routes
 from tests.conftest import executable
 from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import every_damage_parses_or_refuses
 from tests.servers.netns import Namespace, linked
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "network"
@@ -62,16 +61,16 @@ def test_ipv4_garbage_is_a_parse_error(text):
         _routes.parse_route(text)
 
 
-@settings(max_examples=200, deadline=None)
-@given(damaged(ROUTE["netns-unreachable-default"]))
-def test_damaged_ipv4_table_parses_or_refuses(text):
-    parses_or_refuses(_routes.parse_route, text)
+def test_damaged_ipv4_table_parses_or_refuses():
+    every_damage_parses_or_refuses(
+        _routes.parse_route, ROUTE["netns-unreachable-default"], examples=200
+    )
 
 
-@settings(max_examples=200, deadline=None)
-@given(damaged(IPV6_ROUTE["netns-default-and-unreachable"]))
-def test_damaged_ipv6_table_parses_or_refuses(text):
-    parses_or_refuses(_routes.parse_ipv6_route, text)
+def test_damaged_ipv6_table_parses_or_refuses():
+    every_damage_parses_or_refuses(
+        _routes.parse_ipv6_route, IPV6_ROUTE["netns-default-and-unreachable"], examples=200
+    )
 
 
 def test_route_get_answers():
@@ -82,10 +81,10 @@ def test_route_get_answers():
     )
 
 
-@settings(max_examples=200, deadline=None)
-@given(damaged((ROUTE_GET / "ipv6-local.json").read_text()))
-def test_damaged_route_get_parses_or_refuses(text):
-    parses_or_refuses(_routes.parse_route_get, text)
+def test_damaged_route_get_parses_or_refuses():
+    every_damage_parses_or_refuses(
+        _routes.parse_route_get, (ROUTE_GET / "ipv6-local.json").read_text(), examples=200
+    )
 
 
 @pytest.mark.parametrize(

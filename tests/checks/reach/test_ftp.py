@@ -10,20 +10,17 @@ during the login, a passive data channel pointing nowhere.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.reach.ftp import PLUGIN, parse_greeting
-from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import damaged, parses_or_refuses
-from tests.servers.line_fake import CLOSE, LineServer, line_servers
+from tests.helpers.contract import assert_conforms, assert_one_line
+from tests.helpers.mutations import every_damage_parses_or_refuses
+from tests.servers.line_fake import CLOSE
 from tests.servers.ports import free_port
-from tests.servers.ssh_fake import GARBAGE, FakeServer, fake_servers
+from tests.servers.ssh_fake import GARBAGE
 from tests.servers.vsftpd import own_vsftpd
 
 pytestmark = pytest.mark.integration
@@ -60,10 +57,8 @@ def test_what_is_not_a_greeting_is_refused(text):
 
 
 @pytest.mark.parametrize("text", [VSFTPD_GREETING, MULTILINE])
-@settings(max_examples=80, deadline=None)
-@given(data=st.data())
-def test_damaged_greetings_parse_or_are_refused(text, data):
-    parses_or_refuses(parse_greeting, data.draw(damaged(text)))
+def test_damaged_greetings_parse_or_are_refused(text):
+    every_damage_parses_or_refuses(parse_greeting, text, examples=80)
 
 
 # --- the real vsftpd ----------------------------------------------------------------------
@@ -175,18 +170,6 @@ def test_vsftpd_stopped_is_critical():
 # --- fakes and failures -------------------------------------------------------------------
 
 
-@pytest.fixture
-def fake() -> Iterator[Callable[..., FakeServer]]:
-    with fake_servers() as start:
-        yield start
-
-
-@pytest.fixture
-def scripted() -> Iterator[Callable[..., LineServer]]:
-    with line_servers() as start:
-        yield start
-
-
 @pytest.mark.parametrize(
     ("script", "message"),
     [(b"421 Too many users, try later\r\n", "greets with 421 Too many users, try later, not 220"),
@@ -197,10 +180,7 @@ def scripted() -> Iterator[Callable[..., LineServer]]:
 )  # fmt: skip
 def test_what_is_not_a_220_greeting_is_critical(fake, script, message):
     server = fake(script)
-    outcome = run("-H", server.host, "-p", str(server.port))
-    assert outcome.state == 2, outcome.text
-    assert message in outcome.text
-    assert outcome.text.count("\n") == 1
+    assert_one_line(run("-H", server.host, "-p", str(server.port)), 2, message)
 
 
 def test_a_multiline_greeting_is_ok(fake):

@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.reach.ssh import IDENTIFICATION, PLUGIN, parse_banner, read_identification
 from tests.conftest import executable
-from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.contract import assert_conforms, assert_one_line
+from tests.helpers.mutations import every_damage_parses_or_refuses
 from tests.servers import netns
 from tests.servers.ports import free_port
-from tests.servers.ssh_fake import BANNERS, GARBAGE, FakeServer, fake_servers
+from tests.servers.ssh_fake import BANNERS, GARBAGE
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "reach"
 #: What Debian 12's sshd sent to a client that identified itself (captured, see README).
@@ -80,10 +77,8 @@ def test_what_is_not_an_identification_is_refused(text, message):
 
 
 @pytest.mark.parametrize("text", [OPENSSH.decode("latin-1"), *BANNERS.values()])
-@settings(max_examples=80, deadline=None)
-@given(data=st.data())
-def test_damaged_identifications_parse_or_are_refused(text, data):
-    parses_or_refuses(parse_banner, data.draw(damaged(text)))
+def test_damaged_identifications_parse_or_are_refused(text):
+    every_damage_parses_or_refuses(parse_banner, text, examples=80)
 
 
 def test_reading_stops_after_the_identification_line():
@@ -109,21 +104,14 @@ def test_reading_stops_at_the_end_or_the_limit():
 # --- fake servers -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fake_ssh() -> Iterator[Callable[..., FakeServer]]:
-    """Fake servers started by the test, stopped after it."""
-    with fake_servers() as start:
-        yield start
-
-
 def run(*args: str) -> Outcome:
     outcome = PLUGIN.run(list(args))
     assert_conforms("ssh", outcome.state, outcome.text)
     return outcome
 
 
-def test_an_ssh2_server_is_ok_and_hears_our_identification(fake_ssh):
-    server = fake_ssh(BANNERS["dropbear"].encode())
+def test_an_ssh2_server_is_ok_and_hears_our_identification(fake):
+    server = fake(BANNERS["dropbear"].encode())
     outcome = run("-H", server.host, "-p", str(server.port))
     assert outcome.state == 0, outcome.text
     assert outcome.status_line.startswith(
@@ -134,16 +122,16 @@ def test_an_ssh2_server_is_ok_and_hears_our_identification(fake_ssh):
     assert server.heard == [IDENTIFICATION]
 
 
-def test_ipv6_and_the_host_as_last_argument(fake_ssh):
-    server = fake_ssh(BANNERS["cisco-ssh1-and-2"].encode(), host="::1")
+def test_ipv6_and_the_host_as_last_argument(fake):
+    server = fake(BANNERS["cisco-ssh1-and-2"].encode(), host="::1")
     outcome = run("-p", str(server.port), "::1")
     assert outcome.state == 0, outcome.text
     assert outcome.summary.startswith("Cisco-1.25 (protocol 1.99) on ::1 port")
     assert run("-4", "-p", str(server.port), "::1").state == 3
 
 
-def test_lines_before_the_identification_are_allowed_and_shown(fake_ssh):
-    server = fake_ssh(BANNERS["rfc4253-with-lines-before"].encode())
+def test_lines_before_the_identification_are_allowed_and_shown(fake):
+    server = fake(BANNERS["rfc4253-with-lines-before"].encode())
     outcome = run("-H", server.host, "-p", str(server.port), "-v")
     assert outcome.state == 0, outcome.text
     assert "before the identification: Welcome to the lab" in outcome.text
@@ -158,24 +146,21 @@ def test_lines_before_the_identification_are_allowed_and_shown(fake_ssh):
      (BANNERS["ssh1-only"].encode(),
       "OpenSSH_2.5.2p2 (protocol 1.5) speaks only SSH-1 (protocol 2.0 or 1.99 required)")],
 )  # fmt: skip
-def test_what_is_not_an_ssh2_server_is_critical(fake_ssh, script, message):
-    server = fake_ssh(script)
-    outcome = run("-H", server.host, "-p", str(server.port))
-    assert outcome.state == 2, outcome.text
-    assert message in outcome.text
-    assert outcome.text.count("\n") == 1
+def test_what_is_not_an_ssh2_server_is_critical(fake, script, message):
+    server = fake(script)
+    assert_one_line(run("-H", server.host, "-p", str(server.port)), 2, message)
 
 
-def test_the_protocol_can_be_required_exactly(fake_ssh):
-    server = fake_ssh(BANNERS["ssh1-only"].encode())
+def test_the_protocol_can_be_required_exactly(fake):
+    server = fake(BANNERS["ssh1-only"].encode())
     assert run("-H", server.host, "-p", str(server.port), "-P", "1.5").state == 0
     outcome = run("-H", server.host, "-p", str(server.port), "-P", "2.0")
     assert outcome.state == 2
     assert "protocol version mismatch, expected '2.0'" in outcome.text
 
 
-def test_no_identification_within_the_timeout_is_critical(fake_ssh):
-    server = fake_ssh(BANNERS["dropbear"].encode(), delay=3)
+def test_no_identification_within_the_timeout_is_critical(fake):
+    server = fake(BANNERS["dropbear"].encode(), delay=3)
     started = time.monotonic()
     outcome = run("-H", server.host, "-p", str(server.port), "-t", "1")
     assert time.monotonic() - started < 1.5
@@ -183,8 +168,8 @@ def test_no_identification_within_the_timeout_is_critical(fake_ssh):
     assert f"127.0.0.1 port {server.port}: no SSH identification within 1 s" in outcome.text
 
 
-def test_a_slow_identification_is_judged_by_the_response_time(fake_ssh):
-    server = fake_ssh(BANNERS["dropbear"].encode(), delay=0.3)
+def test_a_slow_identification_is_judged_by_the_response_time(fake):
+    server = fake(BANNERS["dropbear"].encode(), delay=0.3)
     outcome = run("-H", server.host, "-p", str(server.port), "-w", "100ms", "-c", "2")
     assert outcome.state == 1, outcome.text
     assert "response time 3" in outcome.text

@@ -7,14 +7,13 @@ import re
 import time
 
 import pytest
-from hypothesis import given, settings
 
 from checks.core.errors import CannotCheck, ParseError
 from checks.core.threads import answer_within
 from checks.storage import _mounts
 from checks.storage._mounts import Selection, find_mount, parse_mountinfo, select
 from tests.conftest import FIXTURES
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import every_damage_parses_or_refuses
 
 SAMPLES = FIXTURES / "mounts"
 
@@ -100,14 +99,7 @@ def test_parse_refuses_lines_that_are_not_mounts(text):
 
 @pytest.mark.parametrize("sample", [VM, LOOPS, SHARED])
 def test_damaged_mountinfo_parses_or_is_refused(sample):
-    text = read(sample)
-
-    @settings(max_examples=150, deadline=None)
-    @given(damaged(text))
-    def check(damaged_text: str) -> None:
-        parses_or_refuses(parse_mountinfo, damaged_text)
-
-    check()
+    every_damage_parses_or_refuses(parse_mountinfo, read(sample), examples=150)
 
 
 # --- find_mount and select ----------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from checks.core.errors import ParseError
 from checks.storage._smartctl import (
@@ -23,7 +22,7 @@ from checks.storage._smartctl import (
     read_disk,
 )
 from tests.conftest import shared_fixtures, shared_fixtures_dir
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import every_damage_parses_or_refuses
 from tests.helpers.smart import OWN, exit_status, read_fixture
 
 
@@ -219,20 +218,11 @@ def test_every_fixture_reads_whole(path):
 @pytest.mark.parametrize("path", text_fixtures(), ids=lambda path: path.name)
 def test_damaged_fixtures_read_or_are_refused(path):
     text, status = read_fixture(path), exit_status(path)
-
-    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(damaged(text))
-    def check(damaged_text: str) -> None:
-        parses_or_refuses(lambda t: read_disk(t, status, "/dev/sdx"), damaged_text)
-
-    check()
+    every_damage_parses_or_refuses(
+        lambda t: read_disk(t, status, "/dev/sdx"), text, examples=40, slow=True
+    )
 
 
 @pytest.mark.parametrize("name", ["scan_open_mixed.txt", "scan_open_permission_denied.txt"])
 def test_damaged_scans_parse_or_are_refused(name):
-    @settings(max_examples=150, deadline=None)
-    @given(damaged((OWN / name).read_text()))
-    def check(damaged_text: str) -> None:
-        parses_or_refuses(parse_scan, damaged_text)
-
-    check()
+    every_damage_parses_or_refuses(parse_scan, (OWN / name).read_text(), examples=150)

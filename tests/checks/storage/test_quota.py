@@ -14,7 +14,6 @@ import stat
 import time
 
 import pytest
-from hypothesis import given, settings
 
 from checks.core.cli import threshold
 from checks.core.errors import ParseError
@@ -23,7 +22,7 @@ from checks.storage import quota
 from checks.storage.quota import Limits, Policy, parse_repquota
 from tests.conftest import FIXTURES, executable
 from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.mutations import every_damage_answers_cleanly, every_damage_parses_or_refuses
 
 SAMPLES = FIXTURES / "quota"
 MIXED = "mixed-two-filesystems.txt"
@@ -93,14 +92,7 @@ def test_parse_refuses_garbage(text):
 
 @pytest.mark.parametrize("sample", [MIXED, "all-within-limits.txt"])
 def test_damaged_outputs_parse_or_are_refused(sample):
-    text = read(sample)
-
-    @settings(max_examples=200, deadline=None)
-    @given(damaged(text))
-    def check(damaged_text: str) -> None:
-        parses_or_refuses(parse_repquota, damaged_text)
-
-    check()
+    every_damage_parses_or_refuses(parse_repquota, read(sample), examples=200)
 
 
 # --- judging ------------------------------------------------------------------------------
@@ -264,13 +256,11 @@ def test_damaged_outputs_are_answered_cleanly(repquota, tmp_path):
     script = tmp_path / "bin" / "repquota"
     script.write_text(f"#!/bin/sh\ncat {sample}\n")
 
-    @settings(max_examples=40, deadline=None)
-    @given(damaged(text))
-    def check(damaged_text: str) -> None:
+    def run_on(damaged_text: str) -> Outcome:
         sample.write_text(damaged_text)
-        answers_cleanly("quota", run())
+        return run()
 
-    check()
+    every_damage_answers_cleanly("quota", run_on, text, examples=40)
 
 
 # --- real quota files on real filesystems ---------------------------------------------------

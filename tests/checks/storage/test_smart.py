@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from checks.core import external
+from checks.core.runtime import Outcome
 from checks.storage.smart import PLUGIN
-from tests.conftest import executable, shared_fixtures
-from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged
+from tests.conftest import shared_fixtures
+from tests.helpers.captures import own_or_shared
+from tests.helpers.contract import assert_conforms, assert_one_line, run_installed
+from tests.helpers.mutations import every_damage_answers_cleanly
 from tests.helpers.smart import OWN, exit_status, read_fixture
+from tests.helpers.stub_tools import StubTools, first_on_path
 
 STUB = """#!/bin/sh
 # smartctl stand-in: logs its command line, answers from files next to it.
@@ -92,24 +93,19 @@ EXPECTED = {
 
 
 def fixture_path(name: str) -> Path:
-    own = OWN / name
-    return own if own.exists() else shared_fixtures() / "smartctl" / name
+    return own_or_shared("smartctl", name)
 
 
-class Stub:
+class Stub(StubTools):
     """A directory with the stub smartctl (and sudo) and the answers it gives."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(exist_ok=True)
-        self.write("smartctl", STUB, executable=True)
+        super().__init__(directory)
+        self.install("smartctl", STUB)
         self.write("scan", "")
 
-    def write(self, name: str, text: str, executable: bool = False) -> None:
-        path = self.directory / name
-        path.write_text(text)
-        if executable:
-            path.chmod(0o755)
+    def write(self, name: str, text: str) -> None:
+        (self.directory / name).write_text(text)
 
     def disk(self, device: str, fixture: str, status: int | None = None) -> Stub:
         """``device`` answers with ``fixture`` (and its exit status unless given)."""
@@ -124,18 +120,11 @@ class Stub:
         shutil.copyfile(OWN / fixture, self.directory / "scan")
         return self
 
-    @property
-    def calls(self) -> list[str]:
-        path = self.directory / "calls"
-        return path.read_text().splitlines() if path.exists() else []
-
 
 @pytest.fixture
 def stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stub:
     """The stub smartctl, first on PATH."""
-    stub = Stub(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{stub.directory}{os.pathsep}{os.environ['PATH']}")
-    return stub
+    return first_on_path(Stub(tmp_path / "bin"), monkeypatch)
 
 
 def test_every_text_fixture_has_an_expected_state():
@@ -156,14 +145,7 @@ def test_each_capture_in_process(stub, fixture, expected):
 @pytest.mark.parametrize(("fixture", "expected"), EXPECTED.items(), ids=list(EXPECTED))
 def test_each_capture_as_a_process(stub, fixture, expected):
     stub.disk("/dev/sdx", fixture)
-    result = subprocess.run(
-        [executable("check_smart"), "-d", "/dev/sdx", "-i", "auto"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert_conforms("smart", result.returncode, result.stdout, result.stderr)
+    result = run_installed("smart", "-d", "/dev/sdx", "-i", "auto")
     assert result.stderr == ""
     assert result.returncode == expected[0], result.stdout
     assert expected[1] in result.stdout.splitlines()[0]
@@ -286,7 +268,7 @@ def test_no_disk_found_is_unknown(stub):
 
 
 def test_sudo_when_not_root(stub, monkeypatch):
-    stub.write("sudo", SUDO, executable=True)
+    stub.install("sudo", SUDO)
     stub.disk("/dev/sda", "text_sat_hdd_passed_smartctl64.txt")
     monkeypatch.setattr(external.os, "geteuid", lambda: 112)
     outcome = PLUGIN.run(["-d", "/dev/sda", "--sudo"])
@@ -299,14 +281,14 @@ def test_sudo_when_not_root(stub, monkeypatch):
 
 
 def test_sudo_not_needed_as_root(stub, monkeypatch):
-    stub.write("sudo", SUDO_REFUSES, executable=True)
+    stub.install("sudo", SUDO_REFUSES)
     stub.disk("/dev/sda", "text_sat_hdd_passed_smartctl64.txt")
     monkeypatch.setattr(external.os, "geteuid", lambda: 0)
     assert PLUGIN.run(["-d", "/dev/sda", "--sudo"]).state == 0
 
 
 def test_sudo_refusal_is_unknown_with_the_reason(stub, monkeypatch):
-    stub.write("sudo", SUDO_REFUSES, executable=True)
+    stub.install("sudo", SUDO_REFUSES)
     stub.disk("/dev/sda", "text_sat_hdd_passed_smartctl64.txt")
     monkeypatch.setattr(external.os, "geteuid", lambda: 112)
     outcome = PLUGIN.run(["-d", "/dev/sda", "--sudo"])
@@ -380,10 +362,7 @@ def test_types_pair_with_devices(stub):
     ],
 )  # fmt: skip
 def test_wrong_use_is_one_unknown_line(stub, argv, message):
-    outcome = PLUGIN.run(argv)
-    assert outcome.state == 3
-    assert outcome.text.count("\n") == 1
-    assert message in outcome.text, outcome.text
+    assert_one_line(PLUGIN.run(argv), 3, message)
     assert stub.calls == []
 
 
@@ -396,7 +375,7 @@ def test_missing_smartctl_is_unknown(stub):
 
 
 def test_hung_smartctl_times_out(stub):
-    stub.write("smartctl", "#!/bin/sh\nexec sleep 30\n", executable=True)
+    stub.install("smartctl", "#!/bin/sh\nexec sleep 30\n")
     outcome = PLUGIN.run(["-d", "/dev/sda", "-t", "1"])
     assert outcome.state == 3
     assert "while reading SMART data of /dev/sda" in outcome.summary or "did not finish" in (
@@ -418,10 +397,8 @@ def test_damaged_output_answers_cleanly(stub, fixture):
     status = exit_status(path)
     stub.write("sdx.status", str(status))
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(damaged(read_fixture(path)))
-    def check(damaged_text: str) -> None:
+    def run_on(damaged_text: str) -> Outcome:
         stub.write("sdx.out", damaged_text)
-        answers_cleanly("smart", PLUGIN.run(["-d", "/dev/sdx", "-c", "194=50"]))
+        return PLUGIN.run(["-d", "/dev/sdx", "-c", "194=50"])
 
-    check()
+    every_damage_answers_cleanly("smart", run_on, read_fixture(path), examples=25, slow=True)

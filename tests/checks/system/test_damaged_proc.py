@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
 
 from checks.system import _meminfo, cpu, load, swap, uptime
 from tests.conftest import PROC_SAMPLES
-from tests.helpers.mutations import damaged, parses_or_refuses
+from tests.helpers.mutations import every_damage_parses_or_refuses
 
 CASES = [
     (load.parse_loadavg, "load-8-busy-loops-2-cpus/loadavg"),
@@ -22,11 +21,4 @@ CASES = [
 
 @pytest.mark.parametrize(("parse", "sample"), CASES, ids=[sample for _, sample in CASES])
 def test_damaged_samples_parse_or_are_refused(parse, sample):
-    text = (PROC_SAMPLES / sample).read_text()
-
-    @settings(max_examples=150, deadline=None)
-    @given(damaged(text))
-    def check(damaged_text: str) -> None:
-        parses_or_refuses(parse, damaged_text)
-
-    check()
+    every_damage_parses_or_refuses(parse, (PROC_SAMPLES / sample).read_text(), examples=150)

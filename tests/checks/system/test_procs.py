@@ -15,14 +15,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.system import procs
 from tests.conftest import executable
-from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.contract import assert_conforms, run_installed
+from tests.helpers.mutations import damaged, every_damage_answers_cleanly, parses_or_refuses
 from tests.helpers.procs import wait_until_asleep
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "procs"
@@ -228,13 +228,11 @@ def test_damaged_proc_answers_cleanly(monkeypatch, tmp_path):
     shutil.copytree(SAMPLE, root)
     original = (SAMPLE / "1297" / "stat").read_text()
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(damaged(original))
-    def check(text: str) -> None:
+    def run_on(text: str) -> Outcome:
         (root / "1297" / "stat").write_text(text)
-        answers_cleanly("procs", on_sample(monkeypatch, "-u", "root", root=root))
+        return on_sample(monkeypatch, "-u", "root", root=root)
 
-    check()
+    every_damage_answers_cleanly("procs", run_on, original, examples=60, slow=True)
 
 
 # --- live ---------------------------------------------------------------------------------------
@@ -347,10 +345,4 @@ def test_other_runs_of_this_check_are_not_counted():
 
 
 def test_live_run_as_a_process_keeps_the_contract():
-    result = subprocess.run(
-        [executable("check_procs"), "-k", "-w", "100000"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert_conforms("procs", result.returncode, result.stdout, result.stderr)
+    run_installed("procs", "-k", "-w", "100000")

@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.core.statefile import Interval
 from checks.web.apache import PLUGIN, parse_status, restarted
-from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
-from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.conftest import shared_fixtures, shared_fixtures_dir
+from tests.helpers.contract import assert_conforms, run_installed
+from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, damaged_pages_served
+from tests.helpers.mutations import every_damage_parses_or_refuses
 from tests.servers.apache import Apache
-from tests.servers.elasticsearch_fake import garbage_server, silent_server
-from tests.servers.ports import free_port
 
 OWN = Path(__file__).resolve().parents[2] / "fixtures" / "apache"
 AUTO = (OWN / "server_status_auto_2_4_71_event.txt").read_text()
@@ -106,25 +101,13 @@ CAPTURES = (
 
 
 @pytest.mark.parametrize("text", CAPTURES)
-@settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_damaged_captures_parse_or_are_refused(text, data):
-    parses_or_refuses(parse_status, data.draw(damaged(text)))
+def test_damaged_captures_parse_or_are_refused(text):
+    every_damage_parses_or_refuses(parse_status, text, examples=60)
 
 
 @pytest.mark.integration
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(data=st.data())
-def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch, data):
-    text = data.draw(st.sampled_from(CAPTURES).flatmap(damaged))
-    elasticsearch.answers["/damaged"] = (200, text.encode(), "text/plain")
-    outcome = PLUGIN.run(
-        ["-H", "127.0.0.1", "-p", str(elasticsearch.port), "-u", "/damaged", "--sample", "0.05"]
-    )
-    answers_cleanly("apache", outcome)
-    if outcome.state == 3:
-        assert outcome.text.count("\n") == 1, outcome.text
+def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch):
+    damaged_pages_served(PLUGIN, elasticsearch, CAPTURES, "text/plain", "--sample", "0.05")
 
 
 def test_a_restart_shows_as_uptime_growing_less_than_the_interval():
@@ -252,41 +235,18 @@ def test_bad_credentials_are_an_authentication_failure(apache, tmp_path):
 
 @pytest.mark.integration
 def test_the_service_stopped_midway_is_critical(apache_to_stop):
-    assert at(apache_to_stop, "--sample", "0.05").state == 0
-    apache_to_stop.stop()
-    outcome = at(apache_to_stop, "--sample", "0.05")
-    assert outcome.state == 2, outcome.text
+    outcome = critical_once_stopped(
+        lambda: at(apache_to_stop, "--sample", "0.05"), apache_to_stop.stop
+    )
     assert f"127.0.0.1 port {apache_to_stop.port}" in outcome.summary
 
 
-def test_connection_refused_is_critical():
-    port = free_port()
-    outcome = run("-H", "127.0.0.1", "-p", str(port))
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary == f"127.0.0.1 port {port}: connection refused"
-
-
-def test_a_server_that_never_answers_ends_within_the_timeout():
-    with silent_server() as port:
-        started = time.monotonic()
-        outcome = run("-H", "127.0.0.1", "-p", str(port), "-t", "1")
-    assert time.monotonic() - started < 1.6
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary.startswith(f"127.0.0.1 port {port}: Operation timed out after ")
-
-
-def test_a_server_answering_garbage_is_critical():
-    with garbage_server() as port:
-        outcome = run("-H", "127.0.0.1", "-p", str(port))
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary == f"127.0.0.1 port {port}: Received HTTP/0.9 when not allowed"
+@pytest.mark.parametrize("failure", HTTP_FAILURES)
+def test_a_failing_server_is_critical(failure):
+    failure(run)
 
 
 @pytest.mark.integration
 def test_the_installed_executable_keeps_the_contract(apache):
-    done = subprocess.run(
-        [executable("check_apache"), "-H", "127.0.0.1", "-p", str(apache.port), "--sample",
-         "0.05"], capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-    assert_conforms("apache", done.returncode, done.stdout, done.stderr)
+    done = run_installed("apache", "-H", "127.0.0.1", "-p", str(apache.port), "--sample", "0.05")
     assert done.returncode == 0, done.stdout

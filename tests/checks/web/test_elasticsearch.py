@@ -10,30 +10,20 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import threading
-import time
 
 import nagiosplugin
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.web.elasticsearch import PLUGIN, Colour, parse_health
-from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
-from tests.helpers.contract import assert_conforms
+from tests.conftest import shared_fixtures, shared_fixtures_dir
+from tests.helpers.contract import assert_conforms, run_installed
+from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, damaged_pages_served
 from tests.helpers.icinga import applied_services
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
-from tests.servers.elasticsearch_fake import (
-    PASSWORD,
-    USER,
-    FakeElasticsearch,
-    garbage_server,
-    silent_server,
-)
-from tests.servers.ports import free_port
+from tests.helpers.mutations import every_damage_parses_or_refuses
+from tests.servers.elasticsearch_fake import PASSWORD, USER, FakeElasticsearch
 
 GREEN = "cluster_health_green_3_nodes"
 YELLOW = "cluster_health_es7_13_yellow_30_unassigned"
@@ -106,23 +96,13 @@ CAPTURES = [path.read_text() for path in sorted(shared_fixtures_dir().glob("elas
 
 
 @pytest.mark.parametrize("text", CAPTURES)
-@settings(max_examples=50, deadline=None)
-@given(data=st.data())
-def test_damaged_captures_parse_or_are_refused(text, data):
-    parses_or_refuses(parse_health, data.draw(damaged(text)))
+def test_damaged_captures_parse_or_are_refused(text):
+    every_damage_parses_or_refuses(parse_health, text, examples=50)
 
 
 @pytest.mark.integration
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(data=st.data())
-def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch, data):
-    text = data.draw(st.sampled_from(CAPTURES).flatmap(damaged))
-    elasticsearch.answers["/damaged"] = (200, text.encode(), "application/json")
-    outcome = PLUGIN.run(["-H", "127.0.0.1", "-p", str(elasticsearch.port), "-u", "/damaged"])
-    answers_cleanly("elasticsearch", outcome)
-    if outcome.state == 3:
-        assert outcome.text.count("\n") == 1, outcome.text
+def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch):
+    damaged_pages_served(PLUGIN, elasticsearch, CAPTURES, "application/json")
 
 
 # --- against the captures served on loopback ----------------------------------------------
@@ -246,27 +226,9 @@ def test_tls_is_verified_against_the_ca_file(elasticsearch_tls):
     assert outcome.summary.endswith("verify result: certificate has expired (10)")
 
 
-def test_connection_refused_is_critical():
-    port = free_port()
-    outcome = run("-H", "127.0.0.1", "-p", str(port))
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary == f"127.0.0.1 port {port}: connection refused"
-
-
-def test_a_server_that_never_answers_ends_within_the_timeout():
-    with silent_server() as port:
-        started = time.monotonic()
-        outcome = run("-H", "127.0.0.1", "-p", str(port), "-t", "1")
-    assert time.monotonic() - started < 1.6
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary.startswith(f"127.0.0.1 port {port}: Operation timed out after ")
-
-
-def test_a_server_answering_garbage_is_critical():
-    with garbage_server() as port:
-        outcome = run("-H", "127.0.0.1", "-p", str(port))
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary == f"127.0.0.1 port {port}: Received HTTP/0.9 when not allowed"
+@pytest.mark.parametrize("failure", HTTP_FAILURES)
+def test_a_failing_server_is_critical(failure):
+    failure(run)
 
 
 @pytest.mark.integration
@@ -274,21 +236,19 @@ def test_the_service_stopped_midway_is_critical():
     server = FakeElasticsearch(shared_fixtures() / "elasticsearch")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    assert at(server, health_of(GREEN)).state == 0
-    server.shutdown()
-    server.server_close()
-    outcome = at(server, health_of(GREEN))
-    assert outcome.state == 2, outcome.text
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    outcome = critical_once_stopped(lambda: at(server, health_of(GREEN)), stop)
     assert outcome.summary == f"127.0.0.1 port {server.port}: connection refused"
 
 
 @pytest.mark.integration
 def test_the_installed_executable_keeps_the_contract(elasticsearch):
-    done = subprocess.run(
-        [executable("check_elasticsearch"), "-H", "127.0.0.1", "-p", str(elasticsearch.port),
-         "-u", health_of(GREEN)], capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-    assert_conforms("elasticsearch", done.returncode, done.stdout, done.stderr)
+    done = run_installed("elasticsearch", "-H", "127.0.0.1", "-p", str(elasticsearch.port),
+                         "-u", health_of(GREEN))  # fmt: skip
     assert done.returncode == 0, done.stdout
 
 

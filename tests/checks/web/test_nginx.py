@@ -18,7 +18,8 @@ from checks.web.nginx import PLUGIN, parse_stub_status, state_name
 from tests.conftest import shared_fixtures
 from tests.helpers.compat import perf_value
 from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.http_failures import critical_once_stopped
+from tests.helpers.mutations import answers_cleanly, damaged, every_damage_parses_or_refuses
 from tests.servers.nginx import Nginx
 from tests.servers.ssh_fake import fake_servers
 
@@ -74,10 +75,8 @@ def test_what_is_not_stub_status_is_refused(text, message):
 
 
 @pytest.mark.parametrize("name", [NGINX_585, TENGINE])
-@settings(max_examples=200, deadline=None)
-@given(data=st.data())
-def test_damaged_pages_parse_or_are_refused(name, data):
-    parses_or_refuses(parse_stub_status, data.draw(damaged(capture(name))))
+def test_damaged_pages_parse_or_are_refused(name):
+    every_damage_parses_or_refuses(parse_stub_status, capture(name), examples=200)
 
 
 def test_state_names_keep_pages_apart():
@@ -174,10 +173,7 @@ def test_over_tls_with_the_test_ca(nginx):
 
 @pytest.mark.integration
 def test_refused_and_stopped(own_nginx):
-    assert run(*base(own_nginx)).state == OK
-    own_nginx.stop()
-    outcome = run(*base(own_nginx))
-    assert outcome.state == CRITICAL
+    outcome = critical_once_stopped(lambda: run(*base(own_nginx)), own_nginx.stop)
     assert outcome.status_line.endswith("connection refused")
 
 

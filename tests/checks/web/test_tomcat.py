@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from checks.core.errors import ParseError
 from checks.core.runtime import Outcome
 from checks.web.tomcat import PLUGIN, parse_status
-from tests.conftest import executable, shared_fixtures, shared_fixtures_dir
-from tests.helpers.contract import assert_conforms
-from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
-from tests.servers.elasticsearch_fake import garbage_server, silent_server
-from tests.servers.ports import free_port
+from tests.conftest import shared_fixtures, shared_fixtures_dir
+from tests.helpers.contract import assert_conforms, run_installed
+from tests.helpers.http_failures import HTTP_FAILURES, critical_once_stopped, damaged_pages_served
+from tests.helpers.mutations import every_damage_parses_or_refuses
 from tests.servers.tomcat import Tomcat
 
 OWN = Path(__file__).resolve().parents[2] / "fixtures" / "tomcat"
@@ -107,25 +103,13 @@ CAPTURES = [TOMCAT10] + [
 
 
 @pytest.mark.parametrize("text", CAPTURES)
-@settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_damaged_captures_parse_or_are_refused(text, data):
-    parses_or_refuses(parse_status, data.draw(damaged(text)))
+def test_damaged_captures_parse_or_are_refused(text):
+    every_damage_parses_or_refuses(parse_status, text, examples=60)
 
 
 @pytest.mark.integration
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
-@given(data=st.data())
-def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch, data):
-    text = data.draw(st.sampled_from(CAPTURES).flatmap(damaged))
-    elasticsearch.answers["/damaged"] = (200, text.encode(), "text/xml")
-    outcome = PLUGIN.run(
-        ["-H", "127.0.0.1", "-p", str(elasticsearch.port), "-u", "/damaged", "--sample", "0.05"]
-    )
-    answers_cleanly("tomcat", outcome)
-    if outcome.state == 3:
-        assert outcome.text.count("\n") == 1, outcome.text
+def test_a_damaged_page_served_is_judged_or_one_clear_unknown(elasticsearch):
+    damaged_pages_served(PLUGIN, elasticsearch, CAPTURES, "text/xml", "--sample", "0.05")
 
 
 # --- a real Tomcat ------------------------------------------------------------------------
@@ -247,42 +231,20 @@ def test_a_world_readable_credentials_file_is_refused(tomcat, monitor):
 @pytest.mark.integration
 def test_the_service_stopped_midway_is_critical(tomcat_to_stop, tmp_path):
     credentials = login(tmp_path, tomcat_to_stop.user, tomcat_to_stop.password)
-    assert at(tomcat_to_stop, "--credentials", credentials, "--sample", "0.05").state == 0
-    tomcat_to_stop.stop()
-    outcome = at(tomcat_to_stop, "--credentials", credentials, "--sample", "0.05")
-    assert outcome.state == 2, outcome.text
+    outcome = critical_once_stopped(
+        lambda: at(tomcat_to_stop, "--credentials", credentials, "--sample", "0.05"),
+        tomcat_to_stop.stop,
+    )
     assert outcome.summary == f"127.0.0.1 port {tomcat_to_stop.port}: connection refused"
 
 
-def test_connection_refused_is_critical():
-    port = free_port()
-    outcome = run("-H", "127.0.0.1", "-p", str(port))
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary == f"127.0.0.1 port {port}: connection refused"
-
-
-def test_a_server_that_never_answers_ends_within_the_timeout():
-    with silent_server() as port:
-        started = time.monotonic()
-        outcome = run("-H", "127.0.0.1", "-p", str(port), "-t", "1")
-    assert time.monotonic() - started < 1.6
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary.startswith(f"127.0.0.1 port {port}: Operation timed out after ")
-
-
-def test_a_server_answering_garbage_is_critical():
-    with garbage_server() as port:
-        outcome = run("-H", "127.0.0.1", "-p", str(port))
-    assert outcome.state == 2, outcome.text
-    assert outcome.summary == f"127.0.0.1 port {port}: Received HTTP/0.9 when not allowed"
+@pytest.mark.parametrize("failure", HTTP_FAILURES)
+def test_a_failing_server_is_critical(failure):
+    failure(run)
 
 
 @pytest.mark.integration
 def test_the_installed_executable_keeps_the_contract(tomcat, monitor):
-    done = subprocess.run(
-        [executable("check_tomcat"), "-H", "127.0.0.1", "-p", str(tomcat.port),
-         "--credentials", monitor, "--sample", "0.05"],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-    assert_conforms("tomcat", done.returncode, done.stdout, done.stderr)
+    done = run_installed("tomcat", "-H", "127.0.0.1", "-p", str(tomcat.port), "--credentials",
+                         monitor, "--sample", "0.05")  # fmt: skip
     assert done.returncode == 0, done.stdout

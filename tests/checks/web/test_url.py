@@ -7,10 +7,7 @@ TLS verification and certificate days, basic auth, and the ways a server fails.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
 import time
 
 import pytest
@@ -28,9 +25,11 @@ from checks.web.url import (
     max_age,
     page_size,
 )
-from tests.conftest import FIXTURES, REPO, executable
+from tests.conftest import FIXTURES
 from tests.helpers.compat import perf_value
-from tests.helpers.contract import assert_conforms
+from tests.helpers.contract import assert_conforms, run_installed
+from tests.helpers.http_failures import critical_once_stopped
+from tests.helpers.icinga import applied_services
 from tests.helpers.mutations import answers_cleanly, damaged
 from tests.servers.nginx import PASSWORD, USER
 from tests.servers.ports import free_port
@@ -347,9 +346,8 @@ def test_garbage_and_a_server_stopping_mid_way_are_critical(script, message):
 @pytest.mark.integration
 def test_a_stopped_server(own_nginx):
     argv = ("-H", own_nginx.host, "-p", str(own_nginx.port))
-    assert run(*argv).state == OK
-    own_nginx.stop()
-    assert run(*argv).status_line.endswith("connection refused")
+    outcome = critical_once_stopped(lambda: run(*argv), own_nginx.stop)
+    assert outcome.status_line.endswith("connection refused")
 
 
 @pytest.mark.integration
@@ -357,10 +355,8 @@ def test_the_installed_command_keeps_the_contract_and_its_timeout():
     with fake_servers() as start:
         silent = start(b"", delay=30)
         started = time.monotonic()
-        argv = [executable("check_url"), "-H", "127.0.0.1", "-p", str(silent.port), "-t", "1"]
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+        result = run_installed("url", "-H", "127.0.0.1", "-p", str(silent.port), "-t", "1")
         assert time.monotonic() - started < 3
-    assert_conforms("url", result.returncode, result.stdout, result.stderr)
     assert result.returncode == CRITICAL
 
 
@@ -378,31 +374,9 @@ object Host "shop.example.org" {
 @pytest.mark.integration
 def test_icinga_applies_a_service_per_url_and_one_for_nginx(tmp_path):
     """icinga_conf's apply rules: vigie-url <name> per vars.vigie_urls entry, vigie-nginx."""
-    icinga2 = shutil.which("icinga2") or "/usr/sbin/icinga2"
-    conf = REPO / "icinga_conf"
-    for name in ("data", "cache", "log", "spool", "run"):
-        (tmp_path / name).mkdir()
-    (tmp_path / "host.conf").write_text(WEB_HOST)
-    main = tmp_path / "icinga2.conf"
-    files = (conf / "constants.conf", conf / "commands.conf", conf / "templates.conf",
-             conf / "services.conf", tmp_path / "host.conf")  # fmt: skip
-    includes = "".join(f'include "{path}"\n' for path in files)
-    main.write_text(f'const PluginDir = "/usr/lib/nagios/plugins"\ninclude <itl>\n'
-                    f"include <plugins>\n{includes}")  # fmt: skip
-    places = ("DataDir", "data"), ("CacheDir", "cache"), ("LogDir", "log"), ("SpoolDir", "spool")
-    defines = [f"-D{name}={tmp_path / sub}" for name, sub in (*places, ("InitRunDir", "run"))]
-    defines += ["-DRunAsUser=root", "-DRunAsGroup=root"]
-    result = subprocess.run([icinga2, "daemon", "-C", "-c", str(main), *defines],
-                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    services, debug, index = {}, (tmp_path / "cache" / "icinga2.debug").read_bytes(), 0
-    while index < len(debug):  # netstrings: <length>:<json>,
-        colon = debug.index(b":", index)
-        length = int(debug[index:colon])
-        record = json.loads(debug[colon + 1 : colon + 1 + length])
-        index = colon + 2 + length
-        if record["type"] == "Service":
-            services[record["name"]] = record["properties"]
+    applied = applied_services(tmp_path, WEB_HOST)
+    services = {name.removeprefix("shop.example.org!"): properties
+                for name, properties in applied.items()}  # fmt: skip
     assert {"vigie-url shop", "vigie-url api", "vigie-nginx"} <= set(services)
     shop = services["vigie-url shop"]
     assert shop["check_command"] == "vigie-url"

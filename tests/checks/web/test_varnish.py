@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,11 @@ from hypothesis import strategies as st
 from checks.core import statefile
 from checks.core.errors import ParseError
 from checks.web.varnish import PLUGIN, between, measures, parse_varnishstat, stored_interval
-from tests.conftest import FIXTURES, executable, shared_fixtures
-from tests.helpers.contract import assert_conforms
+from tests.conftest import FIXTURES, shared_fixtures
+from tests.helpers.captures import own_or_shared
+from tests.helpers.contract import assert_conforms, run_installed
 from tests.helpers.mutations import answers_cleanly, damaged, parses_or_refuses
+from tests.helpers.stub_tools import StubTools, first_on_path
 from tests.servers.varnish import Varnish, varnish, varnish_dead_backend  # noqa: F401
 
 OWN = FIXTURES / "varnish"
@@ -51,36 +52,26 @@ EXPECTED = {
 
 
 def fixture_path(name: str) -> Path:
-    own = OWN / name
-    return own if own.exists() else shared_fixtures() / "varnish" / name
+    return own_or_shared("varnish", name)
 
 
-class Stub:
+class Stub(StubTools):
     """A directory holding the stub varnishstat and the capture it prints."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(exist_ok=True)
-        (directory / "varnishstat").write_text(STUB)
-        (directory / "varnishstat").chmod(0o755)
+        super().__init__(directory)
+        self.install("varnishstat", STUB)
 
     def answer(self, path: Path, status: int = 0) -> Stub:
         (self.directory / "answer").write_text(str(path))
         (self.directory / "status").write_text(str(status))
         return self
 
-    @property
-    def calls(self) -> list[str]:
-        path = self.directory / "calls"
-        return path.read_text().splitlines() if path.exists() else []
-
 
 @pytest.fixture
 def stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stub:
     """The stub varnishstat, first on PATH."""
-    stub = Stub(tmp_path / "bin")
-    monkeypatch.setenv("PATH", f"{stub.directory}{os.pathsep}{os.environ['PATH']}")
-    return stub
+    return first_on_path(Stub(tmp_path / "bin"), monkeypatch)
 
 
 def store_zero_before(capture: Path, instance: str = "default", age: float = 300) -> None:
@@ -264,10 +255,7 @@ def test_installed_executable(stub):
     capture = fixture_path("varnishstat_j_v7_1_backend_down_4_fails.json")
     stub.answer(capture)
     store_zero_before(capture)
-    result = subprocess.run(
-        [executable("check_varnish")], capture_output=True, text=True, timeout=30, check=False
-    )
-    assert_conforms("varnish", result.returncode, result.stdout, result.stderr)
+    result = run_installed("varnish")
     assert result.returncode == 1
     assert result.stderr == ""
 
