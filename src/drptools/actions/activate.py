@@ -15,11 +15,10 @@ a notice that fails is journaled and changes nothing.
 from __future__ import annotations
 
 import os
-import sys
 
-from drptools import authorization, notify, runbook
+from drptools import authorization, runbook
 from drptools.actions import common
-from drptools.errors import BadUse, Failure
+from drptools.errors import BadUse
 from drptools.procedures import restore
 
 TYPE_CHECKING = False
@@ -56,16 +55,6 @@ def build(config: Config, parameters: dict[str, object]) -> runbook.Runbook:
     return runbook.Runbook("activate", parameters, steps)
 
 
-def _confirmed(lines: list[str]) -> bool:
-    """On a terminal: the plan, then ``yes`` typed in full."""
-    print("\n".join(lines))
-    try:
-        answer = input("Activate the DRP as planned above? Type yes to go on: ")
-    except EOFError:
-        return False
-    return answer.strip().lower() == "yes"
-
-
 def main(config: Config, args: argparse.Namespace) -> int:
     """``drp activate [ENV…] [--from A|B] [--dry-run] [--resume RUN] [--yes] …``."""
     if config.drp is None:
@@ -79,34 +68,21 @@ def main(config: Config, args: argparse.Namespace) -> int:
         }
         parameters = {"environments": chosen}
     book = build(config, parameters)
-    lines, problems = runbook.plan(book)
-    if config.dns is None:
-        lines.append("(no [dns] section: switch the DNS by hand once the DRP serves)")
+    notes = [] if config.dns else ["(no [dns] section: switch the DNS by hand once the DRP serves)"]
     if args.dry_run:
-        print("\n".join(lines))
         order = authorization.current()
-        print(f"authorisation: {order.describe() if order else 'none recorded (drp authorize)'}")
-        for problem in problems:
-            print(f"PROBLEM: {problem}")
-        return 1 if problems else 0
-    if problems:
-        raise Failure(
-            f"the plan has {len(problems)} problem(s), first: {problems[0]} "
-            "(drp activate --dry-run lists them)"
+        notes.append(
+            f"authorisation: {order.describe() if order else 'none recorded (drp authorize)'}"
         )
+    lines = common.planned(book, args.dry_run, notes)
+    if isinstance(lines, int):
+        return lines
     order = authorization.required(
         config.authorization_hours, args.authorized_by, args.reference, "drp activate"
     )
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise BadUse("not on a terminal: check the plan with --dry-run, then give --yes")
-        if not _confirmed(lines):
-            print("not activated: nothing was changed")
-            return 1
-    herald = runbook.Herald(
-        lambda subject, lines: notify.notice(config.notification, subject, lines),
-        steps=config.notification.runbook_steps,
-    )
+    if not common.go_ahead(lines, args.yes, "Activate the DRP as planned above?"):
+        return 1
+    herald = common.herald(config)
     print(f"authorised {order.describe()}")
     report = runbook.execute(book, resume=args.resume, herald=herald)
     summary = _summary(report)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from drptools.errors import BadUse
+from drptools import runbook
+from drptools.errors import BadUse, Failure
 from drptools.procedures.common import Clock
 
 TYPE_CHECKING = False
@@ -46,4 +47,55 @@ def columns(lines: Sequence[Sequence[str]]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]) - 1)]
     return "\n".join(
         "  ".join([*map(str.ljust, line[:-1], widths), line[-1]]).rstrip() for line in lines
+    )
+
+
+def planned(book: runbook.Runbook, dry_run: bool, notes: Sequence[str] = ()) -> list[str] | int:
+    """The plan of a DRP runbook (its lines, then ``notes``), with every read-only probe.
+
+    With ``dry_run`` it is printed with its problems and the exit code returned; otherwise
+    the lines are returned, or Failure raised when a probe found a problem.
+    """
+    lines, problems = runbook.plan(book)
+    lines += notes
+    if dry_run:
+        print("\n".join(lines))
+        for problem in problems:
+            print(f"PROBLEM: {problem}")
+        return 1 if problems else 0
+    if problems:
+        raise Failure(
+            f"the plan has {len(problems)} problem(s), first: {problems[0]} "
+            f"(drp {book.name} --dry-run lists them)"
+        )
+    return lines
+
+
+def go_ahead(lines: list[str], yes: bool, question: str) -> bool:
+    """Whether to run: ``--yes``, or on a terminal the plan shown and ``yes`` typed in
+    full; BadUse off a terminal without ``--yes``."""
+    import sys
+
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise BadUse("not on a terminal: check the plan with --dry-run, then give --yes")
+    print("\n".join(lines))
+    try:
+        answer = input(f"{question} Type yes to go on: ")
+    except EOFError:
+        return False
+    if answer.strip().lower() == "yes":
+        return True
+    print("nothing was changed")
+    return False
+
+
+def herald(config: Config) -> runbook.Herald:
+    """Announces a runbook to every notifier of ``[notification]``."""
+    from drptools import notify
+
+    return runbook.Herald(
+        lambda subject, lines: notify.notice(config.notification, subject, lines),
+        steps=config.notification.runbook_steps,
     )

@@ -12,9 +12,9 @@ the end are notified.
 from __future__ import annotations
 
 import os
-import sys
 
-from drptools import journal, notify, runbook
+from drptools import journal, runbook
+from drptools.actions import common
 from drptools.errors import BadUse, Failure
 from drptools.procedures import failback
 from drptools.procedures.restore import SwitchDns
@@ -83,32 +83,12 @@ def main(config: Config, args: argparse.Namespace) -> int:
         parameters = {"activation": activation, "environments": parameters["environments"]}
         force = args.force
     book = build(config, parameters, force)
-    lines, problems = runbook.plan(book)
-    if args.dry_run:
-        print("\n".join(lines))
-        for problem in problems:
-            print(f"PROBLEM: {problem}")
-        return 1 if problems else 0
-    if problems:
-        raise Failure(
-            f"the plan has {len(problems)} problem(s), first: {problems[0]} "
-            "(drp failback --dry-run lists them)"
-        )
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise BadUse("not on a terminal: check the plan with --dry-run, then give --yes")
-        print("\n".join(lines))
-        try:
-            answer = input("Return to production as planned above? Type yes to go on: ")
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() != "yes":
-            print("no failback: nothing was changed")
-            return 1
-    herald = runbook.Herald(
-        lambda subject, lines: notify.notice(config.notification, subject, lines),
-        steps=config.notification.runbook_steps,
-    )
+    lines = common.planned(book, args.dry_run)
+    if isinstance(lines, int):
+        return lines
+    if not common.go_ahead(lines, args.yes, "Return to production as planned above?"):
+        return 1
+    herald = common.herald(config)
     report = runbook.execute(book, resume=args.resume, herald=herald)
     print(f"back in production: run {report.run_id}")
     return 0

@@ -75,15 +75,10 @@ def main(config: Config, args: argparse.Namespace) -> int:
         for environment in common.environments(config, args.environments)
     }
     book = build(config, {"environments": chosen})
-    lines, problems = runbook.plan(book)
-    if args.dry_run:
-        print("\n".join(lines))
-        for problem in problems:
-            print(f"PROBLEM: {problem}")
-        return 1 if problems else 0
-    if problems:
-        raise Failure(f"the plan has {len(problems)} problem(s), first: {problems[0]}")
-    report = runbook.execute(book)
+    planned = common.planned(book, args.dry_run)
+    if isinstance(planned, int):
+        return planned
+    report = runbook.execute(book, herald=common.herald(config))
     for record in journal.read(report.run_id):
         step = str(record.get("step", ""))
         details = record.get("details")

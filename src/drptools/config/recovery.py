@@ -12,7 +12,6 @@ import ipaddress
 from drptools.config.model import (
     ENGINES,
     TARGET_NAMES,
-    UNQUOTABLE,
     Dns,
     DrpServer,
     Environment,
@@ -22,8 +21,8 @@ from drptools.config.model import (
     Server,
     Side,
     Target,
-    parse_location,
 )
+from drptools.config.rules import located
 from drptools.config.schema import names, spec
 from drptools.config.validate import Problems
 
@@ -60,32 +59,6 @@ def parse_recovery(
     return Recovery(drp, production, dns, hours)
 
 
-def _location(
-    problems: Problems, entry: dict[str, object], where: str, section: str
-) -> tuple[Location | None, str | None]:
-    """A ``location`` and its ``ssh_config``, checked as the targets' are."""
-    text = problems.field(entry, where, spec(section, "location"))
-    location = None
-    if text is not None:
-        try:
-            location = parse_location(text)
-        except ValueError as error:
-            problems.append(f"{where}.location: {error}")
-    ssh_config = problems.field(entry, where, spec(section, "ssh_config"))
-    if ssh_config is not None:
-        if location is not None and not location.is_remote:
-            problems.append(
-                f"{where}.ssh_config: only for a host:/path location; {location} is a local "
-                "directory"
-            )
-        elif not ssh_config.startswith("/") or set(ssh_config) & UNQUOTABLE:
-            problems.append(
-                f"{where}.ssh_config: {ssh_config!r} is not an absolute path free of spaces, "
-                "quotes and backslashes"
-            )
-    return location, ssh_config
-
-
 def _address(text: str) -> str | None:
     try:
         ipaddress.ip_address(text)
@@ -97,7 +70,7 @@ def _address(text: str) -> str | None:
 def _side(
     problems: Problems, entry: dict[str, object], name: str, datacenter: str | None
 ) -> Side | None:
-    location, ssh_config = _location(problems, entry, name, name)
+    location, ssh_config = located(problems, entry, name, name)
     place = problems.field(entry, name, spec(name, "datacenter")) or datacenter
     addresses = problems.field(entry, name, spec(name, "addresses"), _address)
     servers = _servers(problems, problems.table(entry, "databases", name), name)
@@ -143,7 +116,7 @@ def _drp(
             continue
         target_entry = problems.table(table, name, where)
         problems.unknown(target_entry, names("drp_target"), where)
-        location, ssh_config = _location(problems, target_entry, where, "drp_target")
+        location, ssh_config = located(problems, target_entry, where, "drp_target")
         if location is not None:
             reached[name] = (location, ssh_config)
     return DrpServer(side, reached) if side is not None else None

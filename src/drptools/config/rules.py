@@ -23,6 +23,7 @@ from drptools.config.model import (
     ConfigError,
     Database,
     Environment,
+    Location,
     Notification,
     Target,
     parse_location,
@@ -137,15 +138,26 @@ def _targets(problems: Problems, table: dict[str, object], datacenter: str) -> d
 def _target(problems: Problems, entry: dict[str, object], name: str, where: str) -> Target | None:
     """One ``[targets.X]`` table; None when it cannot be used."""
     problems.unknown(entry, TARGET_KEYS, where)
-    text = problems.field(entry, where, spec("target", "location"))
+    location, ssh_config = located(problems, entry, where, "target")
+    place = problems.field(entry, where, spec("target", "datacenter"))
+    if location is None or place is None:
+        return None
+    return Target(name, location, place, ssh_config)
+
+
+def located(
+    problems: Problems, entry: dict[str, object], where: str, section: str
+) -> tuple[Location | None, str | None]:
+    """The ``location`` of a target (or of the DRP server, production…) and its
+    ``ssh_config``: a path rsync's ``-e`` can carry, for a remote location only."""
+    text = problems.field(entry, where, spec(section, "location"))
     location = None
     if text is not None:
         try:
             location = parse_location(text)
         except ValueError as error:
             problems.append(f"{where}.location: {error}")
-    place = problems.field(entry, where, spec("target", "datacenter"))
-    ssh_config = problems.field(entry, where, spec("target", "ssh_config"))
+    ssh_config = problems.field(entry, where, spec(section, "ssh_config"))
     if ssh_config is not None:
         if location is not None and not location.is_remote:
             problems.append(
@@ -159,9 +171,7 @@ def _target(problems: Problems, entry: dict[str, object], name: str, where: str)
                 f"{where}.ssh_config: {ssh_config!r} holds a space, quote or backslash, "
                 "which rsync's -e option cannot carry; move the file"
             )
-    if location is None or place is None:
-        return None
-    return Target(name, location, place, ssh_config)
+    return location, ssh_config
 
 
 def _notification(problems: Problems, table: dict[str, object]) -> Notification:
