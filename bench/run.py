@@ -532,34 +532,62 @@ CASES = cases()
 SUITE = ("vigie run (whole local suite, one process)", [str(BIN / "vigie"), "run"])
 
 
-def measure(argv: list[str], environment: dict[str, str]) -> tuple[float, float, float]:
-    """One run of ``argv``: wall seconds, CPU seconds, peak RSS in MiB.
-
-    posix_spawn (vfork in glibc), not fork: a forked child's peak RSS starts at the whole
-    bench process (with the servers' helpers it imports), which would hide the check's.
-    """
+#: The process that starts every measured command: small and started fresh, because a
+#: child's peak RSS includes what its parent held when it forked (Linux keeps the highest
+#: RSS across execve), and this bench process holds the servers' helpers. It reads one
+#: command per line (arguments NUL-separated) and answers ``wall cpu rss_kib``.
+LAUNCHER = """
+import os, sys, time
+null = os.open(os.devnull, os.O_WRONLY)
+for line in sys.stdin:
+    argv = line.rstrip("\\n").split("\\0")
     started = time.perf_counter()
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        pid = os.posix_spawn(argv[0], argv, environment, file_actions=[
-            (os.POSIX_SPAWN_DUP2, null, 1), (os.POSIX_SPAWN_DUP2, null, 2),
-        ])  # fmt: skip
-    finally:
-        os.close(null)
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.execv(argv[0], argv)
     _, _, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - started
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    print(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, flush=True)
+"""
+
+
+class Launcher:
+    """The launcher process, with the environment every measured command gets."""
+
+    def __init__(self, environment: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", LAUNCHER], env=environment, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )  # fmt: skip
+
+    def measure(self, argv: list[str]) -> tuple[float, float, float]:
+        """One run of ``argv``: wall seconds, CPU seconds, peak RSS in MiB."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write("\0".join(argv) + "\n")
+        self.process.stdin.flush()
+        wall, cpu, rss = self.process.stdout.readline().split()
+        return float(wall), float(cpu), int(rss) / 1024
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def bench(cases: list[tuple[str, list[str]]], runs: int) -> dict[str, tuple[float, float, float]]:
     """Median wall, median CPU, peak RSS per case, runs interleaved round-robin."""
     environment = dict(os.environ, VIGIE_STATE_DIR=tempfile.mkdtemp(prefix="vigie-bench-"))
     samples: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _ in cases}
+    launcher = Launcher(environment)
     for _, argv in cases:  # warm-up: caches, and the checks' state for their rates
-        measure(argv, environment)
+        launcher.measure(argv)
     for _ in range(runs):
         for label, argv in cases:
-            samples[label].append(measure(argv, environment))
+            samples[label].append(launcher.measure(argv))
+    launcher.close()
     shutil.rmtree(environment["VIGIE_STATE_DIR"], ignore_errors=True)
     return {
         label: (
