@@ -147,3 +147,19 @@ def all_runs() -> Iterator[str]:
 def finish(records: list[dict[str, object]]) -> dict[str, object] | None:
     """The run's last ``finish`` record (notices may follow it), None while unfinished."""
     return next((r for r in reversed(records) if r.get("event") == "finish"), None)
+
+
+def readable_runs() -> Iterator[tuple[str, list[dict[str, object]]]]:
+    """Every run with its records, oldest first; a journal that cannot be read is left out
+    (``drp runs --show`` names its problem)."""
+    for run_id in all_runs():
+        try:
+            yield run_id, read(run_id)
+        except Failure:
+            continue
+
+
+def succeeded(records: list[dict[str, object]]) -> bool:
+    """Whether the run's last ``finish`` says ok."""
+    end = finish(records)
+    return end is not None and end.get("result") == "ok"

@@ -133,7 +133,7 @@ def resumed_parameters(run_id: str, runbook: str) -> dict[str, object]:
     begin = records[0]
     if begin.get("runbook") != runbook:
         raise Failure(f"run {run_id} is a {begin.get('runbook')} run, not {runbook}")
-    if any(record.get("event") == "finish" and record.get("result") == "ok" for record in records):
+    if journal.succeeded(records):
         raise Failure(f"run {run_id} finished successfully; there is nothing to resume")
     parameters = begin.get("parameters")
     return parameters if isinstance(parameters, dict) else {}
@@ -142,11 +142,7 @@ def resumed_parameters(run_id: str, runbook: str) -> dict[str, object]:
 def throughput(kind: str) -> float | None:
     """The median bytes per second of past ``kind`` steps that moved data (None: no past)."""
     rates = []
-    for run_id in journal.all_runs():
-        try:
-            records = journal.read(run_id)
-        except Failure:
-            continue
+    for _, records in journal.readable_runs():
         for record in records:
             moved, seconds = record.get("bytes"), record.get("seconds")
             if (

@@ -11,15 +11,16 @@ hence its allow-notify), which transfers the zone; both listen on the same free 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.servers.ports import free_port
+from tests.servers.running import answering
 
 NAMED = "/usr/sbin/named"
 TSIG_KEYGEN = "/usr/sbin/tsig-keygen"
@@ -34,48 +35,44 @@ class Zone:
 
     def __init__(self, root: Path, port: int, key_file: Path) -> None:
         self.root, self.port, self.key_file = root, port, key_file
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.running: dict[str, contextlib.ExitStack] = {}
 
     def start(self, address: str) -> None:
-        """Start the server of ``address`` and wait until it answers for the zone."""
+        """Start the server of ``address`` and wait until it answers for the zone (a
+        secondary: once it has transferred it)."""
         directory = self.root / address
-        self.processes[address] = subprocess.Popen(
-            [NAMED, "-g", "-c", str(directory / "named.conf")],
-            stdout=(directory / "named.log").open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        _wait_for_zone(address, self.port, self.processes[address], directory / "named.log")
+        log = directory / "named.log"
+        process = subprocess.Popen([NAMED, "-g", "-c", str(directory / "named.conf")],
+                                   stdout=log.open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
+        stack = contextlib.ExitStack()
+        stack.enter_context(answering(f"named {address}", process, log,
+                                      lambda: _serves(address, self.port), within=20,
+                                      pause=0.1, stop_within=20))  # fmt: skip
+        self.running[address] = stack
 
     def stop_secondary(self) -> None:
         """Stop the secondary: an authoritative server that no longer answers."""
         self.stop(SECONDARY)
 
     def stop(self, address: str) -> None:
-        process = self.processes.pop(address, None)
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=20)
+        stack = self.running.pop(address, None)
+        if stack is not None:
+            stack.close()
 
 
-def _wait_for_zone(address: str, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Until ``address`` answers the zone's SOA (a secondary: once it has transferred it)."""
+def _serves(address: str, port: int) -> bool:
+    """Whether ``address`` answers the zone's SOA."""
+    import dns.exception
     import dns.message
     import dns.query
     import dns.rcode
 
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"named {address} exited: {log.read_text()[-2000:]}")
-        try:
-            answer = dns.query.udp(
-                dns.message.make_query(ZONE, "SOA"), address, timeout=0.5, port=port
-            )
-            if answer.rcode() == dns.rcode.NOERROR and answer.answer:
-                return
-        except (OSError, dns.exception.Timeout):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"named {address} does not serve {ZONE}: {log.read_text()[-2000:]}")
+    try:
+        answer = dns.query.udp(dns.message.make_query(ZONE, "SOA"), address, timeout=0.5,
+                               port=port)  # fmt: skip
+    except (OSError, dns.exception.Timeout):
+        return False
+    return answer.rcode() == dns.rcode.NOERROR and bool(answer.answer)
 
 
 def _options(directory: Path, address: str, port: int) -> str:
@@ -165,5 +162,5 @@ def bind_zone(tmp_path: Path) -> Iterator[Zone]:
         zone.start(SECONDARY)
         yield zone
     finally:
-        for address in list(zone.processes):
+        for address in list(zone.running):
             zone.stop(address)

@@ -99,3 +99,20 @@ def herald(config: Config) -> runbook.Herald:
         lambda subject, lines: notify.notice(config.notification, subject, lines),
         steps=config.notification.runbook_steps,
     )
+
+
+def activation_in_force() -> tuple[str, dict[str, object]] | None:
+    """The id and parameters of the activation the DRP serves from: the newest that
+    succeeded with no successful failback after it (None: production serves)."""
+    from drptools import journal
+
+    active = None
+    for run_id, records in journal.readable_runs():
+        if not journal.succeeded(records):
+            continue
+        kind, parameters = records[0].get("runbook"), records[0].get("parameters")
+        if kind == "activate" and isinstance(parameters, dict):
+            active = (run_id, parameters)
+        elif kind == "failback":
+            active = None
+    return active

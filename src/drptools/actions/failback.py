@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from drptools import journal, runbook
+from drptools import runbook
 from drptools.actions import common
 from drptools.errors import BadUse, Failure
 from drptools.procedures import failback
@@ -24,22 +24,6 @@ if TYPE_CHECKING:
     import argparse
 
     from drptools.config import Config
-
-
-def last_activation() -> tuple[str, dict[str, object]]:
-    """The id and parameters of the newest activation that finished successfully."""
-    found = None
-    for run_id in journal.all_runs():
-        try:
-            records = journal.read(run_id)
-        except Failure:
-            continue
-        begin, end = records[0], journal.finish(records)
-        if begin.get("runbook") == "activate" and end is not None and end.get("result") == "ok":
-            found = (run_id, begin.get("parameters"))
-    if found is None or not isinstance(found[1], dict):
-        raise Failure("no activation finished successfully here (drp runs): nothing to bring back")
-    return found[0], found[1]
 
 
 def build(config: Config, parameters: dict[str, object], force: bool) -> runbook.Runbook:
@@ -79,8 +63,11 @@ def main(config: Config, args: argparse.Namespace) -> int:
         parameters = runbook.resumed_parameters(args.resume, "failback")
         force = bool(parameters.get("force")) or args.force
     else:
-        activation, parameters = last_activation()
-        parameters = {"activation": activation, "environments": parameters["environments"]}
+        active = common.activation_in_force()
+        if active is None:
+            raise Failure("no activation in force here (drp runs): nothing to bring back")
+        activation, activated = active
+        parameters = {"activation": activation, "environments": activated["environments"]}
         force = args.force
     book = build(config, parameters, force)
     lines = common.planned(book, args.dry_run)

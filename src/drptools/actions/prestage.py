@@ -23,25 +23,6 @@ if TYPE_CHECKING:
     from drptools.config import Config
 
 
-def active_since() -> str | None:
-    """The run id of the activation in force (none undone by a later failback), or None."""
-    active = None
-    for run_id in journal.all_runs():
-        try:
-            records = journal.read(run_id)
-        except Failure:
-            continue
-        end = journal.finish(records)
-        if end is None or end.get("result") != "ok":
-            continue
-        kind = records[0].get("runbook")
-        if kind == "activate":
-            active = run_id
-        elif kind == "failback":
-            active = None
-    return active
-
-
 def build(config: Config, parameters: dict[str, object]) -> runbook.Runbook:
     """Copy and import each environment of ``parameters`` onto the DRP server."""
     import os
@@ -64,10 +45,10 @@ def main(config: Config, args: argparse.Namespace) -> int:
     """``drp prestage [ENV…] [--from A|B] [--dry-run]``."""
     if config.drp is None:
         raise BadUse(f"{config.source} has no [drp] section: nothing to pre-stage")
-    active = active_since()
+    active = common.activation_in_force()
     if active is not None:
         raise Failure(
-            f"the DRP is active (activation {active}): pre-staging would overwrite "
+            f"the DRP is active (activation {active[0]}): pre-staging would overwrite "
             "what it serves; drp failback first"
         )
     chosen = {

@@ -26,7 +26,7 @@ import os
 from drptools import layout, manifest, rsync
 from drptools.config.model import Location, Target
 from drptools.errors import Failure
-from drptools.procedures.restore import drp_place, listing_below, target_place
+from drptools.procedures.restore import Chosen, drp_place, listing_below, target_place
 from drptools.runbook import Progress, Step
 from drptools.targets import Place
 
@@ -90,11 +90,9 @@ class GuardSplitBrain(Step):
 
     def _both(self) -> str:
         """Why copying back would overwrite production's writes ('' when it would not)."""
-        from drptools.procedures.restore import Chosen, _manifest
-
         chosen = Chosen(self.environment, {"target": self.target, "snapshot": self.snapshot})
         with target_place(self.config, self.target) as place:
-            entries = _manifest(place, chosen)
+            entries = chosen.entries(place)
         assert self.config.drp is not None
         with drp_place(self.config) as place:
             drp = _changes(place, self.config.drp.location.path, self.environment, entries)

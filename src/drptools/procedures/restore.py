@@ -106,7 +106,7 @@ def choose_backups(config: Config, environment: Environment, only: str | None) -
 class Chosen:
     """What one environment is restored from: the target, the snapshot, the dump sets."""
 
-    __slots__ = ("dumps", "environment", "snapshot", "target")
+    __slots__ = ("_entries", "dumps", "environment", "snapshot", "target")
 
     def __init__(self, environment: Environment, parameters: dict[str, object]) -> None:
         self.environment = environment
@@ -114,6 +114,19 @@ class Chosen:
         self.snapshot = str(parameters["snapshot"])
         dumps = parameters.get("dumps")
         self.dumps: dict[str, str] = dict(dumps) if isinstance(dumps, dict) else {}
+        self._entries: dict[bytes, bytes] | None = None
+
+    def entries(self, place: Place) -> dict[bytes, bytes]:
+        """The snapshot's sealed MANIFEST on ``place`` (its target), read once: a complete
+        snapshot never changes, and the plan, the probes and the steps all need it.
+        Failure when it is not sealed."""
+        if self._entries is None:
+            path = self.snapshot_dir(place)
+            text, problem = sealed_manifest(place, path, self.snapshot)
+            if problem is not None or text is None:
+                raise Failure(f"{path} on {place}: {problem or 'no MANIFEST'}")
+            self._entries = manifest.parse_manifest(text)
+        return self._entries
 
     def snapshot_dir(self, place: Place) -> str:
         return f"{layout.files_dir(place.root, self.environment.name)}/{self.snapshot}"
@@ -121,15 +134,6 @@ class Chosen:
     def data_time(self) -> float:
         """When the snapshot's data is from (its stamp)."""
         return layout.parse_stamp(self.snapshot) or 0.0
-
-
-def _manifest(place: Place, chosen: Chosen) -> dict[bytes, bytes]:
-    """The sealed MANIFEST of the chosen snapshot; Failure when it is not sealed."""
-    path = chosen.snapshot_dir(place)
-    text, problem = sealed_manifest(place, path, chosen.snapshot)
-    if problem is not None or text is None:
-        raise Failure(f"{path} on {place}: {problem or 'no MANIFEST'}")
-    return manifest.parse_manifest(text)
 
 
 def _size(entries: dict[bytes, bytes]) -> int:
@@ -158,7 +162,7 @@ class VerifyBackup(Step):
     def probe(self) -> list[str]:
         try:
             with target_place(self.config, self.chosen.target) as place:
-                _manifest(place, self.chosen)
+                self.chosen.entries(place)
         except Failure as failure:
             return [str(failure)]
         return []
@@ -195,7 +199,7 @@ class CopyFiles(Step):
         if self._bytes is None:
             try:
                 with target_place(self.config, self.chosen.target) as place:
-                    self._bytes = _size(_manifest(place, self.chosen))
+                    self._bytes = _size(self.chosen.entries(place))
             except Failure:
                 return None
         return self._bytes
@@ -224,7 +228,7 @@ class CopyFiles(Step):
             return [f"the DRP server: {failure}"]
         try:
             with target_place(self.config, self.chosen.target) as source:
-                _manifest(source, self.chosen)  # sealed, or nothing is copied from it
+                self.chosen.entries(source)  # sealed, or nothing is copied from it
         except Failure as failure:
             return [str(failure)]
         return []
@@ -264,7 +268,7 @@ class VerifyFiles(Step):
 
     def run(self, progress: Progress) -> dict[str, object]:
         with target_place(self.config, self.chosen.target) as source:
-            entries = _manifest(source, self.chosen)
+            entries = self.chosen.entries(source)
         side = _required_drp(self.config)
         with drp_place(self.config) as place:
             keys = listing_below(place, side.location.path, self.chosen.environment.paths)

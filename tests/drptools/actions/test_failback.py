@@ -87,7 +87,7 @@ def test_without_an_activation_there_is_nothing_to_bring_back(
     _, config = recovery_site(tmp_path, bind_zone)
     refused = drp(config, "failback", "--yes", now=EVEN_NOON + HOUR)
     assert refused.returncode == 1
-    assert "no activation finished successfully here" in refused.stderr
+    assert "no activation in force here" in refused.stderr
 
 
 def test_icinga_hears_of_it_comments_and_a_downtime_during_the_failback(
