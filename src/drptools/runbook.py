@@ -163,13 +163,16 @@ def plan(runbook: Runbook, probe: bool = True) -> tuple[list[str], list[str]]:
     from checks.core.units import human_bytes, human_duration
 
     lines, problems = [], []
+    rates: dict[str, float | None] = {}
     count = len(runbook.steps)
     for index, step in enumerate(runbook.steps, 1):
         size = step.size()
         heading = f"{index}/{count} {step.title}"
         if size is not None:
             heading += f" ({human_bytes(size)}"
-            rate = throughput(step.kind)
+            if step.kind not in rates:  # every journal is read once per kind
+                rates[step.kind] = throughput(step.kind)
+            rate = rates[step.kind]
             if rate and size:
                 heading += f", about {human_duration(size / rate)} at {human_bytes(rate)}/s"
             heading += ")"

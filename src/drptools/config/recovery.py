@@ -7,8 +7,6 @@ message names the key, the value found and what was expected, like the backup se
 
 from __future__ import annotations
 
-import ipaddress
-
 from drptools.config.model import (
     ENGINES,
     TARGET_NAMES,
@@ -60,6 +58,8 @@ def parse_recovery(
 
 
 def _address(text: str) -> str | None:
+    import ipaddress  # here: check_backup reads the same file and needs no address
+
     try:
         ipaddress.ip_address(text)
     except ValueError:
