@@ -107,6 +107,8 @@ def _example_keys(data: dict[str, object]) -> set[tuple[str, str]]:
             found |= {("server", key) for key in tables(server)}
     for target in tables(tables(data.get("drp", {})).get("targets", {})).values():
         found |= {("drp_target", key) for key in tables(target)}
+    for site in tables(data.get("sites", {})).values():
+        found |= {("site", key) for key in tables(site)}
     return found
 
 
@@ -138,9 +140,7 @@ def test_unknown_key_messages_list_the_schema_keys():
     [
         ("datacenter", DELETE, "datacenter: missing (expected a string)"),
         ("datacenter", 3, "datacenter: expected a non-empty string, found an integer 3"),
-        ("colour", "blue", "colour: unknown key (known here: datacenter, targets, retention, "
-         "limits, status, notification, files, environments, drp, production, dns, "
-         "authorization)"),
+        ("colour", "blue", f"colour: unknown key (known here: {', '.join(config.TOP_KEYS)})"),
         ("files", {"hard_links": "no"}, "files.hard_links: expected true or false, found a string "
          "'no'"),
         ("files", {"compress": True}, "files.compress: unknown key (known here: hard_links, "

@@ -132,14 +132,19 @@ def _configuration(server: Nginx) -> str:
             f"ssl_protocols TLSv1.2 TLSv1.3; ssl_certificate {server.root}/{name}.pem;\n"
             f"ssl_certificate_key {server.root}/{name}.key;\n{_locations(server)} }}"
         )
-    temporary = server.root / "tmp"
+    return _main_configuration(server.root, "".join(blocks))
+
+
+def _main_configuration(root: Path, servers: str) -> str:
+    """nginx.conf running as root from ``root`` in the foreground, with ``servers``."""
+    temporary = root / "tmp"
     return f"""
 user root;
 daemon off;
 master_process on;
 worker_processes 1;
-pid {server.root}/nginx.pid;
-error_log {server.root}/error.log warn;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
 events {{ worker_connections 64; }}
 http {{
     access_log off;
@@ -150,7 +155,7 @@ http {{
     fastcgi_temp_path {temporary}/fastcgi;
     uwsgi_temp_path {temporary}/uwsgi;
     scgi_temp_path {temporary}/scgi;
-    {"".join(blocks)}
+    {servers}
 }}
 """
 
@@ -212,3 +217,34 @@ def own_nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
     _skip_unless_possible()
     with running_nginx(tmp_path_factory.mktemp("own-nginx")) as server:
         yield server
+
+
+@contextlib.contextmanager
+def virtual_host(root: Path, documents: Path, server_name: str) -> Iterator[int]:
+    """nginx serving ``documents`` as the virtual host ``server_name`` on a free loopback
+    port (yielded) until the block ends; any other Host gets 421, so that a client that
+    does not send the site's name is told apart."""
+    _skip_unless_possible()
+    port = free_port()
+    (root / "tmp").mkdir(parents=True, exist_ok=True)
+    (root / "nginx.conf").write_text(
+        _main_configuration(
+            root,
+            f"""
+    server {{ listen 127.0.0.1:{port} default_server; return 421; }}
+    server {{ listen 127.0.0.1:{port}; server_name {server_name}; root {documents};
+             location / {{ try_files $uri $uri/index.html =404; }} }}
+""",
+        )
+    )
+    process = subprocess.Popen(
+        [NGINX, "-p", str(root), "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_tcp("127.0.0.1", port)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)

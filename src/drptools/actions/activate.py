@@ -2,7 +2,8 @@
 
 The runbook (:mod:`drptools.runbook`) of :mod:`drptools.procedures.restore`'s steps: per
 environment, verify the backup on its target, copy the files, import each database,
-verify the files on the DRP server; then switch each environment's DNS names to the DRP
+verify the files on the DRP server, fetch the site's page from the DRP server under the
+site's name (``[sites]``); then switch each environment's DNS names to the DRP
 addresses and prove it on every authoritative server. ``--dry-run`` prints that plan
 with sizes and runs every read-only probe (the DNS switch included, by a prerequisite-
 only update); it changes nothing and needs no authorisation. A run needs one (``drp
@@ -19,7 +20,7 @@ import os
 from drptools import authorization, runbook
 from drptools.actions import common
 from drptools.errors import BadUse
-from drptools.procedures import restore
+from drptools.procedures import restore, site
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ def build(config: Config, parameters: dict[str, object]) -> runbook.Runbook:
             for database in chosen.environment.databases
         ]
         steps.append(restore.VerifyFiles(config, chosen))
+        if name in config.sites and config.drp is not None:
+            steps.append(site.VerifySite(config.sites[name], config.drp))
     if config.dns is not None and config.production is not None and config.drp is not None:
         steps += [
             restore.SwitchDns(config, chosen.environment.name, config.production, config.drp)

@@ -6,7 +6,8 @@ same rules as ``drp activate``: ``--dry-run`` prints the plan and runs every pro
 split-brain guard and the DNS prerequisites included) and changes nothing; off a terminal
 ``--yes`` is needed; ``--resume RUN_ID`` goes on with a run that stopped; ``--force``
 copies back even when production also took writes since the activation. The start and
-the end are notified.
+the end are notified. Once production is out of maintenance, each site's page
+(``[sites]``) is fetched from production's address as the last proof.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 from drptools import runbook
 from drptools.actions import common
 from drptools.errors import BadUse, Failure
-from drptools.procedures import failback
+from drptools.procedures import failback, site
 from drptools.procedures.restore import SwitchDns
 
 TYPE_CHECKING = False
@@ -52,6 +53,12 @@ def build(config: Config, parameters: dict[str, object], force: bool) -> runbook
             if environment.name in config.dns.records
         ]
     steps.append(failback.Maintenance(config, on=False))
+    # Last, not before the DNS: in maintenance, production answers with its maintenance page.
+    steps += [
+        site.VerifySite(config.sites[environment.name], config.production)
+        for environment in chosen
+        if environment.name in config.sites and config.production is not None
+    ]
     return runbook.Runbook("failback", {**parameters, "force": force}, steps)
 
 

@@ -240,6 +240,7 @@ class Config:
         "notification",
         "preserve",
         "production",
+        "sites",
         "source",
         "status_group",
         "targets",
@@ -280,6 +281,8 @@ class Config:
         self.drp, self.production, self.dns = recovery.drp, recovery.production, recovery.dns
         #: How long a recorded authorisation (the customer's order) stays valid.
         self.authorization_hours = recovery.authorization_hours
+        #: Environment -> the page proven before the DNS moves to a side.
+        self.sites = recovery.sites
 
 
 class Server:
@@ -315,7 +318,9 @@ class Side:
     """The DRP server or production: where the environments' files live (their absolute
     paths under ``location``), its addresses for DNS, its database servers per engine."""
 
-    __slots__ = ("addresses", "databases", "datacenter", "location", "name", "ssh_config")
+    __slots__ = (
+        "addresses", "databases", "datacenter", "location", "name", "site_address", "ssh_config",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -325,6 +330,7 @@ class Side:
         ssh_config: str | None,
         addresses: tuple[str, ...],
         databases: dict[str, Server],
+        site_address: str | None = None,
     ) -> None:
         #: ``drp`` or ``production``: the section, in messages.
         self.name = name
@@ -334,6 +340,9 @@ class Side:
         #: The public addresses the DNS records point to when this side serves.
         self.addresses = addresses
         self.databases = databases
+        #: Where a site check connects to reach this side (a public address may not be
+        #: reachable from where drp runs: NAT without hairpinning).
+        self.site_address = site_address or (addresses[0] if addresses else None)
 
 
 class DrpServer(Side):
@@ -345,7 +354,7 @@ class DrpServer(Side):
     def __init__(self, side: Side, targets: dict[str, tuple[Location, str | None]]) -> None:
         super().__init__(
             side.name, side.location, side.datacenter, side.ssh_config, side.addresses,
-            side.databases,
+            side.databases, side.site_address,
         )  # fmt: skip
         self.targets = targets
 
@@ -365,7 +374,7 @@ class Production(Side):
     ) -> None:
         super().__init__(
             side.name, side.location, side.datacenter, side.ssh_config, side.addresses,
-            side.databases,
+            side.databases, side.site_address,
         )  # fmt: skip
         self.maintenance_on, self.maintenance_off = maintenance_on, maintenance_off
         self.maintenance_flag = maintenance_flag
@@ -413,11 +422,26 @@ class Dns:
         self.verify_timeout = verify_timeout
 
 
+class Site:
+    """The page of an environment that proves it serves (``[sites.NAME]``): fetched over
+    HTTP from the side about to take the DNS, under the site's own name (Host, SNI and
+    certificate), before the DNS moves there."""
+
+    __slots__ = ("ca_file", "contains", "environment", "status", "url")
+
+    def __init__(
+        self, environment: str, url: str, status: int = 200, contains: str | None = None,
+        ca_file: str | None = None,
+    ) -> None:  # fmt: skip
+        self.environment, self.url, self.status = environment, url, status
+        self.contains, self.ca_file = contains, ca_file
+
+
 class Recovery:
     """The DRP part of a configuration: ``[drp]``, ``[production]``, ``[dns]``,
-    ``[authorization]``; all absent for a machine that only makes backups."""
+    ``[authorization]``, ``[sites]``; all absent for a machine that only makes backups."""
 
-    __slots__ = ("authorization_hours", "dns", "drp", "production")
+    __slots__ = ("authorization_hours", "dns", "drp", "production", "sites")
 
     def __init__(
         self,
@@ -425,6 +449,8 @@ class Recovery:
         production: Production | None = None,
         dns: Dns | None = None,
         authorization_hours: int = DEFAULT_AUTHORIZATION_HOURS,
+        sites: dict[str, Site] | None = None,
     ) -> None:
         self.drp, self.production, self.dns = drp, production, dns
         self.authorization_hours = authorization_hours
+        self.sites = sites or {}

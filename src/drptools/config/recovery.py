@@ -1,4 +1,5 @@
-"""The rules of the DRP sections: ``[drp]``, ``[production]``, ``[dns]``, ``[authorization]``.
+"""The rules of the DRP sections: ``[drp]``, ``[production]``, ``[dns]``, ``[authorization]``,
+``[sites]``.
 
 Imported by :func:`drptools.config.parse` only when one of them is present, so that
 check_backup, which reads the same file on every run, does not pay for them. Every
@@ -18,6 +19,7 @@ from drptools.config.model import (
     Recovery,
     Server,
     Side,
+    Site,
     Target,
 )
 from drptools.config.rules import located
@@ -54,7 +56,8 @@ def parse_recovery(
     table = problems.table(data, "authorization", "authorization")
     problems.unknown(table, names("authorization"), "authorization")
     hours = problems.field(table, "authorization", spec("authorization", "valid_hours"))
-    return Recovery(drp, production, dns, hours)
+    sites = _sites(problems, problems.table(data, "sites", "sites"), environments)
+    return Recovery(drp, production, dns, hours, sites)
 
 
 def _address(text: str) -> str | None:
@@ -74,9 +77,12 @@ def _side(
     place = problems.field(entry, name, spec(name, "datacenter")) or datacenter
     addresses = problems.field(entry, name, spec(name, "addresses"), _address)
     servers = _servers(problems, problems.table(entry, "databases", name), name)
+    site_address = problems.field(entry, name, spec(name, "site_address"))
+    if site_address is not None and _address(site_address):
+        problems.append(f"{name}.site_address: {_address(site_address)}")
     if location is None or not place:
         return None
-    return Side(name, location, place, ssh_config, addresses, servers)
+    return Side(name, location, place, ssh_config, addresses, servers, site_address)
 
 
 def _servers(problems: Problems, table: dict[str, object], parent: str) -> dict[str, Server]:
@@ -188,3 +194,38 @@ def _dns(problems: Problems, entry: dict[str, object], environments: dict[str, E
         ttl_warning=problems.field(entry, where, spec(where, "ttl_warning_seconds")),
         verify_timeout=problems.field(entry, where, spec(where, "verify_timeout_seconds")),
     )  # fmt: skip
+
+
+def _sites(
+    problems: Problems, table: dict[str, object], environments: dict[str, Environment]
+) -> dict[str, Site]:
+    """``[sites.NAME]``: the page each environment must serve before the DNS moves."""
+    sites = {}
+    for environment in table:
+        where = f"sites.{environment}"
+        if environment not in environments:
+            problems.append(
+                f"{where}: no such environment (known: {', '.join(environments) or 'none'})"
+            )
+        entry = problems.table(table, environment, where)
+        problems.unknown(entry, names("site"), where)
+        fields = {key: problems.field(entry, where, spec("site", key)) for key in names("site")}
+        url = fields.pop("url")
+        if url is None:
+            continue
+        if _not_a_site_url(url):
+            problems.append(f"{where}.url: {url!r} is not an http:// or https:// URL with a host")
+            continue
+        sites[environment] = Site(environment, url, **fields)
+    return sites
+
+
+def _not_a_site_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        return True
+    return parts.scheme not in ("http", "https") or not parts.hostname or bool(parts.username)

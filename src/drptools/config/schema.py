@@ -71,6 +71,7 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("production", TABLE, "the production server the DRP returns to"),
         Key("dns", TABLE, "the zone whose records follow the service"),
         Key("authorization", TABLE, "how long the customer's order stays valid"),
+        Key("sites", TABLE, "per environment, the page proven by HTTP before the DNS moves"),
     ),
     "target": (
         Key("location", STRING, "/path, host:/path or user@host:/path", required=True),
@@ -145,6 +146,8 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("datacenter", STRING, "the DRP server's datacenter", required=True),
         Key("ssh_config", STRING, "ssh config file of a remote location"),
         Key("addresses", STRINGS, "its public IPv4/IPv6 addresses, for the DNS switch"),
+        Key("site_address", STRING, "where the site checks connect (default: the first "
+            "of addresses)"),
         Key("targets", TABLE, "how the DRP server reaches each backup target"),
         Key("databases", TABLE, "its database servers, one table per engine"),
     ),
@@ -157,6 +160,8 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("datacenter", STRING, "production's datacenter (default: datacenter above)"),
         Key("ssh_config", STRING, "ssh config file of a remote location"),
         Key("addresses", STRINGS, "its public IPv4/IPv6 addresses, for the DNS switch"),
+        Key("site_address", STRING, "where the site checks connect (default: the first "
+            "of addresses)"),
         Key("databases", TABLE, "its database servers, one table per engine"),
         Key("maintenance_on", STRINGS, "argument list run on production to start maintenance"),
         Key("maintenance_off", STRINGS, "argument list run on production to end it"),
@@ -184,6 +189,14 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("verify_timeout_seconds", INTEGER, "how long every server has to answer the "
             "new address", 300, minimum=1, maximum=86400),
         Key("records", TABLE, "environment -> the names switched for it"),
+    ),
+    "site": (
+        Key("url", STRING, "http(s) URL of the site's page, its host the site's name",
+            required=True),
+        Key("status", INTEGER, "the HTTP status the page must answer", 200,
+            minimum=100, maximum=599),
+        Key("contains", STRING, "text the page must hold"),
+        Key("ca_file", PATH, "CA of the site's certificate (default: the system's)"),
     ),
     "authorization": (
         Key("valid_hours", INTEGER, "hours a `drp authorize` order stays valid",

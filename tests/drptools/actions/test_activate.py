@@ -235,3 +235,35 @@ def test_the_runbook_is_announced_by_webhook_and_a_dead_receiver_changes_nothing
     notices = [r for r in journal.read(run_id) if r["event"] == "notice"]
     assert notices
     assert all(notice["failed"] for notice in notices)
+
+
+def test_the_site_is_fetched_from_the_drp_under_its_name_before_the_dns_moves(
+    site: tuple[Path, Path, Zone],
+) -> None:
+    """[sites.www]: the page the restored files serve, fetched at the DRP's site_address
+    with the site's Host; a page without the expected text stops the run before the DNS."""
+    from tests.servers.nginx import virtual_host
+
+    root, config, zone = site
+    restored = root / "drp" / str(root / "src").lstrip("/") / "d0000"
+    restored.mkdir(parents=True)  # nginx is configured before the files come back
+    text = config.read_text()
+    with virtual_host(root / "nginx", restored, WWW) as port:
+        url = f"http://{WWW}:{port}/f0000"
+
+        def activate(contains: str, now: float) -> tuple[str, list[str]]:
+            pinned = text.replace("[drp]\n", '[drp]\nsite_address = "127.0.0.1"\n')
+            config.write_text(pinned + toml({"sites.www": {"url": url, "contains": contains}}))
+            done = drp(config, "activate", "--yes", "--authorized-by", "J", "--reference", "R",
+                       now=now)  # fmt: skip
+            run_id = sorted(journal.all_runs())[-1]
+            ends = [r["step"] for r in journal.read(run_id) if r["event"] == "end"]
+            return done.stdout + done.stderr, ends
+
+        said, ends = activate("no such text", EVEN_NOON + 3600)
+        assert f"{url} from 127.0.0.1: the page does not hold 'no such text'" in said
+        assert "switch-dns:www" not in ends
+        production = switch.Addresses.of([PRODUCTION, "2001:db8::10"])
+        assert switch.held(dns_of(zone), PRIMARY, WWW) == production
+        said, ends = activate("0 0 ", EVEN_NOON + 3700)
+        assert ends[-2:] == ["verify-site:www:drp", "switch-dns:www"], said
