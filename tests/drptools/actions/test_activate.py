@@ -257,7 +257,7 @@ def test_the_site_is_fetched_from_the_drp_under_its_name_before_the_dns_moves(
             done = drp(config, "activate", "--yes", "--authorized-by", "J", "--reference", "R",
                        now=now)  # fmt: skip
             run_id = sorted(journal.all_runs())[-1]
-            ends = [r["step"] for r in journal.read(run_id) if r["event"] == "end"]
+            ends = [str(r["step"]) for r in journal.read(run_id) if r["event"] == "end"]
             return done.stdout + done.stderr, ends
 
         said, ends = activate("no such text", EVEN_NOON + 3600)
