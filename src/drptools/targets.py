@@ -251,6 +251,39 @@ class Place:
             raise CommandFailed(f"reading {path} on {self}", 1, result.stderr)
         return result.stdout
 
+    def head(self, path: str, size: int, *, decompress: bool = False) -> bytes:
+        """The first ``size`` bytes of ``path`` (of its content, zstd-decompressed, with
+        ``decompress``): the tool is stopped once they are read, so a dump's header costs
+        the same whatever the dump's size."""
+        argv = ["zstd", "-q", "-d", "-c", "--", path] if decompress else ["cat", "--", path]
+        process = self.start(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+        try:
+            assert process.stdout is not None
+            data = process.stdout.read(size)
+        finally:
+            process.kill()
+            execute.reap(process)
+        return data
+
+    def free_bytes(self, path: str) -> int:
+        """Bytes available to drp in the filesystem of ``path`` (``df``)."""
+        result = self.run(["df", "--output=avail", "-B1", "--", path], f"df {path} on {self}")
+        try:
+            return int(result.stdout.split()[-1])
+        except (IndexError, ValueError):
+            raise CommandFailed(f"df {path} on {self} printed no number") from None
+
+    def used_bytes(self, paths: Sequence[str]) -> int:
+        """Bytes the files below ``paths`` take (``du``); 0 for a path not there."""
+        there = [path for path in paths if self.listing(path, 0) is not None]
+        if not there:
+            return 0
+        result = self.run(["du", "-s", "-c", "-B1", "--", *there], f"du on {self}")
+        try:
+            return int(result.stdout.split(b"\n")[-2].split()[0])
+        except (IndexError, ValueError):
+            raise CommandFailed(f"du on {self} printed no total") from None
+
     def write(self, path: str, data: bytes) -> None:
         """Write ``data`` to ``path`` and flush it to disk (``dd conv=fsync``)."""
         self.run(

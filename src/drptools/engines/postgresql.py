@@ -9,7 +9,8 @@ SQL and is compressed with zstd. ``-w`` makes both fail rather than wait for a p
 
 A restore runs the globals through ``psql`` first (a role that exists already, such as
 ``postgres``, is reported by psql and is not a failure), then ``pg_restore --create
---exit-on-error`` of the custom-format dump, connected to the ``postgres`` database.
+--exit-on-error --jobs=N`` of the custom-format dump, connected to the ``postgres``
+database, and ``ANALYZE`` of the restored database.
 
 The password is in the environment of these processes only (``PGPASSWORD``), read from
 the configured file: never on a command line. On Linux ``/proc/PID/environ`` is readable
@@ -101,8 +102,23 @@ def restore(database: Database, files: Mapping[str, str]) -> None:
                 f"--dbname={MAINTENANCE}")  # fmt: skip
         load(Load(files[GLOBALS], psql, decompress=True, env=env, cause=cause), what)
     pg_restore = ("pg_restore", "--create", "--exit-on-error", "--no-password",
-                  *connection(database), f"--dbname={MAINTENANCE}", dump)  # fmt: skip
+                  f"--jobs={restore_jobs()}", *connection(database), f"--dbname={MAINTENANCE}",
+                  dump)  # fmt: skip
     load(Load(dump, pg_restore, decompress=False, env=env, cause=cause), what)
+    # A restored database has no planner statistics until autovacuum gets to it: the
+    # first hours of the DRP would run on guesses. ANALYZE now, before it serves.
+    run_client(
+        ("psql", "--no-psqlrc", "--quiet", "--no-password", *connection(database),
+         f"--dbname={database.name}", "--set=ON_ERROR_STOP=1", "--command=ANALYZE"),
+        f"analyzing {database.name} on PostgreSQL", env=env, cause=cause,
+    )  # fmt: skip
+
+
+def restore_jobs() -> int:
+    """pg_restore's parallel jobs: one per CPU, at most 4 (each is a server backend)."""
+    import os
+
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def drop(database: Database) -> None:

@@ -221,17 +221,30 @@ class CopyFiles(Step):
                 f"({location}) are remote: run drp on the DRP server"
             ]
         try:
-            with drp_place(self.config) as place:
-                if place.listing(side.location.path, 0) is None:
-                    return [f"the DRP root {side.location} does not exist"]
-        except Failure as failure:
-            return [f"the DRP server: {failure}"]
-        try:
             with target_place(self.config, self.chosen.target) as source:
                 self.chosen.entries(source)  # sealed, or nothing is copied from it
         except Failure as failure:
             return [str(failure)]
-        return []
+        try:
+            with drp_place(self.config) as place:
+                if place.listing(side.location.path, 0) is None:
+                    return [f"the DRP root {side.location} does not exist"]
+                return self._room(place, side.location.path)
+        except Failure as failure:
+            return [f"the DRP server: {failure}"]
+
+    def _room(self, place: Place, root: str) -> list[str]:
+        """Whether the DRP's filesystem holds the snapshot: free space, plus what the
+        environment's paths hold there already (rsync replaces it)."""
+        from checks.core.units import human_bytes
+
+        size = self.size() or 0
+        paths = [_under(root, path) for path in self.chosen.environment.paths]
+        room = place.free_bytes(root) + place.used_bytes(paths)
+        if room >= size:
+            return []
+        return [f"the DRP server has room for {human_bytes(room)} under {root}, the snapshot "
+                f"holds {human_bytes(size)}: free space there first"]  # fmt: skip
 
     def run(self, progress: Progress) -> dict[str, object]:
         side = _required_drp(self.config)
@@ -320,11 +333,23 @@ class ImportDatabase(Step):
                 f"{self.database.name} on the DRP's {self.database.engine} server"]  # fmt: skip
 
     def probe(self) -> list[str]:
+        """The DRP's server up, and not older than the one the dump was made on."""
+        from drptools.engines import versions
+
         try:
-            self._server()
+            server = self._server()
+            running = versions.server_version(server)
+            with target_place(self.config, self.chosen.target) as place:
+                source = layout.dumps_dir(place.root, self.database.environment, self.database.key)
+                suffix = versions.MAIN_SUFFIX.get(self.database.engine, ".sql.zst")
+                header = place.head(f"{source}/{self.stamp}{suffix}", versions.HEADER_BYTES,
+                                    decompress=suffix.endswith(".zst"))  # fmt: skip
         except Failure as failure:
-            return [str(failure)]
-        return []
+            return [f"the DRP's {self.database.engine} server: {failure}"]
+        found = versions.problem(
+            self.database.engine, versions.dump_version(self.database.engine, header), running
+        )
+        return [found] if found else []
 
     def run(self, progress: Progress) -> dict[str, object]:
         from drptools import engines, execute

@@ -3,12 +3,22 @@ and for the DRP side, each restored with the same rows and checksums."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.drp import EVEN_NOON, drp, recovery_site, toml
+from drptools.config import Database
+from tests.helpers.drp import (
+    EVEN_NOON,
+    children,
+    drp,
+    recovery_site,
+    start_drp,
+    toml,
+    wait_for,
+)
 from tests.servers.bind_zone import Zone
 from tests.servers.mariadb import MariaDB
 from tests.servers.postgresql import PostgreSQL
@@ -104,7 +114,7 @@ def test_a_drp_database_server_down_during_the_import_resumes_where_it_stopped(
     from drptools import journal
 
     production, drp_side = postgresql_factory(), postgresql_factory()
-    production.psql(ACCOUNTS)
+    production.psql(ACCOUNTS.replace("2000", "300000"))  # a restore that takes a while
     _, config = recovery_site(tmp_path, bind_zone)
     config.write_text(config.read_text() + toml({
         "environments.www.databases.accounts": {"engine": "postgresql", **server(production)},
@@ -112,11 +122,20 @@ def test_a_drp_database_server_down_during_the_import_resumes_where_it_stopped(
     }))  # fmt: skip
     assert drp(config, "backup", "db", now=EVEN_NOON).returncode == 0
     before = accounts_sum(production)
-    drp_side.stop()  # the DRP's database server is down when the import starts
-    failed = drp(config, "activate", "--yes", "--authorized-by", "J", "--reference", "R",
-                 now=EVEN_NOON + HOUR)  # fmt: skip
-    assert failed.returncode == 1
-    assert "[3/5] import www's database accounts" in failed.stderr
+    (dump,) = (tmp_path / "A").rglob("*.dump")
+    from drptools.engines import versions
+
+    server_major = versions.server_version(config_database(production, "postgresql"))
+    assert versions.postgresql_dump_version(dump.read_bytes()[:4096]) == server_major
+    running = start_drp(config, "activate", "--yes", "--authorized-by", "J", "--reference", "R",
+                        now=EVEN_NOON + HOUR)  # fmt: skip
+    # The DRP's database server goes down while pg_restore is writing into it.
+    wait_for(lambda: any(name == "pg_restore" for _, name in children(running.pid)),
+             timeout=60, what="pg_restore started")  # fmt: skip
+    drp_side.stop()
+    _, stderr = running.communicate(timeout=120)
+    assert running.returncode == 1
+    assert "[3/5] import www's database accounts" in stderr
     (run_id,) = list(journal.all_runs())
     ended = {r["step"]: r["result"] for r in journal.read(run_id) if r["event"] == "end"}
     assert ended == {"verify-backup:www": "ok", "copy-files:www": "ok",
@@ -128,3 +147,41 @@ def test_a_drp_database_server_down_during_the_import_resumes_where_it_stopped(
     assert starts.count("copy-files:www") == 1  # not redone
     assert starts.count("import-db:www:accounts") == 2
     assert accounts_sum(drp_side) == before
+
+
+def test_a_drp_database_server_that_is_down_or_older_is_named_before_anything_runs(
+    tmp_path: Path, bind_zone: Zone, mariadb_factory: Callable[[], MariaDB]
+) -> None:
+    from drptools import journal
+    from drptools.engines import versions
+    from tests.servers.ports import free_port
+
+    production = mariadb_factory()
+    production.sql(SHOP)
+    _, config = recovery_site(tmp_path, bind_zone)
+    config.write_text(config.read_text() + toml({
+        "environments.www.databases.shop": {"engine": "mariadb", **server(production)},
+        # the DRP's server is down: nothing listens there
+        "drp.databases.mariadb": {**server(production), "port": free_port()},
+    }))  # fmt: skip
+    assert drp(config, "backup", "db", now=EVEN_NOON).returncode == 0
+    refused = drp(config, "activate", "--yes", "--authorized-by", "J", "--reference", "R",
+                  now=EVEN_NOON + HOUR)  # fmt: skip
+    assert refused.returncode == 1
+    assert "the DRP's mariadb server: " in refused.stderr
+    assert "Can't connect" in refused.stderr
+    assert list(journal.all_runs()) == []  # refused at the plan: no step ran
+    # The versions the probe compares: the real dump's header, the server's answer.
+    (dump,) = (tmp_path / "A").rglob("*.sql.zst")
+    header = subprocess.run(["zstd", "-dc", str(dump)], capture_output=True, check=True).stdout
+    running = versions.server_version(config_database(production))
+    assert versions.mariadb_dump_version(header[: versions.HEADER_BYTES]) == running
+    assert versions.problem("mariadb", running, running) is None
+    older = (running[0], running[1] - 1)
+    assert "older than the" in str(versions.problem("mariadb", running, older))
+
+
+def config_database(engine: MariaDB | PostgreSQL, kind: str = "mariadb") -> Database:
+    name = "shop" if kind == "mariadb" else "accounts"
+    return Database("www", name, kind, name, host=engine.host, port=engine.port,
+                    user=engine.user, password_file=str(engine.password_file))  # fmt: skip
