@@ -267,3 +267,32 @@ def test_the_site_is_fetched_from_the_drp_under_its_name_before_the_dns_moves(
         assert switch.held(dns_of(zone), PRIMARY, WWW) == production
         said, ends = activate("0 0 ", EVEN_NOON + 3700)
         assert ends[-2:] == ["verify-site:www:drp", "switch-dns:www"], said
+
+
+def test_a_drp_server_without_room_for_the_snapshot_is_named_in_the_plan(tmp_path: Path) -> None:
+    """The DRP root on a 1 MiB tmpfs, a 3 MiB snapshot: refused before anything is copied."""
+    import subprocess
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "big").write_bytes(os.urandom(3 * 1024 * 1024))
+    (tmp_path / "A").mkdir()
+    (tmp_path / "B").mkdir()
+    small = tmp_path / "drp"
+    small.mkdir()
+    config = write_config(
+        tmp_path / "drp.toml", a=str(tmp_path / "A"), b=str(tmp_path / "B"),
+        environments={"www": {"paths": [str(source)]}},
+    )  # fmt: skip
+    config.write_text(config.read_text() + toml({
+        "drp": {"location": str(small), "datacenter": "dc-3"},
+    }))  # fmt: skip
+    assert drp(config, "backup", "files", "--target", "A", now=EVEN_NOON).returncode == 0
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=True)
+    try:
+        planned = drp(config, "activate", "--dry-run", now=EVEN_NOON + 60)
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+    assert planned.returncode == 1
+    assert f"the DRP server has room for 1 MiB under {small}, the snapshot holds 3 MiB" \
+        in planned.stdout + planned.stderr  # fmt: skip
