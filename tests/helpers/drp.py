@@ -251,6 +251,35 @@ def mail_sink() -> Iterator[tuple[int, list[tuple[str, list[str], str]]]]:
         SmtpSink.received.clear()
 
 
+@contextlib.contextmanager
+def webhook_receiver() -> Iterator[tuple[str, list[dict[str, object]]]]:
+    """A loopback HTTP server taking JSON POSTs (a ticket system's webhook) while the block
+    runs: its URL and the notices it received."""
+    import http.server
+    import json
+    import threading
+
+    received: list[dict[str, object]] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def notify_by_mail(config: Path, port: int) -> None:
     """Add a ``[notification]`` mailing oncall@example.net through ``port`` on loopback."""
     config.write_text(

@@ -220,19 +220,22 @@ def own_nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
 
 
 @contextlib.contextmanager
-def virtual_host(root: Path, documents: Path, server_name: str) -> Iterator[int]:
-    """nginx serving ``documents`` as the virtual host ``server_name`` on a free loopback
-    port (yielded) until the block ends; any other Host gets 421, so that a client that
-    does not send the site's name is told apart."""
+def virtual_host(
+    root: Path, documents: Path, server_name: str, address: str = "127.0.0.1",
+    port: int | None = None,
+) -> Iterator[int]:  # fmt: skip
+    """nginx serving ``documents`` as the virtual host ``server_name`` on ``address``,
+    ``port`` (default: a free one), yielded, until the block ends; any other Host gets
+    421, so that a client that does not send the site's name is told apart."""
     _skip_unless_possible()
-    port = free_port()
+    port = port or free_port()
     (root / "tmp").mkdir(parents=True, exist_ok=True)
     (root / "nginx.conf").write_text(
         _main_configuration(
             root,
             f"""
-    server {{ listen 127.0.0.1:{port} default_server; return 421; }}
-    server {{ listen 127.0.0.1:{port}; server_name {server_name}; root {documents};
+    server {{ listen {address}:{port} default_server; return 421; }}
+    server {{ listen {address}:{port}; server_name {server_name}; root {documents};
              location / {{ try_files $uri $uri/index.html =404; }} }}
 """,
         )
@@ -243,7 +246,7 @@ def virtual_host(root: Path, documents: Path, server_name: str) -> Iterator[int]
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_tcp("127.0.0.1", port)
+        wait_for_tcp(address, port)
         yield port
     finally:
         process.terminate()

@@ -318,6 +318,7 @@ class ImportDatabase(Step):
         self.config, self.chosen, self.database = config, chosen, database
         self.stamp = chosen.dumps[database.key]
         self.staging = staging
+        self._bytes: int | None = None
         self.name = f"import-db:{database.environment}:{database.key}"
         self.title = f"import {database.environment}'s database {database.key} ({self.stamp})"
 
@@ -327,6 +328,22 @@ class ImportDatabase(Step):
         if server is None:
             raise Failure(f"[drp.databases.{self.database.engine}] is not configured")
         return server.database(self.database)
+
+    def size(self) -> int | None:
+        """The dump set's bytes on the target (what is fetched and imported)."""
+        if self._bytes is None:
+            try:
+                with target_place(self.config, self.chosen.target) as place:
+                    source = layout.dumps_dir(
+                        place.root, self.database.environment, self.database.key
+                    )
+                    records = place.list_files(source, "%f/%s\\0").split(b"\0")
+            except Failure:
+                return None
+            sizes = [record.rpartition(b"/") for record in records if record]
+            self._bytes = sum(int(size) for name, _, size in sizes
+                              if name.startswith(self.stamp.encode()))  # fmt: skip
+        return self._bytes
 
     def describe(self) -> list[str]:
         return [f"dump set {self.stamp} from {self.chosen.target}, replacing "

@@ -25,6 +25,7 @@ from tests.helpers.drp import (
     recovery_site,
     toml,
     tree_digest,
+    webhook_receiver,
     write_config,
 )
 from tests.servers.bind_zone import KEY_NAME, PRIMARY, PRODUCTION, SECONDARY, ZONE, Zone
@@ -192,35 +193,12 @@ def test_an_activation_from_a_remote_unprivileged_target_gives_modes_and_owners_
 def test_the_runbook_is_announced_by_webhook_and_a_dead_receiver_changes_nothing(
     site: tuple[Path, Path, Zone],
 ) -> None:
-    import http.server
-    import json
-    import threading
-
     _, config, _ = site
-    received: list[dict[str, object]] = []
-
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            received.append(json.loads(self.rfile.read(length)))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     text = config.read_text()
-    try:
-        config.write_text(text + '\n[notification]\nwebhook_url = '
-                          f'"http://127.0.0.1:{server.server_address[1]}/hook"\n'
-                          "runbook_steps = true\n")  # fmt: skip
+    with webhook_receiver() as (url, received):
+        config.write_text(text + f'\n[notification]\nwebhook_url = "{url}"\nrunbook_steps = true\n')
         done = drp(config, "activate", "--yes", "--authorized-by", "J", "--reference", "R",
                    now=EVEN_NOON + 3600)  # fmt: skip
-    finally:
-        server.shutdown()
-        server.server_close()
     assert done.returncode == 0, done.stderr
     subjects = [str(notice["subject"]) for notice in received]
     assert subjects[0].endswith(" started")
