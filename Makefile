@@ -20,11 +20,13 @@ lint:
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-bench: system-deps $(BIN)/python
+bench: system-deps install-test
 	$(BIN)/pip install --quiet .
 	$(BIN)/python bench/run.py --output bench/RESULTS.md
 	echo >> bench/RESULTS.md
 	$(BIN)/python bench/backup_files.py | tee -a bench/RESULTS.md
+	echo >> bench/RESULTS.md
+	$(BIN)/python bench/activation.py | tee -a bench/RESULTS.md
 
 system-deps:
 	scripts/apt-install $(DEBIAN_TEST_PACKAGES)

@@ -128,7 +128,7 @@ def run(work: Path, files: int, rounds: int) -> list[str]:
     return [
         "# drp backup files: unchanged tree",
         "",
-        f"{files} files in {files // 500} directories on {_filesystem(work)}; {rounds} rounds, "
+        f"{files} files in {files // 500} directories on {filesystem(work)}; {rounds} rounds, "
         "interleaved; medians. Seed (first snapshot, everything copied and hashed): "
         f"drp {seed_drp[0]:.2f} s, rsync {seed_rsync[0]:.2f} s.",
         "",
@@ -145,7 +145,7 @@ def run(work: Path, files: int, rounds: int) -> list[str]:
     ]
 
 
-def _filesystem(path: Path) -> str:
+def filesystem(path: Path) -> str:
     result = subprocess.run(
         ["findmnt", "-n", "-o", "FSTYPE", "-T", str(path)],
         capture_output=True,

@@ -397,7 +397,7 @@ def mariadb_servers() -> tuple[str, str, str]:
     root = Path(tempfile.mkdtemp(prefix="vigie-bench-mariadb-"))
     replication, running = mariadb.start_replication(root / "primary", root / "replica")
     atexit.register(shutil.rmtree, root, ignore_errors=True)
-    atexit.register(mariadb._stop, running)  # atexit runs last in, first out
+    atexit.register(mariadb.stop_servers, running)  # atexit runs last in, first out
     escaped = replication.primary.password.replace("\\", "\\\\").replace('"', '\\"')
     options.write_text(f'[client]\nuser = vigie\npassword = "{escaped}"\n')
     options.chmod(0o600)

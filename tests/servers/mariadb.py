@@ -70,8 +70,10 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _start(root: Path, options: tuple[str, ...] = ("--skip-log-bin",)
-           ) -> tuple[MariaDB, subprocess.Popen[bytes]]:  # fmt: skip
+def start_server(root: Path, options: tuple[str, ...] = ("--skip-log-bin",)
+                 ) -> tuple[MariaDB, subprocess.Popen[bytes]]:  # fmt: skip
+    """A server in the directory ``root``, as root, on a free loopback port (the tests'
+    fixtures and the benchmarks); stopped by :func:`stop_servers`."""
     data = root / "data"
     subprocess.run(
         ["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
@@ -91,7 +93,7 @@ def _start(root: Path, options: tuple[str, ...] = ("--skip-log-bin",)
         )  # fmt: skip
         if _came_up(server, process):
             break
-        _stop([process])
+        stop_servers([process])
         log = server.log.read_text(errors="replace") if server.log.exists() else ""
         port_taken = "already in use" in log
         assert port_taken, f"mariadbd did not start:\n{log}"
@@ -128,7 +130,7 @@ def _require_mariadb() -> None:
         pytest.skip("mariadbd is not installed (apt install mariadb-server)")
 
 
-def _stop(running: list[subprocess.Popen[bytes]]) -> None:
+def stop_servers(running: list[subprocess.Popen[bytes]]) -> None:
     for process in running:
         process.terminate()
     for process in running:
@@ -146,14 +148,14 @@ def mariadb_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
     running: list[subprocess.Popen[bytes]] = []
 
     def start() -> MariaDB:
-        server, process = _start(tmp_path_factory.mktemp("mariadb"))
+        server, process = start_server(tmp_path_factory.mktemp("mariadb"))
         running.append(process)
         return server
 
     try:
         yield start
     finally:
-        _stop(running)
+        stop_servers(running)
 
 
 @pytest.fixture
@@ -189,11 +191,11 @@ def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB
     root = tmp_path_factory.mktemp("mariadb-session")
     ca, cert, key = _certificates(root)
     options = ("--skip-log-bin", f"--ssl-ca={ca}", f"--ssl-cert={cert}", f"--ssl-key={key}")
-    server, process = _start(root, options)
+    server, process = start_server(root, options)
     try:
         yield server
     finally:
-        _stop([process])
+        stop_servers([process])
 
 
 REPLICATION_PASSWORD = "r3pl'ic#a"
@@ -292,9 +294,9 @@ def start_replication(
     database ``shop``; the caller stops the processes (:func:`_stop`)."""
     running: list[subprocess.Popen[bytes]] = []
     try:
-        primary, process = _start(primary_root, ("--log-bin=primary-bin", "--server-id=1"))
+        primary, process = start_server(primary_root, ("--log-bin=primary-bin", "--server-id=1"))
         running.append(process)
-        replica, process = _start(
+        replica, process = start_server(
             replica_root, ("--skip-log-bin", "--server-id=2", "--slave-ddl-exec-mode=STRICT")
         )
         running.append(process)
@@ -310,7 +312,7 @@ def start_replication(
         primary.sql("CREATE DATABASE shop;\nCREATE TABLE shop.orders (id INT PRIMARY KEY);\n")
         replication.caught_up()
     except BaseException:
-        _stop(running)
+        stop_servers(running)
         raise
     return replication, running
 
@@ -325,4 +327,4 @@ def mariadb_replication(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Re
     try:
         yield replication
     finally:
-        _stop(running)
+        stop_servers(running)

@@ -1,9 +1,10 @@
 """``drp prestage``: keep the DRP server warm from the newest complete backups.
 
-The activation's copy and import steps (:mod:`drptools.procedures.restore`) without its
-verification on the targets, its DNS switch or its authorisation: it touches only the
-DRP server, so a nightly timer runs it (``packaging/``) and an activation then moves only
-the delta (it reports how much was already in place). Each environment's outcome is a
+The activation's copy, import and file-proof steps (:mod:`drptools.procedures.restore`)
+without its verification on the targets, its DNS switch or its authorisation: it touches
+only the DRP server, so a nightly timer runs it (``packaging/``) and an activation then
+moves only the delta (it reports how much was already in place) and re-reads only the
+files that changed since the pre-staging proved them (:mod:`drptools.verified`). Each environment's outcome is a
 status record ``prestage.<environment>`` (when, from which backup, bytes moved and
 already in place). It refuses while the DRP is active (an activation finished and no
 failback since): it would overwrite what the DRP server serves.
@@ -38,6 +39,7 @@ def build(config: Config, parameters: dict[str, object]) -> runbook.Runbook:
             restore.ImportDatabase(config, chosen, database, staging)
             for database in chosen.environment.databases
         ]
+        steps.append(restore.VerifyFiles(config, chosen))
     return runbook.Runbook("prestage", parameters, steps)
 
 

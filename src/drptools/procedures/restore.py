@@ -3,8 +3,9 @@
 A DRP activation (:mod:`drptools.actions.activate`) is a runbook (:mod:`drptools.runbook`)
 of these steps, per environment, in this order:
 
-1. :class:`VerifyBackup`: the chosen snapshot's seal and every file's sha256 against its
-   MANIFEST, and each dump set against its ``.sha256``, on the target, before anything
+1. :class:`VerifyBackup`: the chosen snapshot's seal and listing against its MANIFEST,
+   the sha256 of every file the DRP server lacks (:class:`~drptools.procedures.verify.
+   Lacking`), and each dump set against its ``.sha256``, on the target, before anything
    is copied (a restore of a damaged backup is the worst way to learn of it);
 2. :class:`CopyFiles`: rsync from the target's snapshot to the DRP server, as the backup
    took it (``-a -H -A -X -S --numeric-ids``, times to the nanosecond), ``--delete``
@@ -12,7 +13,9 @@ of these steps, per environment, in this order:
 3. :class:`ImportDatabase`: the dump set fetched next to drp, checked again, and
    imported into the DRP server's database server (the engine's ``restore``);
 4. :class:`VerifyFiles`: the files on the DRP server listed and hashed again and
-   compared with the MANIFEST: the restore proves it restored what the backup holds;
+   compared with the MANIFEST: the restore proves it restored what the backup holds (a
+   file unchanged since the last proof, ctime included, keeps that proof's hash:
+   :mod:`drptools.verified`);
 5. :class:`SwitchDns`: the environment's names moved from production's addresses to the
    DRP's by compare-and-swap, then proven on every authoritative server.
 
@@ -29,7 +32,7 @@ from drptools import layout, manifest, rsync
 from drptools.config.model import Location, Target
 from drptools.errors import Failure
 from drptools.procedures.common import sealed_manifest
-from drptools.procedures.verify import check_dump_set, verify_dump, verify_snapshot
+from drptools.procedures.verify import Lacking, check_dump_set, verify_dump, verify_snapshot
 from drptools.runbook import Progress, Step
 from drptools.targets import Place
 
@@ -155,7 +158,8 @@ class VerifyBackup(Step):
         self.title = f"verify {environment}'s backup {chosen.snapshot} on {chosen.target}"
 
     def describe(self) -> list[str]:
-        lines = [f"snapshot {self.chosen.snapshot}: seal, listing and sha256 of every file"]
+        lines = [f"snapshot {self.chosen.snapshot}: seal and listing of every file, sha256 of "
+                 "those the DRP server lacks (all are hashed there after the copy)"]  # fmt: skip
         lines += [f"dump set {key} {stamp}: sha256" for key, stamp in self.chosen.dumps.items()]
         return lines
 
@@ -169,9 +173,15 @@ class VerifyBackup(Step):
 
     def run(self, progress: Progress) -> dict[str, object]:
         problems = []
+        side = _required_drp(self.config)
+        environment = self.chosen.environment
+        with drp_place(self.config) as drp:
+            held = listing_below(drp, side.location.path, environment.paths)
+        lacking = Lacking({manifest.key_content(key) for key in held})
         with target_place(self.config, self.chosen.target) as place:
-            environment = self.chosen.environment
-            _, found, figures = verify_snapshot(place, environment.name, self.chosen.snapshot)
+            _, found, figures = verify_snapshot(
+                place, environment.name, self.chosen.snapshot, lacking
+            )
             problems += found
             for database in environment.databases:
                 stamp = self.chosen.dumps.get(database.key)
@@ -180,7 +190,8 @@ class VerifyBackup(Step):
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             raise Failure(f"the backup is not intact: {problems[0]}{more}")
-        return {"files": figures.get("files"), "hashed_bytes": figures.get("hashed_bytes")}
+        return {"files": figures.get("files"), "hashed_files": figures.get("hashed_files"),
+                "hashed_bytes": figures.get("hashed_bytes")}  # fmt: skip
 
 
 class CopyFiles(Step):
@@ -282,17 +293,23 @@ class VerifyFiles(Step):
     def run(self, progress: Progress) -> dict[str, object]:
         with target_place(self.config, self.chosen.target) as source:
             entries = self.chosen.entries(source)
+        from drptools import verified
+
         side = _required_drp(self.config)
+        environment = self.chosen.environment
         with drp_place(self.config) as place:
-            keys = listing_below(place, side.location.path, self.chosen.environment.paths)
-            hashes = manifest.hash_keys(place, side.location.path, keys)
+            keys = listing_below(place, side.location.path, environment.paths)
+            hashes, stamps, read = verified.hashes(
+                place, side.location.path, environment.name, environment.paths, keys
+            )
         found = manifest.compare(
             entries, keys, {manifest.key_path(key): digest for key, digest in hashes.items()}
         )
         if found:
             more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
             raise Failure(f"the DRP server's files differ from the MANIFEST: {found[0]}{more}")
-        return {"files": len(keys), "bytes": _size(entries)}
+        verified.remember(environment.name, stamps)
+        return {"files": len(keys), "bytes": _size(entries), "hashed_files": read}
 
 
 def listing_below(place: Place, root: str, paths: tuple[str, ...]) -> list[bytes]:

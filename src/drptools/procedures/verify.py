@@ -58,6 +58,30 @@ class Share:
         return "every file" if self.days == 1 else f"share {self.day % self.days + 1}/{self.days}"
 
 
+class Lacking(Share):
+    """The files a restore's destination does not hold already as the snapshot has them
+    (same path, size and mtime to the nanosecond): those rsync will copy.
+
+    A restore hashes those on the target before copying, so that a damaged file is found
+    before it replaces a good one; every file, copied or not, is hashed again where it
+    was restored and compared with the MANIFEST (:class:`~drptools.procedures.restore.
+    VerifyFiles`), which proves the result. A pre-staged DRP thus reads its tree once,
+    not twice, and the delta twice."""
+
+    __slots__ = ("held",)
+
+    def __init__(self, held: set[bytes]) -> None:
+        super().__init__()
+        #: :func:`manifest.key_content` of every file the destination holds.
+        self.held = held
+
+    def chosen(self, keys: list[bytes]) -> list[bytes]:
+        return [key for key in keys if manifest.key_content(key) not in self.held]
+
+    def __str__(self) -> str:
+        return "the files the destination lacks"
+
+
 def verify_snapshot(
     place: Place, environment: str, wanted: str | None, share: Share | None = None
 ) -> tuple[str, list[str], dict[str, object]]:
