@@ -12,7 +12,6 @@ forward (libfaketime) once the agent is stopped.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -70,7 +69,7 @@ include "{templates}"
     # (Icinga reads it by itself): objects with a command_endpoint must be in a zone.
     zone = master.root / "zones.d" / master.name
     zone.mkdir(parents=True)
-    shutil.copy(CONF / "services.conf", zone / "vigie-services.conf")
+    (zone / "vigie-services.conf").symlink_to(CONF / "services.conf")
     (zone / "hosts.conf").write_text(
         f"""
 object Host "{agent.name}" {{

@@ -89,12 +89,16 @@ def test_every_service_of_the_rules_runs_against_the_real_servers(
     try:
         start(node, env={"PGPASSFILE": str(pgpass), "VIGIE_STATE_DIR": str(tmp_path / "state")})
 
-        def all_checked() -> dict | None:
+        def all_answered_ok() -> dict | None:
+            # Every service OK at least once: check_pgsql can answer UNKNOWN once for a
+            # transaction that its server's clock puts a few ms in the future (its bug,
+            # reported); the next check, a second later, is judged.
             services = api.services(HOST)
-            done = all((services.get(name) or {}).get("last_check_result") for name in EXPECTED)
-            return services if done else None
+            results = [(services.get(name) or {}).get("last_check_result") or {}
+                       for name in EXPECTED]  # fmt: skip
+            return services if all(result.get("exit_status") == 0 for result in results) else None
 
-        services = wait_for("every service checked", all_checked, 60)
+        services = wait_for("every service OK", all_answered_ok, 60)
     finally:
         stop(node)
     assert set(services) == set(EXPECTED), "the rules applied other services"
