@@ -17,7 +17,9 @@ import pytest
 
 from tests.e2e.icinga_cluster import Api, Node, certify, preamble, start, stop, wait_for
 from tests.e2e.icinga_install import CONF
-from tests.servers.postgresql import write_pgpass
+from tests.servers.mariadb import MariaDB
+from tests.servers.nginx import Nginx
+from tests.servers.postgresql import PostgreSQL, write_pgpass
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +35,7 @@ EXPECTED = {
 }
 
 
-def host(nginx, mariadb, postgresql, options: Path) -> str:
+def host(nginx: Nginx, mariadb: MariaDB, postgresql: PostgreSQL, options: Path) -> str:
     """The monitored host, as the README's examples write it."""
 
     def quoted(value: object) -> str:

@@ -146,7 +146,9 @@ def test_the_stock_nagios4_with_vigie_validates(tmp_path):
     main = stock_install(tmp_path)
     stock = verify(main)
     clean(stock)
-    stock_count = int(re.search(r"Checked (\d+) services", stock.stdout)[1])
+    checked = re.search(r"Checked (\d+) services", stock.stdout)
+    assert checked, stock.stdout
+    stock_count = int(checked[1])
     in_hostgroups(main, "localhost", list(dict.fromkeys(hostgroups(NAGIOS / "services.cfg"))))
     result = verify(main)
     clean(result)
