@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.icinga_install import CONF, INCLUDE, PACKAGED, defines, icinga2
+from tests.e2e.icinga_install import defines, icinga2, include_copy
 from tests.servers.ports import free_port, wait_for_tcp
 
 
@@ -52,9 +52,7 @@ def include_directory(root: Path) -> Path:
     """A copy of the ITL and plugins-contrib.d with the packaged vigie.conf in it."""
     include = root / "include"
     if not include.exists():
-        shutil.copytree(INCLUDE, include, symlinks=True)
-        installed = Path(PACKAGED["commands.conf"]).name
-        shutil.copy(CONF / "commands.conf", include / "plugins-contrib.d" / installed)
+        include_copy(include)
     return include
 
 

@@ -89,6 +89,18 @@ def defines(root: Path) -> list[str]:
     return [f"-D{name}={root / sub}" for name, sub in RUN_DIRS.items()] + user
 
 
+def include_copy(include: Path) -> None:
+    """Debian's include directory copied to ``include``, with vigie's packaged files in it.
+
+    Any vigie file already in the system's plugins-contrib.d (an installed package, say)
+    is left out: what is tested is this tree's.
+    """
+    shutil.copytree(INCLUDE, include, symlinks=True, ignore=shutil.ignore_patterns("vigie*"))
+    for name, installed in PACKAGED.items():
+        if installed.startswith(str(INCLUDE)) and (CONF / name).exists():
+            shutil.copy(CONF / name, include / Path(installed).relative_to(INCLUDE))
+
+
 def stock_install(root: Path, *, included: bool = True) -> Path:
     """Debian's Icinga 2 with vigie installed as packaged, under ``root``; its icinga2.conf.
 
@@ -98,12 +110,11 @@ def stock_install(root: Path, *, included: bool = True) -> Path:
         pytest.skip(f"{ETC} not found (apt install icinga2)")
     etc, include, share = root / "etc", root / "include", root / "share"
     shutil.copytree(ETC, etc, symlinks=True)
-    shutil.copytree(INCLUDE, include, symlinks=True)
+    include_copy(include)
     share.mkdir()
     for name, installed in PACKAGED.items():
-        if (CONF / name).exists():  # eventcommands.conf comes with the event handler
-            target = include / "plugins-contrib.d" if installed.startswith(str(INCLUDE)) else share
-            shutil.copy(CONF / name, target / Path(installed).name)
+        if installed.startswith(SHARE):
+            shutil.copy(CONF / name, share / Path(installed).name)
     main = etc / "icinga2.conf"
     if not included:
         return main
