@@ -102,13 +102,19 @@ def stock_install(root: Path) -> Path:
     return main
 
 
-def in_hostgroups(main: Path, host: str, groups: list[str]) -> None:
+# The README's custom variables: more options of a service's check.
+OPTIONS = (
+    "    _VIGIE_URL              -u / -s Welcome\n    _VIGIE_LOAD             -w 5,4,3 -c 10,8,6\n"
+)
+
+
+def in_hostgroups(main: Path, host: str, groups: list[str], options: str = "") -> None:
     """The admin's edit of the stock localhost.cfg: the host joins vigie's hostgroups."""
     localhost = main.parent / "objects" / "localhost.cfg"
     text = localhost.read_text()
     anchor = f"    host_name               {host}\n"
     assert anchor in text, "Debian's localhost.cfg changed"
-    line = f"    hostgroups              {','.join(groups)}\n"
+    line = f"    hostgroups              {','.join(groups)}\n{options}"
     localhost.write_text(text.replace(anchor, anchor + line, 1))
 
 
@@ -149,7 +155,8 @@ def test_the_stock_nagios4_with_vigie_validates(tmp_path):
     checked = re.search(r"Checked (\d+) services", stock.stdout)
     assert checked, stock.stdout
     stock_count = int(checked[1])
-    in_hostgroups(main, "localhost", list(dict.fromkeys(hostgroups(NAGIOS / "services.cfg"))))
+    in_hostgroups(main, "localhost", list(dict.fromkeys(hostgroups(NAGIOS / "services.cfg"))),
+                  OPTIONS)  # fmt: skip
     result = verify(main)
     clean(result)
     assert f"Checked {stock_count + services(NAGIOS / 'services.cfg')} services." in result.stdout
