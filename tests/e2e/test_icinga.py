@@ -21,12 +21,12 @@ import pytest
 
 from checks.registry import local_suite, plugins
 from tests.conftest import REPO
+from tests.e2e.icinga_install import defines, icinga2, netstrings
 
 pytestmark = pytest.mark.integration
 
 CONF = REPO / "icinga_conf"
 MASTER = "icinga-master.test"
-STOCK_CONF_D = Path("/etc/icinga2/conf.d")  # what Debian's icinga2-common installs
 # The services, from the checks' own declarations (Plugin.local, Plugin.services).
 SUITE = local_suite()
 CHECKS = {f"vigie-{name}" for _, name, _ in SUITE}
@@ -40,13 +40,6 @@ RUNS = [
     "check_procs' '--critical-zombies'",
     "check_procs' '--argument-array'",
 ]
-
-
-def icinga2() -> str:
-    path = shutil.which("icinga2") or "/usr/sbin/icinga2"
-    if not os.path.exists(path):
-        pytest.skip("icinga2 is not installed (apt install icinga2-bin icinga2-common)")
-    return path
 
 
 def layout(
@@ -63,9 +56,7 @@ def layout(
     zone.mkdir(parents=True, exist_ok=True)
     shutil.copy(CONF / "services.conf", zone / "services.conf")
     shutil.copy(CONF / "hosts.conf.example", zone / "hosts.conf")
-    constants = (CONF / "constants.conf").read_text()
-    constants = constants.replace('"/usr/lib/vigie/plugins"', json.dumps(plugin_dir))
-    (root / "constants.conf").write_text(constants)
+    (root / "constants.conf").write_text(f"const VigiePluginDir = {json.dumps(plugin_dir)}\n")
     main = root / "icinga2.conf"
     main.write_text(
         f"""
@@ -93,24 +84,6 @@ include "{root / "templates.conf"}"
     return main
 
 
-def defines(root: Path) -> list[str]:
-    paths = {"DataDir": "data", "CacheDir": "cache", "LogDir": "log", "SpoolDir": "spool",
-             "InitRunDir": "run"}  # fmt: skip
-    user = ["-DRunAsUser=root", "-DRunAsGroup=root"] if os.geteuid() == 0 else []
-    return [f"-D{name}={root / sub}" for name, sub in paths.items()] + user
-
-
-def netstrings(path: Path) -> list[dict]:
-    """Records of Icinga's state and debug files: ``<length>:<json>,`` one after another."""
-    data, records, index = path.read_bytes(), [], 0
-    while index < len(data):
-        colon = data.index(b":", index)
-        length = int(data[index:colon])
-        records.append(json.loads(data[colon + 1 : colon + 1 + length]))
-        index = colon + 2 + length
-    return records
-
-
 def run_until(root: Path, main: Path, log: Path, runs: list[str]) -> dict[str, dict]:
     """Run the daemon until it has run every command of ``runs``; the services' results."""
     daemon = subprocess.Popen(
@@ -133,74 +106,6 @@ def run_until(root: Path, main: Path, log: Path, runs: list[str]) -> dict[str, d
         for record in netstrings(root / "data" / "icinga2.state")
         if record["type"] == "Service"
     }
-
-
-def stock(root: Path, services: str) -> Path:
-    """A Debian-like Icinga 2: its stock conf.d (ping4, ssh, load … applied) beside vigie's."""
-    if not STOCK_CONF_D.is_dir():
-        pytest.skip(f"{STOCK_CONF_D} not found (apt install icinga2-common)")
-    for name in ("data", "cache", "log", "spool", "run"):
-        (root / name).mkdir(parents=True, exist_ok=True)
-    shutil.copytree(STOCK_CONF_D, root / "conf.d")
-    hosts = root / "conf.d" / "hosts.conf"
-    # The stock NodeName host asks for everything vigie applies.
-    hosts.write_text(hosts.read_text().replace(
-        '  vars.os = "Linux"\n',
-        '  vars.os = "Linux"\n  vars.vigie_local_checks = true\n  vars.vigie_quota = true\n'
-        '  vars.vigie_smart = true\n  vars.vigie_backup = true\n'
-        '  vars.vigie_processes["init"] = { argument = "1" }\n', 1))  # fmt: skip
-    (root / "vigie-services.conf").write_text(services)
-    main = root / "icinga2.conf"
-    main.write_text(
-        f"""
-const PluginDir = "/usr/lib/nagios/plugins"
-const PluginContribDir = "/usr/lib/nagios/plugins"
-const NodeName = "{MASTER}"
-const ZoneName = NodeName
-const TicketSalt = ""
-include <itl>
-include <plugins>
-include <plugins-contrib>
-object Endpoint NodeName {{ }}
-object Zone ZoneName {{ endpoints = [ NodeName ] }}
-include_recursive "{root / "conf.d"}"
-include "{CONF}/constants.conf"
-include "{CONF}/commands.conf"
-include "{CONF}/templates.conf"
-include "{root / "vigie-services.conf"}"
-"""
-    )
-    return main
-
-
-def test_vigie_sits_beside_the_stock_configuration_of_icinga2(tmp_path):
-    """Debian's conf.d applies "ping4", "ssh", "load" …; vigie's rules and commands do not clash."""
-    main = stock(tmp_path, (CONF / "services.conf").read_text())
-    result = subprocess.run(
-        [icinga2(), "daemon", "-C", "-c", str(main), *defines(tmp_path)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    services = {
-        record["name"] for record in netstrings(tmp_path / "cache" / "icinga2.debug")
-        if record["type"] == "Service"
-    }  # fmt: skip
-    assert {"ping4", "ssh", "load", "swap", "procs"} <= services  # the stock ones
-    assert {"vigie-ping4", "vigie-ssh", "vigie-load", "vigie-swap", "vigie-zombies"} <= services
-
-
-def test_stock_service_names_would_clash(tmp_path):
-    """The harness catches a clash: vigie's rules under the stock names are refused."""
-    services = (
-        (CONF / "services.conf").read_text().replace('apply Service "vigie-', 'apply Service "')
-    )
-    main = stock(tmp_path, services)
-    result = subprocess.run(
-        [icinga2(), "daemon", "-C", "-c", str(main), *defines(tmp_path)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode != 0
-    assert "already exists" in result.stdout + result.stderr
 
 
 def test_a_network_check_defaults_to_the_address_of_its_host(tmp_path):
@@ -258,15 +163,15 @@ def test_daemon_validates_the_configuration(tmp_path):
 
 
 def test_daemon_refuses_a_broken_configuration(tmp_path):
-    """The harness really validates: a CheckCommand without VigiePluginDir fails."""
+    """The harness really validates: apply rules without their templates fail."""
     main = layout(tmp_path)
-    (tmp_path / "constants.conf").write_text("// VigiePluginDir forgotten\n")
+    (tmp_path / "templates.conf").write_text("// templates forgotten\n")
     result = subprocess.run(
         [icinga2(), "daemon", "-C", "-c", str(main), *defines(tmp_path)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode != 0
-    assert "VigiePluginDir" in result.stdout
+    assert "unknown template: 'vigie-service'" in result.stdout
 
 
 def test_icinga_runs_the_checks_with_the_variables_of_the_host(tmp_path, chronyd):

@@ -24,7 +24,7 @@ def applied_services(root: Path, hosts: str) -> dict[str, dict[str, Any]]:
     for name in ("data", "cache", "log", "spool", "run"):
         (root / name).mkdir()
     (root / "hosts.conf").write_text(hosts)
-    files = (conf / "constants.conf", conf / "commands.conf", conf / "templates.conf",
+    files = (conf / "commands.conf", conf / "templates.conf",
              conf / "services.conf", root / "hosts.conf")  # fmt: skip
     includes = "".join(f'include "{path}"\n' for path in files)
     (root / "icinga2.conf").write_text(

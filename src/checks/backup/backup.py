@@ -533,6 +533,7 @@ PLUGIN = Plugin(
     build_parser,
     make_check,
     services=("vigie-backup",),
+    nagios=("backup",),
     bench=(Bench("check_backup (two empty local targets)", ("--config", "{backup_config}")),),
 )
 main = PLUGIN.main

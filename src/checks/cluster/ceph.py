@@ -329,6 +329,7 @@ PLUGIN = Plugin(
     build_parser,
     make_check,
     services=("vigie-ceph",),
+    nagios=("ceph",),
     bench=(
         Bench("check_ceph (reef HEALTH_WARN captures, stub ceph)", ("--ceph",
               "{ceph:status=status_reef_health_warn_osd_down_pg_inactive.json,"

@@ -421,6 +421,7 @@ PLUGIN = Plugin(
     build_parser,
     make_check,
     services=("vigie-drbd",),
+    nagios=("drbd",),
     bench=(
         Bench("check_drbd (DRBD 8.4 /proc/drbd capture)", ("--proc-drbd",
               "{drbd:proc_drbd_v84_standalone_and_syncsource.txt}"), kind="tool"),

@@ -427,6 +427,7 @@ PLUGIN = Plugin(
     build_parser,
     make_check,
     services=("vigie-glusterfs",),
+    nagios=("glusterfs",),
     bench=(
         Bench("check_glusterfs (4 bricks, heal info, stub gluster)",
               ("--gluster", "{gluster:healthy}"), kind="tool"),

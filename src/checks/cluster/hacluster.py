@@ -369,6 +369,7 @@ PLUGIN = Plugin(
     build_parser,
     make_check,
     services=("vigie-hacluster",),
+    nagios=("hacluster",),
     bench=(
         Bench("check_hacluster (stub crm_mon: 5 nodes, 32 resources)", ("--crm_mon",
               "{crm_mon:crm_mon_xml_v2_basic_cluster_online_some_stopped.xml}"), kind="tool"),

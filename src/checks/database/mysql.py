@@ -337,6 +337,7 @@ PLUGIN = Plugin(
     make_check,
     address=True,
     services=("vigie-mysql",),
+    nagios=("mysql",),
     bench=(
         Bench("check_mysql -H 127.0.0.1 -P PORT -f FILE --sample 0.05",
               ("-H", "127.0.0.1", "-P", "{mysql_port}", "-f", "{mysql_options}", "--sample",

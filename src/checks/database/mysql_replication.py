@@ -112,6 +112,7 @@ PLUGIN = Plugin(
     make_check,
     address=True,
     services=("vigie-mysql-replication",),
+    nagios=("mysql-replication",),
     bench=(
         Bench("check_mysql_replication -H 127.0.0.1 -P PORT -f FILE",
               ("-H", "127.0.0.1", "-P", "{mysql_replica_port}", "-f", "{mysql_options}"),

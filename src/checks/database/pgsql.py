@@ -224,6 +224,7 @@ PLUGIN = Plugin(
     make_check,
     address=True,
     services=("vigie-pgsql",),
+    nagios=("pgsql",),
     bench=(
         Bench("check_pgsql -H 127.0.0.1 -P PORT (TCP, scram)",
               ("-H", "127.0.0.1", "-P", "{pgsql_port}", "-l", "postgres"), kind="tool",

@@ -487,6 +487,7 @@ PLUGIN = Plugin(
     make_check,
     address=True,
     services=("vigie-pgsql-replication",),
+    nagios=("pgsql-replication",),
     bench=(
         Bench("check_pgsql_replication -H 127.0.0.1 -P PORT (primary, 1 standby)",
               ("-H", "127.0.0.1", "-P", "{pgsql_port}", "-l", "postgres"), kind="tool",

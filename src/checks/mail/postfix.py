@@ -199,6 +199,7 @@ PLUGIN = Plugin(
     make_check,
     address=True,
     services=("vigie-postfix",),
+    nagios=("postfix",),
     bench=(
         Bench("check_postfix -H 127.0.0.1 -p PORT (stub postqueue)",
               ("-H", "127.0.0.1", "-p", "{smtp_port}", "--postqueue", "{postqueue}"),

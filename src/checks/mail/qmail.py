@@ -130,6 +130,7 @@ PLUGIN = Plugin(
     make_check,
     address=True,
     services=("vigie-qmail",),
+    nagios=("qmail",),
     bench=(
         Bench("check_qmail -H 127.0.0.1 -p PORT (stub qmail-qstat)",
               ("-H", "127.0.0.1", "-p", "{smtp_port}", "--qmail-qstat", "{qmail_qstat}"),

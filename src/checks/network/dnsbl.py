@@ -342,6 +342,7 @@ PLUGIN = Plugin(
     make_check,
     address=True,
     services=("vigie-dnsbl",),
+    nagios=("dnsbl",),
     bench=(
         Bench("check_dnsbl -H 192.0.2.99 -s 3 zones (loopback DNS)",
               ("-H", "192.0.2.99", "--nameserver", "127.0.0.1", "--nameserver-port",

@@ -337,6 +337,7 @@ PLUGIN = Plugin(
     make_check,
     address=True,
     services=("vigie-ftp",),
+    nagios=("ftp",),
     bench=(
         Bench("check_ftp -H 127.0.0.1 -p PORT", ("-H", "127.0.0.1", "-p", "{ftp_port}"),
               kind="tool", twin="C check_ftp -H 127.0.0.1 -p PORT"),

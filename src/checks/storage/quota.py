@@ -431,6 +431,7 @@ PLUGIN = Plugin(
     build_parser,
     make_check,
     services=("vigie-quota",),
+    nagios=("quota",),
     bench=(Bench("check_quota (runs repquota -a)", kind="tool"),),
 )  # fmt: skip
 main = PLUGIN.main

@@ -626,6 +626,7 @@ PLUGIN = Plugin(
     build_parser,
     make_check,
     services=("vigie-smart",),
+    nagios=("smart",),
     bench=(
         Bench("check_smart -d /dev/sda (SATA, stub smartctl)", ("--smartctl",
               "{smartctl:text_sata_hdd_reallocated_304.txt}", "-d", "/dev/sda"), kind="tool"),

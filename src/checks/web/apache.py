@@ -272,6 +272,7 @@ PLUGIN = Plugin(
     make_check,
     address=True,
     services=("vigie-apache",),
+    nagios=("apache",),
     bench=(
         Bench("check_apache -H 127.0.0.1 -p PORT --sample 0.05",
               ("-H", "127.0.0.1", "-p", "{apache_port}", "--sample", "0.05"), kind="tool"),

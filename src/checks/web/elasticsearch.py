@@ -243,6 +243,7 @@ PLUGIN = Plugin(
     make_check,
     address=True,
     services=("vigie-elasticsearch",),
+    nagios=("elasticsearch",),
     bench=(
         Bench("check_elasticsearch -H 127.0.0.1 -p PORT (a capture served on loopback)",
               ("-H", "127.0.0.1", "-p", "{elasticsearch_port}", "-u",

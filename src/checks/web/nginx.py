@@ -183,6 +183,7 @@ PLUGIN = Plugin(
     make_check,
     address=True,
     services=("vigie-nginx",),
+    nagios=("nginx",),
     bench=(
         Bench("check_nginx -H 127.0.0.1 -p PORT --sample 0.05",
               ("-H", "127.0.0.1", "-p", "{http_port}", "--sample", "0.05"), kind="tool"),

@@ -259,6 +259,7 @@ PLUGIN = Plugin(
     make_check,
     address=True,
     services=("vigie-tomcat",),
+    nagios=("tomcat",),
     bench=(
         Bench("check_tomcat -H 127.0.0.1 -p PORT --credentials F --sample 0.05",
               ("-H", "127.0.0.1", "-p", "{tomcat_port}", "--credentials", "{tomcat_credentials}",

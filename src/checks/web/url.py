@@ -569,6 +569,7 @@ PLUGIN = Plugin(
     make_check,
     address=True,
     services=("vigie-url ",),
+    nagios=("url",),
     bench=(
         Bench("check_url -H 127.0.0.1 -p PORT", ("-H", "127.0.0.1", "-p", "{http_port}"),
               kind="tool", twin="C check_curl -H 127.0.0.1 -p PORT"),

@@ -332,6 +332,7 @@ PLUGIN = Plugin(
     build_parser,
     make_check,
     services=("vigie-varnish",),
+    nagios=("varnish",),
     bench=(
         Bench("check_varnish (Varnish 7.1 capture, stub varnishstat)", ("--varnishstat",
               "{varnishstat:varnishstat_j_v7_1_7_hits_3_misses.json}", "--sample", "0.05"),
