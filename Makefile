@@ -1,10 +1,23 @@
-# vigie: `make demo` shows this machine's checks, `make test` runs the whole test suite.
+# vigie: `make demo` shows this machine's checks, `make test` runs the whole test suite,
+# `make deb` and `make rpm` build the packages into build/packages/.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEBIAN_TEST_PACKAGES := $(shell sed -e 's/\#.*//' tests/debian-packages.txt)
 
-.PHONY: demo test lint bench system-deps install-test
+.PHONY: demo test lint bench system-deps install-test deb rpm
+
+include packaging/pysmart.mk
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' src/checks/__init__.py)
+PACKAGES := build/packages
+PYSMART_SDIST := build/cache/pysmart-$(PYSMART_VERSION).tar.gz
+# Packages are built with the distribution's own python3 and tools, never with a python
+# found first on PATH (pyenv, a venv): that is the python the packages run under.
+SYSTEM_PATH := env PATH=/usr/sbin:/usr/bin:/sbin:/bin
+# The files of the source tree as git sees them (tracked or new, not ignored): what a
+# package is built from, never .venv or earlier builds.
+SOURCE_FILES = git ls-files -z --cached --others --exclude-standard | \
+	xargs -0 sh -c 'for f; do [ ! -e "$$f" ] || printf "%s\0" "$$f"; done' files
 
 demo: $(BIN)/python
 	$(BIN)/pip install --quiet .
@@ -35,3 +48,33 @@ install-test: $(BIN)/python
 $(BIN)/python:
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || scripts/apt-install python3-venv
 	$(PYTHON) -m venv $(VENV)
+
+# Debian: dpkg-buildpackage in a copy of the tree with packaging/debian as debian/, then
+# lintian (errors and warnings fail the build).
+deb: $(PYSMART_SDIST)
+	rm -rf build/deb && mkdir -p build/deb/vigie-$(VERSION)/vendor $(PACKAGES)
+	$(SOURCE_FILES) | tar --null -T - -cf - | tar -xf - -C build/deb/vigie-$(VERSION)
+	cp -r packaging/debian build/deb/vigie-$(VERSION)/debian
+	cp $(PYSMART_SDIST) build/deb/vigie-$(VERSION)/vendor/
+	cd build/deb/vigie-$(VERSION) && $(SYSTEM_PATH) dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning build/deb/vigie_$(VERSION)_*.changes
+	cp build/deb/vigie_$(VERSION)_all.deb $(PACKAGES)/
+
+# RPM: rpmbuild from a tarball of the tree and the pySMART sdist. On an RPM system the
+# distribution's macros apply; on Debian give RPM_MACROS=tests/packaging/pyproject.macros.
+rpm: $(PYSMART_SDIST)
+	rm -rf build/rpm && mkdir -p build/rpm/SOURCES $(PACKAGES)
+	$(SOURCE_FILES) | tar --null -T - --transform 's,^,vigie-$(VERSION)/,' -czf \
+		build/rpm/SOURCES/vigie-$(VERSION).tar.gz
+	cp $(PYSMART_SDIST) build/rpm/SOURCES/
+	rpmlint packaging/rpm/vigie.spec
+	$(SYSTEM_PATH) rpmbuild -bb $(RPMBUILD_FLAGS) --define "_topdir $(CURDIR)/build/rpm" \
+		$(if $(RPM_MACROS),--load $(RPM_MACROS)) packaging/rpm/vigie.spec
+	cp build/rpm/RPMS/noarch/vigie-$(VERSION)-*.noarch.rpm $(PACKAGES)/
+
+# pySMART's sdist, fetched once and kept only if it is the very file of packaging/pysmart.mk.
+$(PYSMART_SDIST):
+	mkdir -p $(dir $@)
+	curl -sSfL -o $@.part $(PYSMART_URL)
+	echo "$(PYSMART_SHA256)  $@.part" | sha256sum --check --strict --quiet -
+	mv $@.part $@
