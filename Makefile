@@ -9,7 +9,9 @@ DEBIAN_TEST_PACKAGES := $(shell sed -e 's/\#.*//' tests/debian-packages.txt)
 
 include packaging/pysmart.mk
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' src/checks/__init__.py)
-PACKAGES := build/packages
+# Where `make deb` and `make rpm` work (the tests give a temporary directory).
+BUILD ?= build
+PACKAGES := $(BUILD)/packages
 PYSMART_SDIST := build/cache/pysmart-$(PYSMART_VERSION).tar.gz
 # Packages are built with the distribution's own python3 and tools, never with a python
 # found first on PATH (pyenv, a venv): that is the python the packages run under.
@@ -24,7 +26,7 @@ demo: $(BIN)/python
 	@echo
 	@$(BIN)/vigie run || true
 
-test: system-deps install-test
+test: system-deps install-test $(PYSMART_SDIST)
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest
 
@@ -52,25 +54,26 @@ $(BIN)/python:
 # Debian: dpkg-buildpackage in a copy of the tree with packaging/debian as debian/, then
 # lintian (errors and warnings fail the build).
 deb: $(PYSMART_SDIST)
-	rm -rf build/deb && mkdir -p build/deb/vigie-$(VERSION)/vendor $(PACKAGES)
-	$(SOURCE_FILES) | tar --null -T - -cf - | tar -xf - -C build/deb/vigie-$(VERSION)
-	cp -r packaging/debian build/deb/vigie-$(VERSION)/debian
-	cp $(PYSMART_SDIST) build/deb/vigie-$(VERSION)/vendor/
-	cd build/deb/vigie-$(VERSION) && $(SYSTEM_PATH) dpkg-buildpackage -us -uc -b
-	lintian --fail-on error,warning build/deb/vigie_$(VERSION)_*.changes
-	cp build/deb/vigie_$(VERSION)_all.deb $(PACKAGES)/
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/vigie-$(VERSION)/vendor $(PACKAGES)
+	$(SOURCE_FILES) | tar --null -T - -cf - | tar -xf - -C $(BUILD)/deb/vigie-$(VERSION)
+	cp -r packaging/debian $(BUILD)/deb/vigie-$(VERSION)/debian
+	cp $(PYSMART_SDIST) $(BUILD)/deb/vigie-$(VERSION)/vendor/
+	cd $(BUILD)/deb/vigie-$(VERSION) && $(SYSTEM_PATH) dpkg-buildpackage -us -uc -b
+	$(SYSTEM_PATH) lintian --fail-on error,warning $(BUILD)/deb/vigie_$(VERSION)_*.changes
+	cp $(BUILD)/deb/vigie_$(VERSION)_all.deb $(PACKAGES)/
 
 # RPM: rpmbuild from a tarball of the tree and the pySMART sdist. On an RPM system the
-# distribution's macros apply; on Debian give RPM_MACROS=tests/packaging/pyproject.macros.
+# distribution's macros apply; on Debian give RPM_MACROS=packaging/rpm/debian.macros
+# RPMBUILD_FLAGS=--nodeps (rpm's database knows none of Debian's packages).
 rpm: $(PYSMART_SDIST)
-	rm -rf build/rpm && mkdir -p build/rpm/SOURCES $(PACKAGES)
+	rm -rf $(BUILD)/rpm && mkdir -p $(BUILD)/rpm/SOURCES $(PACKAGES)
 	$(SOURCE_FILES) | tar --null -T - --transform 's,^,vigie-$(VERSION)/,' -czf \
-		build/rpm/SOURCES/vigie-$(VERSION).tar.gz
-	cp $(PYSMART_SDIST) build/rpm/SOURCES/
-	rpmlint packaging/rpm/vigie.spec
-	$(SYSTEM_PATH) rpmbuild -bb $(RPMBUILD_FLAGS) --define "_topdir $(CURDIR)/build/rpm" \
+		$(BUILD)/rpm/SOURCES/vigie-$(VERSION).tar.gz
+	cp $(PYSMART_SDIST) $(BUILD)/rpm/SOURCES/
+	$(SYSTEM_PATH) rpmlint -r packaging/rpm/vigie.rpmlintrc packaging/rpm/vigie.spec
+	$(SYSTEM_PATH) rpmbuild -bb $(RPMBUILD_FLAGS) --define "_topdir $(abspath $(BUILD))/rpm" \
 		$(if $(RPM_MACROS),--load $(RPM_MACROS)) packaging/rpm/vigie.spec
-	cp build/rpm/RPMS/noarch/vigie-$(VERSION)-*.noarch.rpm $(PACKAGES)/
+	cp $(BUILD)/rpm/RPMS/noarch/vigie-$(VERSION)-*.noarch.rpm $(PACKAGES)/
 
 # pySMART's sdist, fetched once and kept only if it is the very file of packaging/pysmart.mk.
 $(PYSMART_SDIST):
