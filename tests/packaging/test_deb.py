@@ -137,6 +137,13 @@ def test_the_sudoers_rules_are_valid(deb, tmp_path):
     rules = tmp_path / "etc" / "sudoers.d" / "vigie"
     assert stat.S_IMODE(rules.stat().st_mode) == 0o440
     assert "parsed OK" in system("visudo", "-c", "-f", rules).stdout
+    # The rules an admin may uncomment parse too, each one enabled alone.
+    text = rules.read_text()
+    optional = [line[1:] for line in text.splitlines() if line.startswith("#VIGIE_MONITOR ")]
+    assert len(optional) >= 5
+    for line in optional:
+        (tmp_path / "one").write_text(f"{text}{line}\n")
+        system("visudo", "-c", "-f", tmp_path / "one")
 
 
 def test_an_installed_plugin_runs(installed):
