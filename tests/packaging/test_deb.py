@@ -237,3 +237,34 @@ def test_a_stock_icinga2_validates_with_the_package(installed, tmp_path):
     services = system(icinga2, "object", "list", "--type", "Service", *defines).stdout
     assert "!vigie-ping4' of type 'Service'" in services  # the stock host, by vigie's rules
     assert "!ping4' of type 'Service'" in services  # beside the stock rule's
+
+
+def test_a_stock_nagios4_validates_with_the_package(installed, tmp_path):
+    """Debian's /etc/nagios4, copied, reading the package's Nagios files from conf.d (as the
+    README says, the stock localhost in vigie's hostgroups): ``nagios4 -v`` is clean beside
+    the stock commands and the monitoring-plugins' ones (/etc/nagios-plugins/config)."""
+    etc, var = tmp_path / "etc", tmp_path / "var"
+    shutil.copytree("/etc/nagios4", etc)
+    (var / "spool" / "checkresults").mkdir(parents=True)
+    for name in ("commands.cfg", "templates.cfg", "services.cfg"):
+        (etc / "conf.d" / f"vigie-{name}").symlink_to(f"/usr/share/vigie/nagios/{name}")
+    localhost = etc / "objects" / "localhost.cfg"
+    text = localhost.read_text()
+    host = re.search(r"host_name\s+localhost\n", text)
+    assert host, "the stock localhost.cfg changed"
+    localhost.write_text(
+        text[: host.end()] + "    hostgroups              vigie-local,vigie-reach\n"
+        + text[host.end() :]
+    )  # fmt: skip
+    main = etc / "nagios.cfg"
+    config = main.read_text().replace("/etc/nagios4", str(etc))
+    config = re.sub(r"/var/(lib|log|run)/nagios4", str(var), config)
+    config = re.sub(r"^nagios_(user|group)=.*$", r"nagios_\1=root", config, flags=re.MULTILINE)
+    main.write_text(config)
+    nagios4 = shutil.which("nagios4", path=SYSTEM_ENV["PATH"]) or "/usr/sbin/nagios4"
+    result = system(nagios4, "-v", main, timeout=60)
+    assert "Total Errors:   0" in result.stdout, result.stdout
+    # The stock localhost's services and one of each vigie service, on localhost alone.
+    defined = sum(Path(path).read_text().count("define service")
+                  for path in (localhost, "/usr/share/vigie/nagios/services.cfg"))  # fmt: skip
+    assert f"Checked {defined} services." in result.stdout, result.stdout
