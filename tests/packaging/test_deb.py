@@ -178,6 +178,19 @@ def test_an_installed_plugin_runs(installed):
     assert "vigie" in system("/usr/bin/vigie", "--version").stdout
 
 
+def test_the_monitoring_user_runs_the_plugins_and_has_its_sudo_rules(installed):
+    """As Icinga runs them: user nagios (made by icinga2-common), sudo rules in force."""
+    result = subprocess.run(
+        ["runuser", "-u", "nagios", "--", "/usr/lib/vigie/plugins/check_load"],
+        capture_output=True, text=True, env=SYSTEM_ENV, timeout=30, check=False, cwd="/",
+    )  # fmt: skip
+    assert result.returncode in (0, 1, 2), result.stdout + result.stderr
+    assert STATUS_LINE.match(result.stdout), result.stdout
+    allowed = system("sudo", "-l", "-U", "nagios").stdout
+    assert "(root) NOPASSWD: /usr/sbin/smartctl" in allowed, allowed
+    assert "(root) NOPASSWD: /usr/lib/vigie/plugins/check_quota" in allowed, allowed
+
+
 def test_check_smart_finds_the_private_pysmart(installed):
     """pySMART comes from /usr/lib/vigie/python; the check runs with a plugin line."""
     where = system(
