@@ -100,7 +100,7 @@ def _example_keys(data: dict[str, object]) -> set[tuple[str, str]]:
         found |= {("environment", key) for key in environment}
         for database in tables(environment.get("databases", {})).values():
             found |= {("database", key) for key in tables(database)}
-    for section in ("drp", "production", "dns", "authorization"):
+    for section in ("drp", "production", "dns", "authorization", "automation"):
         found |= {(section, key) for key in tables(data.get(section, {}))}
     for side in ("drp", "production"):
         for server in tables(tables(data.get(side, {})).get("databases", {})).values():
@@ -140,7 +140,7 @@ def test_unknown_key_messages_list_the_schema_keys():
         ("datacenter", 3, "datacenter: expected a non-empty string, found an integer 3"),
         ("colour", "blue", "colour: unknown key (known here: datacenter, targets, retention, "
          "limits, status, notification, files, environments, drp, production, dns, "
-         "authorization)"),
+         "authorization, automation)"),
         ("files", {"hard_links": "no"}, "files.hard_links: expected true or false, found a string "
          "'no'"),
         ("files", {"compress": True}, "files.compress: unknown key (known here: hard_links, "
