@@ -7,6 +7,7 @@ import copy
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,7 +73,7 @@ def site_with(tmp_path: Path, **automation: object) -> Path:
     return config
 
 
-def decisions(state: Path) -> list[dict[str, object]]:
+def decisions(state: Path) -> list[dict[str, Any]]:
     lines = (state / "drp" / "event-handler.jsonl").read_text().splitlines()
     return [entry for entry in map(json.loads, lines) if "decision" in entry]
 
