@@ -96,11 +96,12 @@ def site(tmp_path: Path) -> Iterator[tuple[Path, Path, list[tuple[str, list[str]
         yield config, state, mails
 
 
-def _decisions(log: Path) -> list[dict[str, object]]:
+def _decisions(log: Path, watched: str = SERVICE) -> list[dict[str, object]]:
+    """The decisions on ``watched`` (the URL service by default) so far."""
     if not log.exists():
         return []
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    return [line for line in lines if "decision" in line]
+    return [line for line in lines if "decision" in line and line.get("object") == watched]
 
 
 def _notice(mails: list[tuple[str, list[str], str]], verdict: str) -> str | None:
@@ -142,6 +143,17 @@ object CheckerComponent "checker" {{ }}
 object FileLogger "notice" {{ path = "{notices}"; severity = "notice" }}
 object CheckCommand "shop-url" {{ command = [ "{check}" ] }}
 object Host "web-1" {{ check_command = "dummy"; enable_active_checks = false }}
+object Host "web-2" {{
+  check_command = "shop-url"
+  max_check_attempts = 2
+  check_interval = 1s
+  retry_interval = 1s
+  enable_event_handler = true
+  event_command = "vigie-drp-host"
+  vars.vigie_drp_path = "{executable("drp")}"
+  vars.vigie_drp_config = "{config}"
+  vars.vigie_drp_state_dir = "{state}"
+}}
 object Service "shop-url" {{
   host_name = "web-1"
   check_command = "shop-url"
@@ -202,7 +214,10 @@ object Service "shop-url" {{
     assert steps == ["verify-backup:www", "copy-files:www", "verify-files:www"]
     child_log = Path(str(activating["child_log"])).read_text()
     assert f"drp activate: run {run_id}" in child_log
-    ran = notices.read_text()
-    assert "event-handler" in ran
+    # The host's event command passed its own macros: a HARD DOWN, of an unwatched host.
+    host = _decisions(log, "web-2")
+    assert ("DOWN", "HARD", "unwatched") in [
+        (d["state"], d["state_type"], d["decision"]) for d in host]  # fmt: skip
+    assert "Executing event handler 'vigie-drp-host' for checkable 'web-2'" in notices.read_text()
     assert "by Jane Doe (reference C-1)" in wait_for(lambda: _notice(mails, "activating"), 20,
                                                      "the notice")  # fmt: skip
