@@ -18,6 +18,7 @@ sees it as a run going even before it takes the runbook lock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -29,6 +30,7 @@ from drptools.errors import Failure, LockBusy
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterator
 
     from drptools.config import Config
 
@@ -189,24 +191,30 @@ def _detach(
         os._exit(code)
 
 
-def _locked() -> status.LocalLock:
-    """The ``event-handler`` lock, waiting a little for another handler deciding."""
+@contextlib.contextmanager
+def _deciding() -> Iterator[status.LocalLock]:
+    """Hold the ``event-handler`` lock, waiting a little for another handler deciding."""
     deadline = time.monotonic() + LOCK_WAIT
+    lock = status.LocalLock(RECORD)
     while True:
         try:
-            return status.LocalLock(RECORD).__enter__()
+            lock.__enter__()
+            break
         except LockBusy:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+    try:
+        yield lock
+    finally:
+        lock.__exit__()
 
 
 def main(config: Config, args: argparse.Namespace) -> int:
     """``drp event-handler --state S --state-type T --attempt N --host H [--service SVC]``."""
     event = decide.read_event(args.state, args.state_type, args.attempt, args.host, args.service)
     log = _log_path(config)
-    lock = _locked()
-    try:
+    with _deciding() as lock:
         record = status.read(RECORD) or {}
         found = situation(config, record)
         decision = decide.decide(event, found)
@@ -223,8 +231,6 @@ def main(config: Config, args: argparse.Namespace) -> int:
             entry |= _hand_over(config, decision, event, by_policy, record, log, lock.descriptor)
         entry["handler_seconds"] = _own_runtime()
         _append(log, entry)
-    finally:
-        lock.__exit__()
     print(f"drp event-handler: {decision.verdict}: {decision.reason}")
     return 2 if decision.verdict == decide.UNREADABLE else 0
 

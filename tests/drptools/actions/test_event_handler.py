@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from drptools import journal
 from drptools.config import ConfigError, parse
-from tests.helpers.drp import GOOD, drp, held_lock, local_site, toml, wait_for
+from tests.helpers.drp import GOOD, drp, held_lock, local_site, start_drp, toml, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +165,19 @@ def test_soft_states_unwatched_objects_and_unreadable_events_start_nothing(tmp_p
     assert decisions(state)[2]["arguments"][0] == "$SERVICESTATE$"
     assert "--state '$SERVICESTATE$' is not a service state" in broken.stdout
     assert list(journal.all_runs()) == []
+
+
+def test_two_handlers_at_once_start_one_activation(tmp_path, state):
+    """The URL service and the host fail together: one decides after the other."""
+    config = site_with(tmp_path, activate="always")
+    host = ("--state", "DOWN", "--state-type", "HARD", "--attempt", "1", "--host", "web-1")
+    both = [start_drp(config, "event-handler", *arguments, now=time.time())
+            for arguments in ((*HARD_CRITICAL, *URL), host)]  # fmt: skip
+    assert [handler.wait(timeout=30) for handler in both] == [0, 0]
+    for handler in both:
+        handler.communicate()
+    verdicts = sorted(d["decision"] for d in decisions(state))
+    assert verdicts == ["activating", "run-going"]
+    (run_id,) = wait_for(lambda: list(journal.all_runs()), 30, "the activation's journal")
+    wait_for(lambda: journal.succeeded(journal.read(run_id)), 60, "the activation")
+    assert len(list(journal.all_runs())) == 1
