@@ -96,14 +96,22 @@ def _runbook_going() -> str | None:
     return None
 
 
-def situation(config: Config, record: dict[str, object]) -> decide.Situation:
-    """What the decision depends on besides the event, read from the state directory."""
+def situation(
+    config: Config, record: dict[str, object], busy: str | None, problems: list[str]
+) -> decide.Situation:
+    """What the decision depends on besides the event, read from the state directory;
+    ``busy``: another handler holds the decision lock. What cannot be read goes to
+    ``problems`` and counts as absent: a damaged order is no order."""
     from drptools import authorization
     from drptools.actions.common import activation_in_force
 
     automation = config.automation
     now = layout.now()
-    order = authorization.current()
+    try:
+        order = authorization.current()
+    except Failure as failure:
+        problems.append(str(failure))
+        order = None
     active = activation_in_force()
     last = record.get("last_activation")
     return decide.Situation(
@@ -113,7 +121,7 @@ def situation(config: Config, record: dict[str, object]) -> decide.Situation:
         quiet_period=automation.quiet_period,
         now=now,
         authorized=order.describe() if order is not None and order.valid_at(now) else None,
-        running=_child_going(record) or _runbook_going(),
+        running=busy or _child_going(record) or _runbook_going(),
         drp_active=f"activation {active[0]}" if active is not None else None,
         last_activation=float(last) if isinstance(last, int | float) else None,
     )
@@ -163,8 +171,8 @@ def _detach(
 
     The child leaves the monitoring core's session and pipes at once (Icinga waits for
     the handler's stdout to close and kills its process group on timeout), and drops the
-    handler's lock (``keep_closed``) so that the next handler need not wait for a slow
-    notice.
+    handler's lock (``keep_closed``, -1: none held) so that the next handler need not
+    wait for a slow notice.
     """
     pid = os.fork()
     if pid:
@@ -172,7 +180,8 @@ def _detach(
     code = 1
     try:
         os.setsid()
-        os.close(keep_closed)
+        if keep_closed >= 0:
+            os.close(keep_closed)
         quiet = os.open(os.devnull, os.O_RDONLY)
         written = os.open(output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         os.dup2(quiet, 0)
@@ -192,17 +201,19 @@ def _detach(
 
 
 @contextlib.contextmanager
-def _deciding() -> Iterator[status.LocalLock]:
-    """Hold the ``event-handler`` lock, waiting a little for another handler deciding."""
+def _deciding() -> Iterator[status.LocalLock | str]:
+    """Hold the ``event-handler`` lock, waiting a little for another handler deciding;
+    when it does not let go in time, why (a decision then starts nothing)."""
     deadline = time.monotonic() + LOCK_WAIT
     lock = status.LocalLock(RECORD)
     while True:
         try:
             lock.__enter__()
             break
-        except LockBusy:
+        except LockBusy as busy:
             if time.monotonic() > deadline:
-                raise
+                yield f"another event handler is still deciding ({busy})"
+                return
             time.sleep(0.02)
     try:
         yield lock
@@ -214,11 +225,19 @@ def main(config: Config, args: argparse.Namespace) -> int:
     """``drp event-handler --state S --state-type T --attempt N --host H [--service SVC]``."""
     event = decide.read_event(args.state, args.state_type, args.attempt, args.host, args.service)
     log = _log_path(config)
+    problems: list[str] = []
     with _deciding() as lock:
-        record = status.read(RECORD) or {}
-        found = situation(config, record)
+        busy = lock if isinstance(lock, str) else None
+        try:
+            record = status.read(RECORD) or {}
+        except status.Unreadable as failure:
+            problems.append(str(failure))
+            record = {}
+        found = situation(config, record, busy, problems)
         decision = decide.decide(event, found)
         entry: dict[str, object] = {"time": layout.now()}
+        if problems:
+            entry["problems"] = problems
         if isinstance(event, decide.Event):
             entry |= event.fields()
         else:
@@ -228,7 +247,8 @@ def main(config: Config, args: argparse.Namespace) -> int:
         if decision.notify or decision.start:
             assert isinstance(event, decide.Event)
             by_policy = found.authorized is None
-            entry |= _hand_over(config, decision, event, by_policy, record, log, lock.descriptor)
+            held = -1 if isinstance(lock, str) else lock.descriptor
+            entry |= _hand_over(config, decision, event, by_policy, record, log, held)
         entry["handler_seconds"] = _own_runtime()
         _append(log, entry)
     print(f"drp event-handler: {decision.verdict}: {decision.reason}")

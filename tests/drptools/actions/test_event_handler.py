@@ -181,3 +181,20 @@ def test_two_handlers_at_once_start_one_activation(tmp_path, state):
     (run_id,) = wait_for(lambda: list(journal.all_runs()), 30, "the activation's journal")
     wait_for(lambda: journal.succeeded(journal.read(run_id)), 60, "the activation")
     assert len(list(journal.all_runs())) == 1
+
+
+def test_a_handler_stuck_deciding_or_a_damaged_order_start_nothing(tmp_path, state):
+    config = site_with(tmp_path)
+    (state / "drp" / "authorization.json").write_text('{"by": "Jane Doe"}')
+    damaged = drp(config, "event-handler", *HARD_CRITICAL, *URL)
+    assert damaged.returncode == 0, damaged.stderr
+    entry = decisions(state)[-1]
+    assert entry["decision"] == "needs-authorization"
+    assert "the authorisation record authorization.json is damaged" in entry["problems"][0]
+    with held_lock(state / "drp" / "locks" / "event-handler.lock"):
+        stuck = drp(config, "event-handler", *HARD_CRITICAL, *URL)
+    assert stuck.returncode == 0, stuck.stderr
+    entry = decisions(state)[-1]
+    assert (entry["decision"], entry["start"]) == ("run-going", None)
+    assert "another event handler is still deciding" in entry["reason"]
+    assert list(journal.all_runs()) == []
