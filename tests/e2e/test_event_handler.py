@@ -64,6 +64,27 @@ object Service "shop-url" {{
     assert "2 EventCommands" in checked.stdout
 
 
+def test_the_readme_example_attaches_the_event_command(tmp_path: Path) -> None:
+    """The README's apply rule, without its command_endpoint (no agent here)."""
+    readme = (REPO / "README.md").read_text()
+    start = readme.index('apply Service "shop-url" {')
+    rule = readme[start : readme.index("\n}\n", start) + 3]
+    rule = "\n".join(line for line in rule.splitlines() if "command_endpoint" not in line)
+    main = _directories(tmp_path) / "icinga2.conf"
+    main.write_text(f"""
+const PluginDir = "/usr/lib/nagios/plugins"
+include <itl>
+include <plugins>
+include "{CONF / "eventcommands.conf"}"
+object Host "web-1.rennes-1.example.net" {{ check_command = "dummy" }}
+{rule}
+""")
+    checked = subprocess.run([icinga2(), "daemon", "-C", "-c", str(main), *defines(tmp_path)],
+                             capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout[-3000:]
+    assert "1 Service." in checked.stdout
+
+
 def test_nagios_validates_the_event_commands(tmp_path: Path) -> None:
     production = tmp_path / "production.cfg"
     production.write_text(
