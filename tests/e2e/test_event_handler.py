@@ -227,7 +227,10 @@ object Service "shop-url" {{
     for decision in every:
         assert isinstance(decision["handler_seconds"], float)
         assert decision["handler_seconds"] < 1, decision
-    (run_id,) = [run for run in journal.all_runs() if run.startswith("activate")]
+    (run_id,) = wait_for(
+        lambda: [run for run in journal.all_runs() if run.startswith("activate")], 30,
+        "the activation's journal",
+    )  # fmt: skip
     wait_for(lambda: journal.succeeded(journal.read(run_id)), 60, "the activation")
     records = journal.read(run_id)
     assert records[0]["pid"] == activating["child"]
