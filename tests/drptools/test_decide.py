@@ -4,7 +4,7 @@ Nagios' macros, and arbitrary arguments (never an exception)."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drptools import decide
@@ -153,6 +153,7 @@ def test_an_empty_service_is_a_host_event():
     assert event("DOWN", service="").name == "web-1"
 
 
+@settings(deadline=None)  # a pure function, timed only by a shared machine's load
 @given(
     state=st.text(max_size=12), state_type=st.text(max_size=6),
     attempt=st.none() | st.text(max_size=4), host=st.text(max_size=10),

@@ -176,8 +176,10 @@ def test_two_handlers_at_once_start_one_activation(tmp_path, state):
     assert [handler.wait(timeout=30) for handler in both] == [0, 0]
     for handler in both:
         handler.communicate()
-    verdicts = sorted(d["decision"] for d in decisions(state))
-    assert verdicts == ["activating", "run-going"]
+    first, second = (d["decision"] for d in decisions(state))
+    assert first == "activating"
+    # The second one saw the first one's run going, or (on a loaded machine) already done.
+    assert second in ("run-going", "drp-active")
     (run_id,) = wait_for(lambda: list(journal.all_runs()), 30, "the activation's journal")
     wait_for(lambda: journal.succeeded(journal.read(run_id)), 60, "the activation")
     assert len(list(journal.all_runs())) == 1
