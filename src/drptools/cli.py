@@ -239,6 +239,29 @@ def _failback_options(parser: Parser) -> None:
     )
 
 
+def _event_handler_options(parser: Parser) -> None:
+    """The event's macros, taken as text: :mod:`drptools.decide` reads them (a value it
+    cannot read is logged as such, never an argparse error the monitoring core hides)."""
+    parser.add_argument(
+        "--state",
+        required=True,
+        metavar="STATE",
+        help="$service.state$ / $SERVICESTATE$ (or $host.state$ / $HOSTSTATE$)",
+    )
+    parser.add_argument(
+        "--state-type",
+        required=True,
+        metavar="TYPE",
+        help="HARD or SOFT: $service.state_type$ / $SERVICESTATETYPE$",
+    )
+    parser.add_argument(
+        "--attempt", metavar="N", help="$service.check_attempt$ / $SERVICEATTEMPT$ (logged only)"
+    )
+    parser.add_argument("--host", required=True, metavar="HOST", help="$host.name$ / $HOSTNAME$")
+    parser.add_argument("--service", metavar="SERVICE",
+                        help="$service.name$ / $SERVICEDESC$ (none: a host event)")  # fmt: skip
+
+
 def _runs_options(parser: Parser) -> None:
     parser.add_argument("--show", metavar="RUN_ID", help="print the journal of this run")
 
@@ -328,6 +351,13 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str, str, Callable[[Parser], None] | N
         "return the environments from the DRP server to production: maintenance, files and "
         "databases back, verification, DNS back",
         _failback_options,
+    ),
+    "event_handler": (
+        ("event-handler",),
+        "drptools.actions.event_handler",
+        "Icinga's or Nagios' event handler: on a HARD CRITICAL of production, notify, "
+        "pre-stage, and activate as [automation] allows; returns at once",
+        _event_handler_options,
     ),
     "runs": (
         ("runs",),

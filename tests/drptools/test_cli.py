@@ -14,7 +14,7 @@ from tests.helpers.drp import EVEN_NOON, drp, local_site, mail_sink, notify_by_m
 
 ACTIONS = [
     ["config", "check"], ["backup", "files"], ["backup", "db"], ["snapshots"],
-    ["verify", "files"], ["verify", "db"], ["prune"], ["status"],
+    ["verify", "files"], ["verify", "db"], ["prune"], ["status"], ["event-handler"],
 ]  # fmt: skip
 
 

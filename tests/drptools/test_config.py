@@ -100,7 +100,7 @@ def _example_keys(data: dict[str, object]) -> set[tuple[str, str]]:
         found |= {("environment", key) for key in environment}
         for database in tables(environment.get("databases", {})).values():
             found |= {("database", key) for key in tables(database)}
-    for section in ("drp", "production", "dns", "authorization"):
+    for section in ("drp", "production", "dns", "authorization", "automation"):
         found |= {(section, key) for key in tables(data.get(section, {}))}
     for side in ("drp", "production"):
         for server in tables(tables(data.get(side, {})).get("databases", {})).values():

@@ -23,6 +23,11 @@ PRESERVE_KEYS = ("hard_links", "sparse", "acls", "xattrs")
 DEFAULT_LIMITS = {"files": 1200, "db": 110}
 #: Hours an authorisation recorded by ``drp authorize`` stays valid, unless ``--valid``.
 DEFAULT_AUTHORIZATION_HOURS = 4
+#: ``[automation] activate``: never from the event handler, on a recorded order only, or
+#: whenever production is HARD CRITICAL (the policy then allows automatic activation).
+ACTIVATION_POLICIES = ("never", "authorized", "always")
+#: Hours after an automatic activation during which the event handler starts no other.
+DEFAULT_QUIET_HOURS = 24
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 HOST_CHARACTERS = NAME_CHARACTERS
 DATABASE_NAME_CHARACTERS = NAME_CHARACTERS | {"$"}
@@ -230,6 +235,7 @@ class Config:
 
     __slots__ = (
         "authorization_hours",
+        "automation",
         "datacenter",
         "dns",
         "drp",
@@ -283,6 +289,8 @@ class Config:
         self.authorization_hours = recovery.authorization_hours
         #: Environment -> the page proven before the DNS moves to a side.
         self.sites = recovery.sites
+        #: What the event handler does on an outage (nothing watched when not configured).
+        self.automation = recovery.automation
 
 
 class Server:
@@ -437,11 +445,38 @@ class Site:
         self.contains, self.ca_file = contains, ca_file
 
 
+class Automation:
+    """``[automation]``: what ``drp event-handler`` does when Icinga or Nagios reports a
+    HARD state of production (:mod:`drptools.decide` holds the decisions)."""
+
+    __slots__ = ("activate", "log", "prestage", "quiet_period", "watch")
+
+    def __init__(
+        self,
+        watch: tuple[str, ...] = (),
+        prestage: bool = False,
+        activate: str = "authorized",
+        quiet_period: float = DEFAULT_QUIET_HOURS * 3600.0,
+        log: str | None = None,
+    ) -> None:
+        #: ``host!service`` or ``host``: the monitored objects whose outage is production's.
+        self.watch = watch
+        #: Whether a HARD CRITICAL that does not activate starts a pre-staging.
+        self.prestage = prestage
+        #: One of :data:`ACTIVATION_POLICIES`.
+        self.activate = activate
+        #: Seconds after an automatic activation during which no other starts.
+        self.quiet_period = quiet_period
+        #: The decision log (None: ``event-handler.jsonl`` in the state directory).
+        self.log = log
+
+
 class Recovery:
     """The DRP part of a configuration: ``[drp]``, ``[production]``, ``[dns]``,
-    ``[authorization]``, ``[sites]``; all absent for a machine that only makes backups."""
+    ``[authorization]``, ``[automation]``, ``[sites]``; all absent for a machine that only
+    makes backups."""
 
-    __slots__ = ("authorization_hours", "dns", "drp", "production", "sites")
+    __slots__ = ("authorization_hours", "automation", "dns", "drp", "production", "sites")
 
     def __init__(
         self,
@@ -449,8 +484,10 @@ class Recovery:
         production: Production | None = None,
         dns: Dns | None = None,
         authorization_hours: int = DEFAULT_AUTHORIZATION_HOURS,
+        automation: Automation | None = None,
         sites: dict[str, Site] | None = None,
     ) -> None:
         self.drp, self.production, self.dns = drp, production, dns
         self.authorization_hours = authorization_hours
+        self.automation = automation or Automation()
         self.sites = sites or {}

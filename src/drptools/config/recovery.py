@@ -1,5 +1,5 @@
 """The rules of the DRP sections: ``[drp]``, ``[production]``, ``[dns]``, ``[authorization]``,
-``[sites]``.
+``[sites]`` and ``[automation]`` (:mod:`drptools.config.automation`).
 
 Imported by :func:`drptools.config.parse` only when one of them is present, so that
 check_backup, which reads the same file on every run, does not pay for them. Every
@@ -56,8 +56,15 @@ def parse_recovery(
     table = problems.table(data, "authorization", "authorization")
     problems.unknown(table, names("authorization"), "authorization")
     hours = problems.field(table, "authorization", spec("authorization", "valid_hours"))
+    automation = None
+    if "automation" in data:
+        from drptools.config.automation import parse_automation
+
+        automation = parse_automation(
+            problems, problems.table(data, "automation", "automation"), drp is not None
+        )
     sites = _sites(problems, problems.table(data, "sites", "sites"), environments)
-    return Recovery(drp, production, dns, hours, sites)
+    return Recovery(drp, production, dns, hours, automation, sites)
 
 
 def _address(text: str) -> str | None:

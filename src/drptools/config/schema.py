@@ -12,10 +12,12 @@ Plain tuples and a ``__slots__`` class: check_backup imports this on every run.
 from __future__ import annotations
 
 from drptools.config.model import (
+    ACTIVATION_POLICIES,
     DEFAULT_AUTHORIZATION_HOURS,
     DEFAULT_KEEP_DUMPS,
     DEFAULT_KEEP_FILES,
     DEFAULT_LIMITS,
+    DEFAULT_QUIET_HOURS,
     PRESERVE_KEYS,
     TARGET_NAMES,
 )
@@ -72,6 +74,7 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("dns", TABLE, "the zone whose records follow the service"),
         Key("authorization", TABLE, "how long the customer's order stays valid"),
         Key("sites", TABLE, "per environment, the page proven by HTTP before the DNS moves"),
+        Key("automation", TABLE, "what drp event-handler does when monitoring sees an outage"),
     ),
     "target": (
         Key("location", STRING, "/path, host:/path or user@host:/path", required=True),
@@ -201,6 +204,18 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     "authorization": (
         Key("valid_hours", INTEGER, "hours a `drp authorize` order stays valid",
             DEFAULT_AUTHORIZATION_HOURS, minimum=1, maximum=168),
+    ),
+    "automation": (
+        Key("watch", STRINGS, "the monitored objects that are production: \"host!service\" "
+            "(a service) or \"host\" (a host check)"),
+        Key("prestage", BOOLEAN, "start drp prestage on a HARD CRITICAL that does not "
+            "activate", False),
+        Key("activate", STRING, f"when a HARD CRITICAL activates: {', '.join(ACTIVATION_POLICIES)}",
+            "authorized"),
+        Key("quiet_period_hours", INTEGER, "no second automatic activation within this "
+            "many hours of one (flapping)", DEFAULT_QUIET_HOURS, minimum=1, maximum=720),
+        Key("log", PATH, "the decision log, JSON lines (default: event-handler.jsonl in the "
+            "state directory)"),
     ),
 }  # fmt: skip
 
