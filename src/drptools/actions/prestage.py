@@ -6,8 +6,8 @@ only the DRP server, so a nightly timer runs it (``packaging/``) and an activati
 moves only the delta (it reports how much was already in place) and re-reads only the
 files that changed since the pre-staging proved them (:mod:`drptools.verified`). Each
 environment's outcome is a status record ``prestage.<environment>`` (when, from which
-backup, bytes moved and already in place). It refuses while the DRP is active (an activation finished and no
-failback since): it would overwrite what the DRP server serves.
+backup, bytes moved and already in place). It refuses while the DRP is active (an
+activation finished and no failback since): it would overwrite what the DRP serves.
 """
 
 from __future__ import annotations
