@@ -43,9 +43,10 @@ import os
 
 import nagiosplugin
 
+from checks.backup._findings import Finding, finding, locked
 from checks.core.cli import Parser, add_thresholds, state
 from checks.core.errors import CannotCheck
-from checks.core.evaluate import STATES, Perf, Summary, Threshold, Verdict, show
+from checks.core.evaluate import Summary, Threshold, show
 from checks.core.output import STATE_NAMES
 from checks.core.runtime import Bench, Plugin, doing
 from checks.core.units import SECONDS
@@ -55,23 +56,6 @@ from drptools.config import DEFAULT_PATH, ConfigError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from drptools.config import Config, Environment
-
-
-def _locked(path: str) -> bool:
-    """True when a drp run holds the flock ``path`` (tested with a shared, non-waiting lock)."""
-    import fcntl
-
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(descriptor)
-    return False
 
 
 def snapshot_states(directory: str | os.PathLike[str]) -> list[tuple[str, str]]:
@@ -87,7 +71,7 @@ def snapshot_states(directory: str | os.PathLike[str]) -> list[tuple[str, str]]:
             os.path.join(directory, name, layout.MARKER)
         ):
             entries.add(f"{name}/{layout.MARKER}")
-    running = _locked(os.path.join(directory, layout.LOCK))
+    running = locked(os.path.join(directory, layout.LOCK))
     return [(s.name, s.state) for s in layout.classify_snapshots(entries, running)]
 
 
@@ -160,7 +144,7 @@ def dump_states(directory: str) -> list[tuple[str, str]]:
         names = set(os.listdir(directory))
     except FileNotFoundError:
         return []
-    running = _locked(os.path.join(directory, layout.LOCK))
+    running = locked(os.path.join(directory, layout.LOCK))
     return [(s.stamp, s.state) for s in layout.classify_dumps(names, running)]
 
 
@@ -200,7 +184,7 @@ class Backups(nagiosplugin.Resource):
             problem = sealed_problem(os.path.join(directory, name), name, self.digests)
             if problem is None:
                 return layout.parse_stamp(name), findings
-            findings.append(_finding(f"{what}: {name} is damaged: {problem}", "damaged"))
+            findings.append(finding(f"{what}: {name} is damaged: {problem}", "damaged"))
         return None, findings
 
     def _verification(self, environment: str, target: str) -> list[nagiosplugin.Metric]:
@@ -208,19 +192,19 @@ class Backups(nagiosplugin.Resource):
         what = f"{environment} files on {target}"
         record = status.read(status.record_name("verify", environment, target))
         if record is None:
-            return [_finding(f"{what}: never verified (drp verify files --rolling)",
-                             "unverified")]  # fmt: skip
+            return [finding(f"{what}: never verified (drp verify files --rolling)",
+                            "unverified")]  # fmt: skip
         findings: list[nagiosplugin.Metric] = []
         if record.get("result") == status.FAILED:
             kind = "damaged" if record.get("problems") else "failed_run"
-            findings.append(_finding(f"{what}: verification failed: {record.get('error')}", kind))
+            findings.append(finding(f"{what}: verification failed: {record.get('error')}", kind))
         last = record.get("last_ok")
         if isinstance(last, dict) and isinstance(last.get("started"), int | float):
             age = round(self.now - float(last["started"]))
             label = f"{environment}/verified/{target}"
             findings.append(nagiosplugin.Metric(label, age, "s", context="verified"))
         elif not findings:
-            findings.append(_finding(f"{what}: never verified successfully", "unverified"))
+            findings.append(finding(f"{what}: never verified successfully", "unverified"))
         return findings
 
     def _target_newest(
@@ -269,7 +253,7 @@ class Backups(nagiosplugin.Resource):
             )
         else:
             return self._ok_run_findings(what, record)
-        return [_finding(text, "failed_run")]
+        return [finding(text, "failed_run")]
 
     @staticmethod
     def _ok_run_findings(what: str, record: dict[str, object]) -> list[nagiosplugin.Metric]:
@@ -279,13 +263,13 @@ class Backups(nagiosplugin.Resource):
         shown = record.get("unreadable")
         if isinstance(count, int) and count > 0 and isinstance(shown, list):
             more = f" and {count - len(shown)} more" if count > len(shown) else ""
-            findings.append(_finding(
+            findings.append(finding(
                 f"{what}: {count} source file(s) could not be read and are not in "
                 f"{record.get('snapshot')}: {', '.join(map(str, shown))}{more}", "failed_run"
             ))  # fmt: skip
         if record.get("prune_error"):
             findings.append(
-                _finding(f"{what}: retention failed: {record['prune_error']}", "failed_run")
+                finding(f"{what}: retention failed: {record['prune_error']}", "failed_run")
             )
         return findings
 
@@ -298,8 +282,8 @@ class Backups(nagiosplugin.Resource):
             metrics += self._verification(environment.name, target)
             label = f"{environment.name}/files/{target}"
             if latest is None:
-                metrics.append(_finding(f"{environment.name}: no complete file backup on {target}",
-                                        "missing"))  # fmt: skip
+                metrics.append(finding(f"{environment.name}: no complete file backup on {target}",
+                                       "missing"))  # fmt: skip
             else:
                 times.append(latest)
                 metrics.append(nagiosplugin.Metric(label, round(self.now - latest), "s",
@@ -326,12 +310,8 @@ class Backups(nagiosplugin.Resource):
             age = round(self.now - max(times))
             metrics.append(nagiosplugin.Metric(label, age, "s", context="db"))
         else:
-            metrics.append(_finding(f"{environment}: no complete dump of {database}", "missing"))
+            metrics.append(finding(f"{environment}: no complete dump of {database}", "missing"))
         return metrics
-
-
-def _finding(text: str, kind: str) -> nagiosplugin.Metric:
-    return nagiosplugin.Metric(text, 0, context=kind)
 
 
 #: More incomplete backups than this on one target are summed up in one finding: a loop of
@@ -347,32 +327,12 @@ def _incomplete(what: str, noun: str, states: list[tuple[str, str]]) -> list[nag
             f"{what}: {len(found)} incomplete {noun} ({found[0][0]} to {found[-1][0]}; "
             "drp snapshots lists them)"
         )
-        return [_finding(text, "incomplete")]
+        return [finding(text, "incomplete")]
     findings = []
     for name, condition in found:
         why = "left by an interrupted run" if condition == layout.INTERRUPTED else "no COMPLETE"
-        findings.append(_finding(f"{what}: {name} is {condition} ({why})", "incomplete"))
+        findings.append(finding(f"{what}: {name} is {condition} ({why})", "incomplete"))
     return findings
-
-
-class Finding(nagiosplugin.Context):
-    """A fact with a fixed state (``--failed-run``, ``--incomplete``; missing: CRITICAL)."""
-
-    def __init__(self, name: str, code: int) -> None:
-        super().__init__(name, result_cls=Verdict)
-        self.code = code
-
-    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Verdict:
-        """The configured state, worded by the finding itself."""
-        return Verdict(STATES[self.code], None, metric)
-
-    def performance(self, metric: nagiosplugin.Metric, resource: object) -> Perf | None:
-        """Findings are not measurements."""
-        return None
-
-    def describe(self, metric: nagiosplugin.Metric) -> str:
-        """The finding's text."""
-        return str(metric.name)
 
 
 def describe(metric: nagiosplugin.Metric) -> str:
