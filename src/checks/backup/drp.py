@@ -1,0 +1,632 @@
+"""check_drp: would the DRP work now, and how long would an activation take?
+
+A backup never restored and a DRP server never tried are hopes. This check reads what
+``drp drill`` and ``drp prestage`` leave in the state directory, the snapshots' MANIFESTs,
+the runbook journals and, when configured, the DNS, and judges per environment of
+``drp.toml``:
+
+- the last drill (``drill.<env>.<target>`` records): a target whose latest drill failed
+  (``--failed-drill``, default critical: a backup that does not restore), and the age of
+  the newest successful one (``--*-drill``, default critical above 8 days; never drilled
+  is critical);
+- the last pre-staging (``prestage.<env>``): its age (``--*-prestage``, default warning
+  above 26 h: the nightly timer missed a night), or never pre-staged (``--unstaged``);
+- what an activation would still have to copy: the bytes of the files of the newest
+  complete snapshot that are new or changed (path, size, mtime, sha256) against the
+  snapshot the pre-staging restored, from the two MANIFESTs (everything when never
+  pre-staged), and the predicted RTO (``--*-rto``, default warning above 10 min,
+  critical above 30 min): those bytes at the files' restore throughput the last drill
+  measured (else that of the pre-staging's copy), plus the database imports the drill
+  timed, which an activation redoes in full whatever was pre-staged;
+- the DRP server: its root reachable (locally, or by ssh as drp reaches it) and with room
+  for what is still to copy (critical otherwise);
+- with ``[dns]``: the TTL of each record on the zone's primary, against the warning RTO
+  (a resolver keeps the old address that long after the switch: warning);
+- whether an activation or a failback is running now (a runbook holds drp's lock), or
+  the site runs on the DRP server (an activation in force with no failback since, or the
+  records answering the DRP's addresses): first in the status line, warning by default
+  (``--on-drp``: during a disaster the service is known and the check must not page
+  about it for hours, so ``--on-drp ok`` keeps it as information).
+
+Snapshots and MANIFESTs are read on targets that are local to this machine as the DRP
+server reaches them (``[drp.targets.X]``); a snapshot never changes, so the delta of two
+of them is computed once and remembered in the state. Complete snapshots on remote
+targets are not read (no ssh to the backup servers from the check): the prediction then
+says it cannot be made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import nagiosplugin
+from nagiosplugin.state import Ok
+
+from checks.backup._findings import Finding, finding, locked
+from checks.core.cli import Parser, add_thresholds, state
+from checks.core.errors import CannotCheck
+from checks.core.evaluate import Summary, Threshold, show
+from checks.core.runtime import Bench, Plugin, doing, remaining
+from checks.core.units import SECONDS
+from drptools import layout, manifest, status
+from drptools.config import DEFAULT_PATH
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from checks.clients.dns import Reply
+    from drptools.config import Config, Environment
+    from drptools.config.model import Dns
+
+#: Fewer bytes than this moved by a pre-staging say more about rsync's scan than about
+#: the link: no throughput is taken from such a copy.
+MIN_MEASURED_BYTES = 64 * 1024 * 1024
+#: State file (checks.core.statefile) of the deltas already computed.
+DELTAS = "drp-deltas"
+#: Seconds one DNS query may take at most (less when -t leaves less).
+DNS_TIMEOUT = 3.0
+
+
+# --- pure parts ------------------------------------------------------------------------
+
+
+def to_move(newest: dict[bytes, bytes], staged: dict[bytes, bytes]) -> tuple[int, int]:
+    """Bytes of the files of ``newest`` that ``staged`` lacks or holds otherwise (path,
+    size, mtime or sha256 differ), and the total of ``newest``: MANIFEST entries."""
+    held = {(manifest.key_content(key), digest) for key, digest in staged.items()}
+    total = moved = 0
+    for key, digest in newest.items():
+        size = manifest.key_size(key)
+        total += size
+        if (manifest.key_content(key), digest) not in held:
+            moved += size
+    return moved, total
+
+
+def number(value: object) -> float | None:
+    """A record's field as a number (None for anything else, booleans included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def drill_rate(record: dict[str, object]) -> float | None:
+    """Bytes per second of a drill's file restore (``bytes`` over ``parts.files``)."""
+    parts = record.get("parts")
+    seconds = number(parts.get("files")) if isinstance(parts, dict) else None
+    size = number(record.get("bytes"))
+    if seconds and size and seconds > 0 and size > 0:
+        return size / seconds
+    return None
+
+
+def database_seconds(record: dict[str, object]) -> float:
+    """The seconds a drill spent importing databases (its ``db:<name>`` parts)."""
+    parts = record.get("parts")
+    if not isinstance(parts, dict):
+        return 0.0
+    return sum(number(value) or 0.0 for key, value in parts.items() if str(key).startswith("db:"))
+
+
+def copy_rate(records: list[dict[str, object]]) -> float | None:
+    """Bytes per second of the file copies of a runbook's journal (what rsync moved over
+    the time the steps took), when they moved enough to measure."""
+    moved = seconds = 0.0
+    for record in records:
+        details = record.get("details")
+        if (
+            record.get("event") == "end"
+            and record.get("kind") == "copy-files"
+            and record.get("result") == "ok"
+            and isinstance(details, dict)
+        ):
+            moved += number(details.get("moved")) or 0.0
+            seconds += number(record.get("seconds")) or 0.0
+    return moved / seconds if moved >= MIN_MEASURED_BYTES and seconds > 0 else None
+
+
+def parse_statfs(text: str) -> int:
+    """Free bytes from ``stat -f -c '%a %S'`` (blocks available, block size)."""
+    fields = text.split()
+    if len(fields) != 2 or not all(field.isascii() and field.isdigit() for field in fields):
+        raise ValueError(f"not 'blocks size': {text.strip()[:80]!r}")
+    return int(fields[0]) * int(fields[1])
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _record(name: str) -> dict[str, object] | None:
+    try:
+        return status.read(name)
+    except status.Unreadable as error:
+        raise CannotCheck(str(error)) from None
+
+
+class Snapshot:
+    """A complete snapshot on a target readable here: where its MANIFEST is."""
+
+    __slots__ = ("directory", "stamp", "target")
+
+    def __init__(self, target: str, stamp: str, directory: str) -> None:
+        self.target, self.stamp, self.directory = target, stamp, directory
+
+    @property
+    def manifest_path(self) -> str:
+        return os.path.join(self.directory, layout.MANIFEST)
+
+
+class Readiness(nagiosplugin.Resource):
+    """Drills, pre-staging, the predicted RTO, the DRP server, the DNS, the site's side."""
+
+    def __init__(self, config: Config, environments: list[Environment], now: float) -> None:
+        self.config = config
+        self.environments = environments
+        self.now = now
+        self.deltas: dict[str, object] | None = None
+        self.deltas_changed = False
+
+    def probe(self) -> list[nagiosplugin.Metric]:
+        """Where the site runs first, then each environment, then the DRP server."""
+        metrics = self._side()
+        required = 0
+        for environment in self.environments:
+            with doing(f"reading the drills and pre-staging of {environment.name}"):
+                found, moving = self._environment(environment.name)
+            metrics += found
+            required += moving
+        self._save_deltas()
+        if self.config.dns is not None:
+            metrics += self._dns()
+        with doing("asking the DRP server for its free space"):
+            metrics += self._drp_server(required)
+        return metrics
+
+    # --- where the site runs ----------------------------------------------------------
+
+    def _side(self) -> list[nagiosplugin.Metric]:
+        """A runbook running now, or an activation in force."""
+        runs = os.path.join(status.state_dir(), "runs")
+        try:
+            names = sorted(name for name in os.listdir(runs) if name.endswith(".jsonl"))
+        except FileNotFoundError:
+            return []
+        found = []
+        lock = os.path.join(status.state_dir(), "locks", "runbook.lock")
+        if locked(lock):
+            running = _running_run(names)
+            kind = running.split("-", 1)[0] if running else "a runbook"
+            text = f"{kind} {running} in progress" if running else "a drp runbook is running"
+            found.append(finding(text, "note" if kind in ("prestage", "drill") else "on_drp"))
+        if any(name.startswith("activate-") for name in names):
+            from drptools.actions.common import activation_in_force
+
+            active = activation_in_force()
+            if active is not None:
+                found.append(finding(f"the site runs on the DRP server (activation {active[0]}, "
+                                     "no failback since)", "on_drp"))  # fmt: skip
+        return found
+
+    # --- an environment ---------------------------------------------------------------
+
+    def _environment(self, name: str) -> tuple[list[nagiosplugin.Metric], int]:
+        """Its drills, its pre-staging, what is left to move and the predicted RTO."""
+        metrics, drill = self._drills(name)
+        prestage = _record(f"prestage.{name}")
+        if prestage is None:
+            metrics.append(finding(f"{name}: never pre-staged (drp prestage): an activation "
+                                   "copies everything", "unstaged"))  # fmt: skip
+        elif (when := number(prestage.get("time"))) is not None:
+            metrics.append(nagiosplugin.Metric(f"{name}/prestage", round(self.now - when), "s",
+                                               context="prestage"))  # fmt: skip
+        newest = self._newest(name)
+        if newest is None:
+            metrics.append(finding(f"{name}: no complete snapshot readable here to predict "
+                                   "the activation from", "unpredictable"))  # fmt: skip
+            return metrics, 0
+        moving, note = self._delta(name, newest, prestage)
+        if note:
+            metrics.append(finding(note, "note"))
+        metrics.append(nagiosplugin.Metric(f"{name}/to_move", moving, "B", min=0,
+                                           context="to_move"))  # fmt: skip
+        rate = drill_rate(drill) if drill else None
+        if rate is None and prestage is not None and isinstance(prestage.get("run"), str):
+            rate = _journal_rate(str(prestage["run"]))
+        if rate is None and moving:
+            metrics.append(finding(f"{name}: no restore throughput measured yet (drp drill "
+                                   "measures it): no RTO predicted", "unpredictable"))  # fmt: skip
+            return metrics, moving
+        rto = (moving / rate if rate else 0.0) + (database_seconds(drill) if drill else 0.0)
+        metrics.append(nagiosplugin.Metric(f"{name}/rto", round(rto), "s", min=0, context="rto"))
+        return metrics, moving
+
+    def _drills(self, name: str) -> tuple[list[nagiosplugin.Metric], dict[str, object] | None]:
+        """Failed drills per target, the age of the newest good one; and that one."""
+        metrics = []
+        good: list[tuple[float, dict[str, object]]] = []
+        for target in self.config.targets:
+            record = _record(status.record_name("drill", name, target))
+            if record is None:
+                continue
+            finished = number(record.get("finished")) or number(record.get("started"))
+            if record.get("result") == status.OK and finished is not None:
+                good.append((finished, record))
+            elif record.get("result") == status.FAILED:
+                listed = record.get("problems")
+                problems = [str(p) for p in listed] if isinstance(listed, list) else []
+                why = problems[0] if problems else "no reason recorded"
+                more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+                ago = f" {show(self.now - finished, 's')} ago" if finished is not None else ""
+                metrics.append(finding(f"{name}: the drill on {target}{ago} failed: {why}{more}",
+                                       "failed_drill"))  # fmt: skip
+        if not good:
+            if not metrics:
+                metrics.append(finding(f"{name}: never drilled (drp drill)", "undrilled"))
+            return metrics, None
+        finished, record = max(good, key=lambda pair: pair[0])
+        metrics.append(nagiosplugin.Metric(f"{name}/drill", round(self.now - finished), "s",
+                                           context="drill"))  # fmt: skip
+        return metrics, record
+
+    def _root(self, target: str) -> str | None:
+        """The local root of ``target`` as the DRP server reaches it (None: remote)."""
+        location = (
+            self.config.drp.targets[target][0]
+            if self.config.drp is not None
+            else self.config.targets[target].location
+        )
+        return None if location.is_remote else location.path
+
+    def _newest(self, name: str) -> Snapshot | None:
+        """The newest complete snapshot of ``name`` on a local target (on a tie, B's, as
+        drp chooses)."""
+        from checks.backup.backup import snapshot_states
+
+        found = []
+        for target in self.config.targets:
+            root = self._root(target)
+            if root is None:
+                continue
+            directory = layout.files_dir(root, name)
+            complete = [s for s, c in snapshot_states(directory) if c == layout.COMPLETE]
+            if complete:
+                found.append((complete[-1], target, directory))
+        if not found:
+            return None
+        stamp, target, directory = max(found)
+        return Snapshot(target, stamp, os.path.join(directory, stamp))
+
+    def _delta(
+        self, name: str, newest: Snapshot, prestage: dict[str, object] | None
+    ) -> tuple[int, str | None]:
+        """Bytes the activation would copy, and a note when the pre-staged snapshot cannot
+        be compared (everything is then counted)."""
+        staged = None
+        note = None
+        if prestage is not None:
+            target, stamp = str(prestage.get("target")), str(prestage.get("snapshot"))
+            if (target, stamp) == (newest.target, newest.stamp):
+                return 0, None
+            root = self._root(target) if target in self.config.targets else None
+            if root is not None:
+                staged = Snapshot(target, stamp, f"{layout.files_dir(root, name)}/{stamp}")
+            if staged is None or not os.path.exists(staged.manifest_path):
+                note = (f"{name}: the pre-staged snapshot {stamp} of {target} cannot be read "
+                        "here: all of the newest one is counted as to move")  # fmt: skip
+                staged = None
+        key = f"{name} {newest.target}/{newest.stamp} " + (
+            f"{staged.target}/{staged.stamp}" if staged else "-"
+        )
+        identity = [_identity(newest.manifest_path)]
+        if staged is not None:
+            identity.append(_identity(staged.manifest_path))
+        cached = self._cached_deltas().get(key)
+        if isinstance(cached, list) and cached[:-1] == identity:
+            return int(cached[-1]), note
+        entries = _manifest(newest.manifest_path)
+        moving, _ = to_move(entries, _manifest(staged.manifest_path) if staged else {})
+        assert self.deltas is not None
+        self.deltas[key] = [*identity, moving]
+        self.deltas_changed = True
+        return moving, note
+
+    def _cached_deltas(self) -> dict[str, object]:
+        if self.deltas is None:
+            from checks.core import statefile
+
+            known = statefile.load(DELTAS)
+            self.deltas = known if isinstance(known, dict) else {}
+        return self.deltas
+
+    def _save_deltas(self) -> None:
+        """Remember the deltas of this run's snapshots (and forget the others)."""
+        if self.deltas_changed and self.deltas is not None:
+            from checks.core import statefile
+
+            statefile.save(DELTAS, self.deltas)
+
+    # --- DNS ----------------------------------------------------------------------------
+
+    def _dns(self) -> list[nagiosplugin.Metric]:
+        """Each record's TTL on the primary, and whether it answers the DRP's addresses."""
+        import ipaddress
+
+        config = self.config.dns
+        assert config is not None
+        side = self.config.drp
+        drp = {str(ipaddress.ip_address(a)) for a in side.addresses} if side else set()
+        metrics = []
+        for environment in self.environments:
+            for name in config.records.get(environment.name, ()):
+                try:
+                    reply = _ask(config, name)
+                except (OSError, ValueError) as error:
+                    metrics.append(finding(f"{name}: the primary {config.primary} does not "
+                                           f"answer: {error}", "dns"))  # fmt: skip
+                    continue
+                if reply.ttl is None:
+                    metrics.append(finding(f"{name}: no address on the primary {config.primary} "
+                                           f"({reply.rcode})", "dns"))  # fmt: skip
+                    continue
+                metrics.append(nagiosplugin.Metric(f"{name}/ttl", reply.ttl, "s", min=0,
+                                                   context="ttl"))  # fmt: skip
+                answered = {str(ipaddress.ip_address(a)) for a in reply.records}
+                if answered and answered <= drp:
+                    metrics.append(finding(f"{name} answers the DRP server's addresses: the site "
+                                           "runs on the DRP server", "on_drp"))  # fmt: skip
+        return metrics
+
+    # --- the DRP server ---------------------------------------------------------------
+
+    def _drp_server(self, required: int) -> list[nagiosplugin.Metric]:
+        """Reachable, and with room for what is still to copy."""
+        side = self.config.drp
+        assert side is not None
+        where = str(side.location)
+        if side.location.is_remote:
+            free, problem = _remote_free(self.config)
+        else:
+            try:
+                info = os.statvfs(side.location.path)
+                free, problem = info.f_bavail * info.f_frsize, None
+            except OSError as error:
+                free, problem = None, f"the DRP root {where} cannot be used: {error.strerror}"
+        if free is None:
+            return [finding(problem or f"the DRP server {where} is unreachable", "unreachable")]
+        metrics = [nagiosplugin.Metric("drp/free", free, "B", min=0, context="free")]
+        if free < required:
+            metrics.append(finding(f"the DRP server has {show(free, 'B')} free at {where}, "
+                                   f"the activation would copy {show(required, 'B')}",
+                                   "unreachable"))  # fmt: skip
+        return metrics
+
+
+def _ask(config: Dns, name: str) -> Reply:
+    """The A records of ``name`` on the zone's primary, else its AAAA ones, each query
+    bounded by a share of what is left of ``-t``."""
+    from checks.clients import dns as client
+
+    reply = None
+    for kind in ("A", "AAAA"):
+        with doing(f"asking {config.primary} for {name} {kind}"):
+            timeout = min(DNS_TIMEOUT, (remaining() or DNS_TIMEOUT) / 3)
+            reply = client.query(name, kind, config.primary, config.port, timeout)
+        if reply.records:
+            break
+    assert reply is not None
+    return reply
+
+
+def _identity(path: str) -> list[int]:
+    """Inode, size and mtime of a MANIFEST (all 0 when missing): a cached delta is of
+    the same files."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return [0, 0, 0]
+    return [info.st_ino, info.st_size, info.st_mtime_ns]
+
+
+def _manifest(path: str) -> dict[bytes, bytes]:
+    """The entries of the MANIFEST at ``path``; UNKNOWN when it cannot be used."""
+    try:
+        with open(path, "rb") as file:
+            return manifest.parse_manifest(file.read())
+    except OSError as error:
+        raise CannotCheck(f"cannot read {path}: {error.strerror}") from None
+    except manifest.ManifestError as error:
+        raise CannotCheck(f"{path}: {error}") from None
+
+
+def _running_run(names: list[str]) -> str | None:
+    """The run id of the journal, newest first, whose last begin or resume was written by
+    the process that holds the runbook lock now."""
+    from drptools import journal
+    from drptools.errors import Failure
+
+    lock = os.path.join(status.state_dir(), "locks", "runbook.lock")
+    try:
+        with open(lock, encoding="ascii", errors="replace") as file:
+            holder = file.read(64).split()
+    except OSError:
+        return None
+    pid = int(holder[0]) if holder and holder[0].isdigit() else None
+    for name in sorted(names, key=lambda run: run.split("-", 1)[-1], reverse=True):
+        run_id = name[: -len(".jsonl")]
+        try:
+            records = journal.read(run_id)
+        except Failure:  # being written, or damaged: not the running one
+            records = []
+        started = [r.get("pid") for r in records if r.get("event") in ("begin", "resume")]
+        if journal.finish(records) is None and started and started[-1] == pid:
+            return run_id
+    return None
+
+
+def _journal_rate(run_id: str) -> float | None:
+    """The copy throughput of a pre-staging run, from its journal (None: unreadable)."""
+    from drptools import journal
+    from drptools.errors import Failure
+
+    try:
+        return copy_rate(journal.read(run_id))
+    except Failure:
+        return None
+
+
+def _remote_free(config: Config) -> tuple[int | None, str | None]:
+    """Free bytes at the DRP root over ssh, as drp reaches it; or why it cannot be told."""
+    from checks.core import external
+    from drptools.config import Target
+    from drptools.targets import Place
+
+    side = config.drp
+    assert side is not None
+    place = Place(Target("drp", side.location, side.datacenter, side.ssh_config))
+    argv = place.command(["stat", "-f", "-c", "%a %S", "--", side.location.path])
+    try:
+        done = external.run(argv, f"asking the DRP server {side.location} for its free space")
+    except CannotCheck as error:
+        return None, f"the DRP server {side.location} is unreachable: {error}"
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        return None, f"the DRP server {side.location} is unreachable: {said}"
+    try:
+        return parse_statfs(done.stdout), None
+    except ValueError as error:
+        return None, f"the DRP server {side.location} answered garbage: {error}"
+
+
+# --- judging and wording ---------------------------------------------------------------
+
+#: How each metric reads, after its environment (or record name).
+WORDS = {"drill": "drilled {} ago", "prestage": "pre-staged {} ago", "to_move": "{} to move",
+         "rto": "predicted RTO {}", "free": "{} free", "ttl": "TTL {}"}  # fmt: skip
+#: Findings that are shown in an OK status line too.
+NOTES = ("on_drp", "note", "unstaged")
+
+
+def owner(metric: nagiosplugin.Metric) -> str:
+    """What a metric is about: its environment, its DNS name, or the DRP server."""
+    name = str(metric.name).rsplit("/", 1)[0]
+    return "DRP server" if name == "drp" else name
+
+
+def figure(metric: nagiosplugin.Metric) -> str:
+    """``drilled 2 d ago``, ``1 GiB to move``, ``TTL 5 min`` …"""
+    return WORDS[str(metric.context)].format(show(metric.value, metric.uom or ""))
+
+
+def describe(metric: nagiosplugin.Metric) -> str:
+    """``www drilled 2 d ago``, ``www 1 GiB to move``, ``DRP server 50 GiB free`` …"""
+    return f"{owner(metric)} {figure(metric)}"
+
+
+class DrpSummary(Summary):
+    """Where the site runs first, then ``www: drilled 2 d ago, pre-staged 5 h ago, …``."""
+
+    def ok(self, results: nagiosplugin.Results) -> str:
+        """The notes first, then each owner's figures."""
+        notes = []
+        grouped: dict[str, list[str]] = {}
+        for result in results:
+            metric = result.metric
+            if metric is None:
+                continue
+            if str(metric.context) in NOTES:
+                notes.append(str(result))
+            elif str(metric.context) in WORDS:
+                grouped.setdefault(owner(metric), []).append(figure(metric))
+        figures = [f"{name}: {', '.join(texts)}" for name, texts in grouped.items()]
+        return "; ".join(notes + figures)
+
+    def problem(self, results: nagiosplugin.Results) -> str:
+        """Every problem, worst first, but those about where the site runs before all."""
+        problems = [result for result in results if result.state != Ok]
+        side = [r for r in problems if r.metric is not None and r.metric.context == "on_drp"]
+        return ", ".join(str(result) for result in side + [r for r in problems if r not in side])
+
+
+def build_parser() -> Parser:
+    """check_drp's options: ages and the RTO with duration units, states for findings."""
+    parser = Parser(
+        "check_drp",
+        __doc__.split("\n\n")[0],
+        examples=(
+            "check_drp                             the defaults, every environment",
+            "check_drp --critical-rto 15m          a stricter RTO goal",
+            "check_drp --on-drp ok                 during an outage: no alert for it",
+        ),
+    )
+    parser.add_argument(
+        "--config", default=DEFAULT_PATH, metavar="FILE",
+        help="drp configuration: environments, targets, [drp], [dns] (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "-e", "--environment", action="append", metavar="NAME",
+        help="judge only this environment (repeatable; default: all)",
+    )  # fmt: skip
+    for metric, what, defaults in (
+        ("drill", "the age of the last successful drill", (None, "8d")),
+        ("prestage", "the age of the last pre-staging", ("26h", None)),
+        ("rto", "the predicted RTO of an activation (the warning one also bounds DNS TTLs)",
+         ("10m", "30m")),
+    ):  # fmt: skip
+        add_thresholds(
+            parser, f"{what}, units s m h d w", metric=metric, scale=SECONDS, defaults=defaults
+        )
+    for option, default, what in (
+        ("--failed-drill", "critical", "a target whose latest drill failed"),
+        ("--unstaged", "warning", "an environment never pre-staged"),
+        ("--on-drp", "warning", "an activation or failback running, or the site running on "
+         "the DRP server"),
+    ):  # fmt: skip
+        parser.add_argument(
+            option, type=state, default=default, metavar="STATE",
+            help=f"state for {what} (default: {default})",
+        )  # fmt: skip
+    return parser
+
+
+def load(path: str, names: list[str] | None) -> tuple[Config, list[Environment]]:
+    """The configuration (with ``[drp]``) and the environments to judge; else UNKNOWN."""
+    from checks.backup.backup import load as load_backup
+
+    config, environments = load_backup(path, names)
+    if config.drp is None:
+        raise CannotCheck(f"{path} has no [drp] section: no DRP server to judge")
+    return config, environments
+
+
+def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
+    """The Check for parsed ``args``."""
+    with doing(f"reading {args.config}"):
+        config, environments = load(args.config, args.environment)
+    return nagiosplugin.Check(
+        Readiness(config, environments, layout.now()),
+        Threshold("drill", args.warning_drill, args.critical_drill, describe),
+        Threshold("prestage", args.warning_prestage, args.critical_prestage, describe),
+        Threshold("rto", args.warning_rto, args.critical_rto, describe),
+        Threshold("ttl", args.warning_rto, None, describe),
+        Threshold("to_move", None, None, describe),
+        Threshold("free", None, None, describe),
+        Finding("undrilled", 2),
+        Finding("failed_drill", args.failed_drill),
+        Finding("unstaged", args.unstaged),
+        Finding("on_drp", args.on_drp),
+        Finding("unreachable", 2),
+        Finding("unpredictable", 1),
+        Finding("dns", 1),
+        Finding("note", 0),
+        DrpSummary(),
+    )
+
+
+PLUGIN = Plugin(
+    "drp",
+    build_parser,
+    make_check,
+    services=("vigie-drp-readiness",),
+    bench=(Bench("check_drp (drilled, pre-staged, local DRP root)", ("--config", "{drp_config}")),),
+)
+main = PLUGIN.main
