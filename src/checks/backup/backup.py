@@ -157,11 +157,15 @@ def newest(states: list[tuple[str, str]]) -> float | None:
 class Backups(nagiosplugin.Resource):
     """Ages of the newest complete backups, and findings about runs and leftovers."""
 
-    def __init__(self, config: Config, environments: list[Environment], now: float) -> None:
+    def __init__(
+        self, config: Config, environments: list[Environment], now: float,
+        drills: Drills | None = None,
+    ) -> None:  # fmt: skip
         self.config = config
         self.environments = environments
         self.now = now
         self.digests = Digests()
+        self.drills = drills or Drills()
 
     def probe(self) -> list[nagiosplugin.Metric]:
         """Per environment: file ages (overall, per target), database ages, findings."""
@@ -275,6 +279,7 @@ class Backups(nagiosplugin.Resource):
 
     def _files(self, environment: Environment) -> list[nagiosplugin.Metric]:
         metrics, times = [], []
+        latest_by_target: dict[str, float] = {}
         for target in self.config.targets:
             with doing(f"reading the file backups of {environment.name} on {target}"):
                 latest, findings = self._target_newest("files", environment.name, target, None)
@@ -288,6 +293,8 @@ class Backups(nagiosplugin.Resource):
                 times.append(latest)
                 metrics.append(nagiosplugin.Metric(label, round(self.now - latest), "s",
                                                    context="target"))  # fmt: skip
+                latest_by_target[target] = latest
+        metrics += self.drills.findings(self.config, environment.name, latest_by_target)
         if times:
             age = round(self.now - max(times))
             metrics.append(
@@ -317,6 +324,52 @@ class Backups(nagiosplugin.Resource):
 #: More incomplete backups than this on one target are summed up in one finding: a loop of
 #: interrupted runs must not make a status line of thousands of characters.
 MAX_LISTED = 3
+
+
+class Drills:
+    """Whether each target's newest complete snapshot was proven by a restore drill.
+
+    ``drp drill`` restores the newest backups weekly, so on each target (the targets
+    alternate by day) a snapshot is drilled about every two weeks. A target is reported
+    when its last drill failed, when none is on record, or when the snapshot its last
+    successful drill restored is more than ``grace`` older than its newest complete one.
+    Drills are judged where they are in use: with a ``[drp]`` section, once a drill record
+    of the environment exists, or when ``always`` (``--undrilled`` set to a state above OK).
+    """
+
+    def __init__(self, grace: float = 15 * 86400, always: bool = False) -> None:
+        self.grace, self.always = grace, always
+
+    def findings(
+        self, config: Config, environment: str, latest: dict[str, float]
+    ) -> list[nagiosplugin.Metric]:
+        """One ``undrilled`` finding per target whose newest snapshot lacks a drill."""
+        records = {}
+        for target in latest:
+            try:
+                records[target] = status.read(status.record_name("drill", environment, target))
+            except status.Unreadable as error:
+                raise CannotCheck(str(error)) from None
+        in_use = self.always or config.drp is not None or any(records.values())
+        if not in_use:
+            return []
+        found = []
+        for target, newest_time in latest.items():
+            what = f"{environment} files on {target}"
+            record = records[target]
+            drilled = record.get("snapshot") if record else None
+            drilled_time = layout.parse_stamp(drilled) if isinstance(drilled, str) else None
+            if record is None:
+                text = f"{what}: never restored by a drill (drp drill)"
+            elif record.get("result") != status.OK or drilled_time is None:
+                text = f"{what}: the last drill failed, no snapshot is proven restorable"
+            elif newest_time - drilled_time > self.grace:
+                lag = show(newest_time - drilled_time, "s")
+                text = f"{what}: the last drill restored {drilled}, {lag} older than the newest"
+            else:
+                continue
+            found.append(finding(text, "undrilled"))
+        return found
 
 
 def _incomplete(what: str, noun: str, states: list[tuple[str, str]]) -> list[nagiosplugin.Metric]:
@@ -373,7 +426,9 @@ class BackupSummary(Summary):
                 f"db {key[3:]} {age}" for key, age in ages.items() if key.startswith("db/")
             ]
             lines.append(", ".join([text, *databases]))
-        return "; ".join(lines)
+        notes = [str(result) for result in results
+                 if result.metric is not None and result.metric.context == "undrilled"]  # fmt: skip
+        return "; ".join(lines + notes)
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
         """One line per result with its state."""
@@ -443,6 +498,24 @@ def build_parser() -> Parser:
         "or a verification that found problems (default: critical)",
     )
     parser.add_argument(
+        "--undrilled",
+        type=state,
+        default="ok",
+        metavar="STATE",
+        help="state for a target whose newest snapshot no restore drill proved (drp drill; "
+        "default: ok, named in the status line where drills are in use: with [drp] or "
+        "once a drill record exists; another state judges it everywhere)",
+    )
+    parser.add_argument(
+        "--drill-grace",
+        type=duration,
+        default="15d",
+        metavar="DURATION",
+        help="how much older than a target's newest snapshot the one its last drill "
+        "restored may be, units s m h d w (default: %(default)s: weekly drills reach each "
+        "target every other week)",
+    )
+    parser.add_argument(
         "--unverified",
         type=state,
         default="warning",
@@ -450,6 +523,19 @@ def build_parser() -> Parser:
         help="state for a target whose files were never verified (default: warning)",
     )
     return parser
+
+
+def duration(text: str) -> float:
+    """A duration with units (``15d``, ``36h``) for an option that is not a range."""
+    from checks.core.ranges import RangeError, parse_number
+
+    try:
+        value = parse_number(text, SECONDS)
+    except (RangeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
 
 
 def load(path: str, names: list[str] | None) -> tuple[Config, list[Environment]]:
@@ -473,8 +559,9 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``."""
     with doing(f"reading {args.config}"):
         loaded, environments = load(args.config, args.environment)
+    drills = Drills(args.drill_grace, always=args.undrilled != 0)
     return nagiosplugin.Check(
-        Backups(loaded, environments, layout.now()),
+        Backups(loaded, environments, layout.now(), drills),
         Threshold("files", args.warning_files, args.critical_files, describe),
         Threshold("target", args.warning_target, args.critical_target, describe),
         Threshold("db", args.warning_db, args.critical_db, describe),
@@ -484,6 +571,7 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
         Finding("incomplete", args.incomplete),
         Finding("damaged", args.damaged),
         Finding("unverified", args.unverified),
+        Finding("undrilled", args.undrilled),
         BackupSummary(),
     )
 

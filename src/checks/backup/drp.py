@@ -569,11 +569,16 @@ def build_parser() -> Parser:
     for metric, what, defaults in (
         ("drill", "the age of the last successful drill", (None, "8d")),
         ("prestage", "the age of the last pre-staging", ("26h", None)),
-        ("rto", "the predicted RTO of an activation (the warning one also bounds DNS TTLs)",
+        ("rto", "the predicted RTO of an activation (the warning range also bounds DNS TTLs)",
          ("10m", "30m")),
     ):  # fmt: skip
         add_thresholds(
-            parser, f"{what}, units s m h d w", metric=metric, scale=SECONDS, defaults=defaults
+            parser,
+            f"{what}, units s m h d w",
+            metric=metric,
+            short=metric == "rto",
+            scale=SECONDS,
+            defaults=defaults,
         )
     for option, default, what in (
         ("--failed-drill", "critical", "a target whose latest drill failed"),
