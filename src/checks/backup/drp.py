@@ -65,6 +65,13 @@ MIN_MEASURED_BYTES = 64 * 1024 * 1024
 DELTAS = "drp-deltas"
 #: Seconds one DNS query may take at most (less when -t leaves less).
 DNS_TIMEOUT = 3.0
+#: Seconds kept from -t after the DRP server was asked, to judge and print.
+REPORT_MARGIN = 0.5
+#: ssh's exit status when it failed itself (could not connect, log in …).
+SSH_FAILED = 255
+#: The lock every drp runbook holds (drptools.runbook.LOCK; that module is not imported
+#: for it: it pulls in statistics and secrets).
+RUNBOOK_LOCK = "runbook"
 
 
 # --- pure parts ------------------------------------------------------------------------
@@ -192,8 +199,7 @@ class Readiness(nagiosplugin.Resource):
         except FileNotFoundError:
             return []
         found = []
-        lock = os.path.join(status.state_dir(), "locks", "runbook.lock")
-        if locked(lock):
+        if locked(status.LocalLock(RUNBOOK_LOCK).path):
             running = _running_run(names)
             kind = running.split("-", 1)[0] if running else "a runbook"
             text = f"{kind} {running} in progress" if running else "a drp runbook is running"
@@ -440,16 +446,16 @@ def _manifest(path: str) -> dict[bytes, bytes]:
 
 def _running_run(names: list[str]) -> str | None:
     """The run id of the journal, newest first, whose last begin or resume was written by
-    the process that holds the runbook lock now."""
+    the process that holds the runbook lock now (the newest unfinished one when the lock
+    does not say who holds it)."""
     from drptools import journal
     from drptools.errors import Failure
 
-    lock = os.path.join(status.state_dir(), "locks", "runbook.lock")
     try:
-        with open(lock, encoding="ascii", errors="replace") as file:
+        with open(status.LocalLock(RUNBOOK_LOCK).path, encoding="ascii", errors="replace") as file:
             holder = file.read(64).split()
     except OSError:
-        return None
+        holder = []
     pid = int(holder[0]) if holder and holder[0].isdigit() else None
     for name in sorted(names, key=lambda run: run.split("-", 1)[-1], reverse=True):
         run_id = name[: -len(".jsonl")]
@@ -458,7 +464,7 @@ def _running_run(names: list[str]) -> str | None:
         except Failure:  # being written, or damaged: not the running one
             records = []
         started = [r.get("pid") for r in records if r.get("event") in ("begin", "resume")]
-        if journal.finish(records) is None and started and started[-1] == pid:
+        if journal.finish(records) is None and started and pid in (None, started[-1]):
             return run_id
     return None
 
@@ -484,13 +490,16 @@ def _remote_free(config: Config) -> tuple[int | None, str | None]:
     assert side is not None
     place = Place(Target("drp", side.location, side.datacenter, side.ssh_config))
     argv = place.command(["stat", "-f", "-c", "%a %S", "--", side.location.path])
-    try:
-        done = external.run(argv, f"asking the DRP server {side.location} for its free space")
+    what = f"asking the DRP server {side.location} for its free space"
+    try:  # ends before -t does, so that an ssh that hangs is judged, not timed out
+        done = external.run(argv, what, timeout=max((remaining() or 10) - REPORT_MARGIN, 0.1))
     except CannotCheck as error:
         return None, f"the DRP server {side.location} is unreachable: {error}"
     if done.returncode != 0:
         said = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-        return None, f"the DRP server {side.location} is unreachable: {said}"
+        if done.returncode == SSH_FAILED:
+            return None, f"the DRP server {side.location} is unreachable: {said}"
+        return None, f"the DRP root {side.location} cannot be used: {said}"
     try:
         return parse_statfs(done.stdout), None
     except ValueError as error:

@@ -182,16 +182,45 @@ def test_a_drp_server_unreachable_by_ssh_is_critical(site, monkeypatch):
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    ssh_config = root / "ssh_config"
-    ssh_config.write_text(f"Host drp-test\n  HostName 127.0.0.1\n  Port {port}\n")
-    text = config.read_text().replace(f'location = "{root / "drp"}"',
-                                      'location = "drp-test:/srv/drp"')  # fmt: skip
-    config.write_text(text + f'ssh_config = "{ssh_config}"\n')
+    remote_drp(root, config, port)
     outcome = check(config, EVEN_NOON + 2 * HOUR, "--unstaged", "ok", monkeypatch=monkeypatch)
     assert outcome.state == 2, outcome.text
     assert outcome.summary.startswith(
         "the DRP server drp-test:/srv/drp is unreachable: ssh: connect to host 127.0.0.1 port"
     ), outcome.summary
+
+
+def remote_drp(root: Path, config: Path, port: int) -> None:
+    """The DRP server reached by ssh at 127.0.0.1 ``port`` (an ssh config's Host)."""
+    ssh_config = root / "ssh_config"
+    ssh_config.write_text(f"Host drp-test\n  HostName 127.0.0.1\n  Port {port}\n")
+    text = config.read_text().replace(f'location = "{root / "drp"}"',
+                                      'location = "drp-test:/srv/drp"')  # fmt: skip
+    config.write_text(text + f'ssh_config = "{ssh_config}"\n')
+
+
+def test_a_drp_server_that_never_answers_is_critical_within_the_timeout(site, monkeypatch):
+    import socket
+    import time
+
+    root, config = site
+    drilled("A", stamp_on_a(root), EVEN_NOON + HOUR)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never says a word
+        remote_drp(root, config, silent.getsockname()[1])
+        started = time.monotonic()
+        outcome = check(config, EVEN_NOON + 2 * HOUR, "--unstaged", "ok", "-t", "2",
+                        monkeypatch=monkeypatch)  # fmt: skip
+        assert time.monotonic() - started < 2
+    assert outcome.state == 2, outcome.text
+    assert outcome.summary.startswith(
+        "the DRP server drp-test:/srv/drp is unreachable: ssh did not finish within"
+    ), outcome.summary
+
+
+def test_the_runbook_lock_is_drps():
+    from drptools import runbook
+
+    assert check_drp.RUNBOOK_LOCK == runbook.LOCK
 
 
 def test_an_activation_in_force_and_one_in_progress_come_first(site, monkeypatch):
