@@ -16,7 +16,16 @@ from checks.backup import drp as check_drp
 from checks.core.runtime import Outcome
 from drptools import layout, manifest, status
 from tests.helpers.contract import assert_conforms, run_installed
-from tests.helpers.drp import DAY, EVEN_NOON, drp, held_lock, local_site, recovery_site, toml
+from tests.helpers.drp import (
+    DAY,
+    DRP_ADDRESSES,
+    EVEN_NOON,
+    drp,
+    held_lock,
+    local_site,
+    recovery_site,
+    toml,
+)
 
 HOUR = 3600
 GIB = 1024**3
@@ -327,3 +336,21 @@ def test_statfs_garbage_is_refused_or_read(text):
     else:
         with pytest.raises(ValueError, match="not 'blocks size'"):
             check_drp.parse_statfs(text)
+
+
+def test_records_on_the_drp_addresses_mean_the_site_runs_there(tmp_path, bind_zone, monkeypatch):
+    from drptools import config as drp_config
+    from drptools import dns
+
+    root, config = recovery_site(tmp_path, bind_zone)
+    drilled("A", stamp_on_a(root), EVEN_NOON + HOUR)
+    prestaged(config, EVEN_NOON + HOUR)
+    loaded = drp_config.load(str(config))
+    assert loaded.dns is not None
+    assert loaded.production is not None
+    old, new = dns.Addresses.of(loaded.production.addresses), dns.Addresses.of(DRP_ADDRESSES)
+    dns.swap(loaded.dns, "www.example.test", old, new, ttl=30)
+    outcome = check(config, EVEN_NOON + 2 * HOUR, monkeypatch=monkeypatch)
+    assert (outcome.state, outcome.summary) == (
+        1, "www.example.test answers the DRP server's addresses: the site runs on the DRP "
+        "server")  # fmt: skip
