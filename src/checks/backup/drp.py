@@ -170,8 +170,8 @@ class Readiness(nagiosplugin.Resource):
         self.config = config
         self.environments = environments
         self.now = now
-        self.deltas: dict[str, object] | None = None
-        self.deltas_changed = False
+        self.known_deltas: dict[str, object] | None = None
+        self.used_deltas: dict[str, object] = {}
 
     def probe(self) -> list[nagiosplugin.Metric]:
         """Where the site runs first, then each environment, then the DRP server."""
@@ -326,30 +326,31 @@ class Readiness(nagiosplugin.Resource):
         identity = [_identity(newest.manifest_path)]
         if staged is not None:
             identity.append(_identity(staged.manifest_path))
-        cached = self._cached_deltas().get(key)
+        cached = self._known_deltas().get(key)
         if isinstance(cached, list) and cached[:-1] == identity:
-            return int(cached[-1]), note
-        entries = _manifest(newest.manifest_path)
-        moving, _ = to_move(entries, _manifest(staged.manifest_path) if staged else {})
-        assert self.deltas is not None
-        self.deltas[key] = [*identity, moving]
-        self.deltas_changed = True
+            moving = int(cached[-1])
+        else:
+            entries = _manifest(newest.manifest_path)
+            moving, _ = to_move(entries, _manifest(staged.manifest_path) if staged else {})
+        self.used_deltas[key] = [*identity, moving]
         return moving, note
 
-    def _cached_deltas(self) -> dict[str, object]:
-        if self.deltas is None:
+    def _known_deltas(self) -> dict[str, object]:
+        """The deltas earlier runs computed, read once."""
+        if self.known_deltas is None:
             from checks.core import statefile
 
             known = statefile.load(DELTAS)
-            self.deltas = known if isinstance(known, dict) else {}
-        return self.deltas
+            self.known_deltas = known if isinstance(known, dict) else {}
+        return self.known_deltas
 
     def _save_deltas(self) -> None:
-        """Remember the deltas of this run's snapshots (and forget the others)."""
-        if self.deltas_changed and self.deltas is not None:
+        """Remember the deltas of this run's snapshots, and forget the others (only when
+        that changes anything)."""
+        if self.used_deltas and self.used_deltas != self.known_deltas:
             from checks.core import statefile
 
-            statefile.save(DELTAS, self.deltas)
+            statefile.save(DELTAS, self.used_deltas)
 
     # --- DNS ----------------------------------------------------------------------------
 

@@ -156,7 +156,9 @@ def test_a_prestage_left_a_gigabyte_behind(site, monkeypatch):
     outcome = check(config, now, "--warning-prestage", "30d", "--critical-rto", "15m",
                     monkeypatch=monkeypatch)  # fmt: skip
     assert (outcome.state, outcome.summary) == (2, "www predicted RTO 17 min 4 s > 15 min")
-    assert f"{check_drp.DELTAS}.json" in os.listdir(os.environ["VIGIE_STATE_DIR"])  # computed once
+    remembered = json.loads(Path(os.environ["VIGIE_STATE_DIR"], f"{check_drp.DELTAS}.json")
+                            .read_text())  # fmt: skip
+    assert [delta[-1] for delta in remembered.values()] == [GIB]  # computed once, kept
 
 
 def test_no_room_on_the_drp_server_for_the_delta(site, monkeypatch):
