@@ -26,6 +26,7 @@ from tests.helpers.drp import (
     recovery_site,
     toml,
 )
+from tests.servers.sshd import Sshd
 
 HOUR = 3600
 GIB = 1024**3
@@ -356,3 +357,28 @@ def test_records_on_the_drp_addresses_mean_the_site_runs_there(tmp_path, bind_zo
     assert (outcome.state, outcome.summary) == (
         1, "www.example.test answers the DRP server's addresses: the site runs on the DRP "
         "server")  # fmt: skip
+
+
+def by_ssh(root: Path, config: Path, server: Sshd, location: Path) -> None:
+    """The DRP server reached at ``location`` through a real sshd (its ssh_config)."""
+    text = config.read_text().replace(f'location = "{root / "drp"}"',
+                                      f'location = "{server.alias}:{location}"')  # fmt: skip
+    config.write_text(text + f'ssh_config = "{server.ssh_config}"\n')
+
+
+def test_a_drp_server_over_ssh_reports_its_free_space_or_its_missing_root(site, sshd, monkeypatch):
+    root, config = site
+    drilled("A", stamp_on_a(root), EVEN_NOON + HOUR)
+    by_ssh(root, config, sshd, root / "drp")
+    outcome = check(config, EVEN_NOON + 2 * HOUR, "--unstaged", "ok", monkeypatch=monkeypatch)
+    assert outcome.state == 0, outcome.text
+    free = os.statvfs(root / "drp").f_bavail * os.statvfs(root / "drp").f_frsize
+    (reported,) = [field for field in outcome.status_line.split() if field.startswith("drp/")]
+    assert abs(int(reported.split("=")[1].split("B")[0]) - free) < 64 * MIB
+    (root / "drp").rmdir()
+    outcome = check(config, EVEN_NOON + 2 * HOUR, "--unstaged", "ok", monkeypatch=monkeypatch)
+    assert outcome.state == 2
+    assert outcome.summary == (
+        f"the DRP root {sshd.alias}:{root / 'drp'} cannot be used: stat: cannot read file "
+        f"system information for '{root / 'drp'}': No such file or directory"
+    )
