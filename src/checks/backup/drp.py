@@ -28,16 +28,17 @@ the runbook journals and, when configured, the DNS, and judges per environment o
   (``--on-drp``: during a disaster the service is known and the check must not page
   about it for hours, so ``--on-drp ok`` keeps it as information).
 
-Snapshots and MANIFESTs are read on targets that are local to this machine as the DRP
-server reaches them (``[drp.targets.X]``); a snapshot never changes, so the delta of two
-of them is computed once and remembered in the state. Complete snapshots on remote
-targets are not read (no ssh to the backup servers from the check): the prediction then
-says it cannot be made.
+Snapshots and MANIFESTs are read on the targets as the DRP server reaches them
+(``[drp.targets.X]``): local directories always, ssh targets only with
+``--remote-targets`` (one listing per target and run; the monitoring user then needs
+drp's ssh access, which a site may not want to give it). A complete snapshot never
+changes, so the delta of two of them is computed once and remembered in the state.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 
 import nagiosplugin
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from checks.clients.dns import Reply
     from drptools.config import Config, Environment
     from drptools.config.model import Dns
+    from drptools.targets import Place
 
 #: Fewer bytes than this moved by a pre-staging say more about rsync's scan than about
 #: the link: no throughput is taken from such a copy.
@@ -143,6 +145,10 @@ def parse_statfs(text: str) -> int:
 # --- reading ---------------------------------------------------------------------------
 
 
+class CannotRead(Exception):  # noqa: N818 - a reason, not an error: it becomes a finding
+    """A target whose snapshots this run does not read, and why."""
+
+
 def _record(name: str) -> dict[str, object] | None:
     try:
         return status.read(name)
@@ -151,25 +157,65 @@ def _record(name: str) -> dict[str, object] | None:
 
 
 class Snapshot:
-    """A complete snapshot on a target readable here: where its MANIFEST is."""
+    """A complete snapshot on a target: where its MANIFEST is, and how to read it (here,
+    or on ``place`` over ssh)."""
 
-    __slots__ = ("directory", "stamp", "target")
+    __slots__ = ("directory", "place", "stamp", "target")
 
-    def __init__(self, target: str, stamp: str, directory: str) -> None:
-        self.target, self.stamp, self.directory = target, stamp, directory
+    def __init__(self, target: str, stamp: str, directory: str, place: Place | None) -> None:
+        self.target, self.stamp, self.directory, self.place = target, stamp, directory, place
 
     @property
     def manifest_path(self) -> str:
-        return os.path.join(self.directory, layout.MANIFEST)
+        return f"{self.directory}/{layout.MANIFEST}"
+
+    def identity(self) -> list[int]:
+        """Inode, size and mtime of a local MANIFEST (nothing for a remote one: its stamp
+        names it, and a complete snapshot never changes)."""
+        if self.place is not None:
+            return []
+        try:
+            info = os.stat(self.manifest_path)
+        except OSError:
+            return [0, 0, 0]
+        return [info.st_ino, info.st_size, info.st_mtime_ns]
+
+    def read(self) -> bytes | None:
+        """The MANIFEST's bytes; None when it is not there."""
+        if self.place is not None:
+            return self.place.read(self.manifest_path)
+        try:
+            with open(self.manifest_path, "rb") as file:
+                return file.read()
+        except FileNotFoundError:
+            return None
+
+    def entries(self) -> dict[bytes, bytes]:
+        """The MANIFEST's entries; UNKNOWN when it cannot be used."""
+        try:
+            data = self.read()
+        except OSError as error:
+            raise CannotCheck(f"cannot read {self.manifest_path}: {error.strerror}") from None
+        if data is None:
+            raise CannotCheck(f"{self.manifest_path} on {self.target} is gone")
+        try:
+            return manifest.parse_manifest(data)
+        except manifest.ManifestError as error:
+            raise CannotCheck(f"{self.manifest_path} on {self.target}: {error}") from None
 
 
 class Readiness(nagiosplugin.Resource):
     """Drills, pre-staging, the predicted RTO, the DRP server, the DNS, the site's side."""
 
-    def __init__(self, config: Config, environments: list[Environment], now: float) -> None:
+    def __init__(
+        self, config: Config, environments: list[Environment], now: float,
+        remote_targets: bool = False,
+    ) -> None:  # fmt: skip
         self.config = config
         self.environments = environments
         self.now = now
+        #: Whether snapshots on ssh targets are listed and their MANIFESTs fetched.
+        self.remote_targets = remote_targets
         self.known_deltas: dict[str, object] | None = None
         self.used_deltas: dict[str, object] = {}
 
@@ -225,10 +271,11 @@ class Readiness(nagiosplugin.Resource):
         elif (when := number(prestage.get("time"))) is not None:
             metrics.append(nagiosplugin.Metric(f"{name}/prestage", round(self.now - when), "s",
                                                context="prestage"))  # fmt: skip
-        newest = self._newest(name)
+        newest, unread = self._newest(name)
         if newest is None:
-            metrics.append(finding(f"{name}: no complete snapshot readable here to predict "
-                                   "the activation from", "unpredictable"))  # fmt: skip
+            why = f" ({'; '.join(unread)})" if unread else ""
+            metrics.append(finding(f"{name}: no complete snapshot to predict the activation "
+                                   f"from{why}", "unpredictable"))  # fmt: skip
             return metrics, 0
         moving, note = self._delta(name, newest, prestage)
         if note:
@@ -274,64 +321,90 @@ class Readiness(nagiosplugin.Resource):
                                            context="drill"))  # fmt: skip
         return metrics, record
 
-    def _root(self, target: str) -> str | None:
-        """The local root of ``target`` as the DRP server reaches it (None: remote)."""
-        location = (
-            self.config.drp.targets[target][0]
-            if self.config.drp is not None
-            else self.config.targets[target].location
-        )
-        return None if location.is_remote else location.path
+    def _place(self, target: str) -> tuple[str, Place | None]:
+        """The root of ``target`` as the DRP server reaches it, and the place to run
+        commands on when that is over ssh; CannotRead when it is and that is not asked."""
+        if self.config.drp is not None:
+            location, ssh_config = self.config.drp.targets[target]
+        else:
+            location = self.config.targets[target].location
+            ssh_config = self.config.targets[target].ssh_config
+        if not location.is_remote:
+            return location.path, None
+        if not self.remote_targets:
+            raise CannotRead(f"{target} is reached by ssh ({location}; --remote-targets reads it)")
+        from drptools.config import Target
+        from drptools.targets import Place
 
-    def _newest(self, name: str) -> Snapshot | None:
-        """The newest complete snapshot of ``name`` on a local target (on a tie, B's, as
-        drp chooses)."""
+        datacenter = self.config.targets[target].datacenter
+        return location.path, Place(Target(target, location, datacenter, ssh_config))
+
+    def _newest(self, name: str) -> tuple[Snapshot | None, list[str]]:
+        """The newest complete snapshot of ``name`` (on a tie, B's, as drp chooses), and
+        why targets could not be read."""
         from checks.backup.backup import snapshot_states
+        from drptools.errors import Failure
 
-        found = []
+        found, unread = [], []
         for target in self.config.targets:
-            root = self._root(target)
-            if root is None:
+            try:
+                root, place = self._place(target)
+                directory = layout.files_dir(root, name)
+                if place is None:
+                    states = snapshot_states(directory)
+                else:
+                    with doing(f"listing the snapshots of {name} on {place}"):
+                        names = place.listing(directory, 2) or set()
+                    states = [(s.name, s.state) for s in layout.classify_snapshots(names)]
+            except (CannotRead, Failure) as error:
+                unread.append(str(error))
                 continue
-            directory = layout.files_dir(root, name)
-            complete = [s for s, c in snapshot_states(directory) if c == layout.COMPLETE]
+            complete = [stamp for stamp, state in states if state == layout.COMPLETE]
             if complete:
-                found.append((complete[-1], target, directory))
+                found.append((complete[-1], target, directory, place))
         if not found:
-            return None
-        stamp, target, directory = max(found)
-        return Snapshot(target, stamp, os.path.join(directory, stamp))
+            return None, unread
+        stamp, target, directory, place = max(found, key=lambda item: item[:2])
+        return Snapshot(target, stamp, f"{directory}/{stamp}", place), unread
 
     def _delta(
         self, name: str, newest: Snapshot, prestage: dict[str, object] | None
     ) -> tuple[int, str | None]:
         """Bytes the activation would copy, and a note when the pre-staged snapshot cannot
-        be compared (everything is then counted)."""
+        be read (all of the newest one is then counted)."""
+        from drptools.errors import Failure
+
         staged = None
-        note = None
         if prestage is not None:
             target, stamp = str(prestage.get("target")), str(prestage.get("snapshot"))
             if (target, stamp) == (newest.target, newest.stamp):
                 return 0, None
-            root = self._root(target) if target in self.config.targets else None
-            if root is not None:
-                staged = Snapshot(target, stamp, f"{layout.files_dir(root, name)}/{stamp}")
-            if staged is None or not os.path.exists(staged.manifest_path):
-                note = (f"{name}: the pre-staged snapshot {stamp} of {target} cannot be read "
-                        "here: all of the newest one is counted as to move")  # fmt: skip
-                staged = None
-        key = f"{name} {newest.target}/{newest.stamp} " + (
-            f"{staged.target}/{staged.stamp}" if staged else "-"
+            if target in self.config.targets:
+                with contextlib.suppress(CannotRead):
+                    root, place = self._place(target)
+                    staged = Snapshot(target, stamp, f"{layout.files_dir(root, name)}/{stamp}",
+                                      place)  # fmt: skip
+        unread = (
+            f"{name}: the pre-staged snapshot {prestage.get('snapshot')} of "
+            f"{prestage.get('target')} cannot be read here: all of the newest one is counted"
+            if prestage is not None
+            else None
         )
-        identity = [_identity(newest.manifest_path)]
-        if staged is not None:
-            identity.append(_identity(staged.manifest_path))
+        note = unread if staged is None else None
+        against = f"{staged.target}/{staged.stamp}" if staged else "-"
+        key = f"{name} {newest.target}/{newest.stamp} {against}"
+        identity = [newest.identity(), staged.identity() if staged else []]
         cached = self._known_deltas().get(key)
         if isinstance(cached, list) and cached[:-1] == identity:
-            moving = int(cached[-1])
-        else:
-            entries = _manifest(newest.manifest_path)
-            moving, _ = to_move(entries, _manifest(staged.manifest_path) if staged else {})
+            self.used_deltas[key] = cached
+            return int(cached[-1]), note
+        staged_entries: dict[bytes, bytes] = {}
+        if staged is not None:
+            try:
+                staged_entries = staged.entries()
+            except (CannotCheck, Failure):  # pruned since, or damaged: count it all
+                return self._delta(name, newest, None)[0], unread
+        moving, _ = to_move(newest.entries(), staged_entries)
         self.used_deltas[key] = [*identity, moving]
         return moving, note
 
@@ -422,27 +495,6 @@ def _ask(config: Dns, name: str) -> Reply:
             break
     assert reply is not None
     return reply
-
-
-def _identity(path: str) -> list[int]:
-    """Inode, size and mtime of a MANIFEST (all 0 when missing): a cached delta is of
-    the same files."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return [0, 0, 0]
-    return [info.st_ino, info.st_size, info.st_mtime_ns]
-
-
-def _manifest(path: str) -> dict[bytes, bytes]:
-    """The entries of the MANIFEST at ``path``; UNKNOWN when it cannot be used."""
-    try:
-        with open(path, "rb") as file:
-            return manifest.parse_manifest(file.read())
-    except OSError as error:
-        raise CannotCheck(f"cannot read {path}: {error.strerror}") from None
-    except manifest.ManifestError as error:
-        raise CannotCheck(f"{path}: {error}") from None
 
 
 def _running_run(names: list[str]) -> str | None:
@@ -590,6 +642,12 @@ def build_parser() -> Parser:
             scale=SECONDS,
             defaults=defaults,
         )
+    parser.add_argument(
+        "--remote-targets", action="store_true",
+        help="also read the snapshots on backup targets the DRP server reaches by ssh (one "
+        "listing per target and run, a MANIFEST fetched once per new snapshot; the "
+        "monitoring user needs drp's ssh access)",
+    )  # fmt: skip
     for option, default, what in (
         ("--failed-drill", "critical", "a target whose latest drill failed"),
         ("--unstaged", "warning", "an environment never pre-staged"),
@@ -618,7 +676,7 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     with doing(f"reading {args.config}"):
         config, environments = load(args.config, args.environment)
     return nagiosplugin.Check(
-        Readiness(config, environments, layout.now()),
+        Readiness(config, environments, layout.now(), args.remote_targets),
         Threshold("drill", args.warning_drill, args.critical_drill, describe),
         Threshold("prestage", args.warning_prestage, args.critical_prestage, describe),
         Threshold("rto", args.warning_rto, args.critical_rto, describe),

@@ -382,3 +382,27 @@ def test_a_drp_server_over_ssh_reports_its_free_space_or_its_missing_root(site, 
         f"the DRP root {sshd.alias}:{root / 'drp'} cannot be used: stat: cannot read file "
         f"system information for '{root / 'drp'}': No such file or directory"
     )
+
+
+def test_snapshots_on_ssh_targets_are_read_when_asked(site, sshd, monkeypatch):
+    root, config = site
+    stamp = stamp_on_a(root)
+    prestaged(config, EVEN_NOON + HOUR)
+    drilled("A", stamp, EVEN_NOON + 2 * HOUR, rate=MIB)
+    newer_snapshot(root, stamp, EVEN_NOON + DAY, GIB)
+    config.write_text(config.read_text() + toml({
+        f"drp.targets.{name}": {"location": f"{sshd.alias}:{root / name}",
+                                "ssh_config": str(sshd.ssh_config)}
+        for name in ("A", "B")}))  # fmt: skip
+    now, args = EVEN_NOON + DAY + HOUR, ("--warning-prestage", "30d")
+    outcome = check(config, now, *args, monkeypatch=monkeypatch)
+    assert outcome.state == 1
+    assert outcome.summary == (
+        f"www: no complete snapshot to predict the activation from (A is reached by ssh "
+        f"({sshd.alias}:{root / 'A'}; --remote-targets reads it); B is reached by ssh "
+        f"({sshd.alias}:{root / 'B'}; --remote-targets reads it))"
+    )
+    for _ in range(2):  # the second run takes the delta from the state: the same
+        outcome = check(config, now, *args, "--remote-targets", monkeypatch=monkeypatch)
+        assert (outcome.state, outcome.summary) == (1, "www predicted RTO 17 min 4 s > 10 min")
+        assert "www/to_move=1073741824B;;;0 " in outcome.status_line
