@@ -700,6 +700,6 @@ PLUGIN = Plugin(
     build_parser,
     make_check,
     services=("vigie-drp-readiness",),
-    bench=(Bench("check_drp (drilled, pre-staged, local DRP root)", ("--config", "{drp_config}")),),
+    bench=(Bench("check_drp (1 000 files on A, local DRP root)", ("--config", "{drp_config}")),),
 )
 main = PLUGIN.main
