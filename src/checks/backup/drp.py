@@ -33,6 +33,13 @@ Snapshots and MANIFESTs are read on the targets as the DRP server reaches them
 ``--remote-targets`` (one listing per target and run; the monitoring user then needs
 drp's ssh access, which a site may not want to give it). A complete snapshot never
 changes, so the delta of two of them is computed once and remembered in the state.
+
+Why one module of about 700 lines: it is one judgement, "would an activation work, and
+how fast", whose parts feed one another (the delta feeds the RTO and the space needed,
+the RTO goal bounds the TTLs); the pure parts (:func:`to_move`, the rates,
+:func:`parse_statfs`) come first, then the reading, then the wording. What drp writes is
+read with drptools' own modules (:mod:`drptools.status`, :mod:`drptools.manifest`,
+:mod:`drptools.journal`, :mod:`drptools.targets`).
 """
 
 from __future__ import annotations
