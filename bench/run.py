@@ -172,6 +172,32 @@ def backup_config() -> str:
     return str(path)
 
 
+def drp_config() -> str:
+    """A site with a local DRP root and a snapshot of 1 000 files on A, for check_drp
+    (never drilled nor pre-staged: the bench's state directory is made per run)."""
+    import hashlib
+
+    from drptools import layout, manifest
+
+    snapshot = STUBS / "drp-A" / "www" / "files" / layout.stamp(time.time() - 3600)
+    (snapshot / "data").mkdir(parents=True)
+    (STUBS / "drp-B").mkdir()
+    (STUBS / "drp-root").mkdir()
+    entries = {f"srv/www/f{i:04}\t{i}\t1795600000.0\t{i}".encode(): b"0" * 64 for i in range(1000)}
+    text = manifest.render(entries)
+    (snapshot / "MANIFEST").write_bytes(text)
+    seal = {"snapshot": snapshot.name, "manifest_sha256": hashlib.sha256(text).hexdigest()}
+    (snapshot / "COMPLETE").write_text(json.dumps(seal))
+    path = STUBS / "drp-site.toml"
+    path.write_text(
+        f'datacenter = "dc-1"\n[targets.A]\nlocation = "{STUBS / "drp-A"}"\ndatacenter = "dc-1"\n'
+        f'[targets.B]\nlocation = "{STUBS / "drp-B"}"\ndatacenter = "dc-2"\n'
+        f'[drp]\nlocation = "{STUBS / "drp-root"}"\ndatacenter = "dc-3"\n'
+        '[environments.www]\npaths = ["/srv/www"]\n'
+    )
+    return str(path)
+
+
 def _test_servers() -> None:
     """Let the bench start the servers the tests start (tests/servers/)."""
     root = str(Path(__file__).resolve().parent.parent)
@@ -490,6 +516,7 @@ PLACEHOLDERS: dict[str, Callable[[], str]] = {
     "{https_port}": lambda: HTTPS_PORT,
     "{https_ca}": lambda: HTTPS_CA,
     "{backup_config}": backup_config,
+    "{drp_config}": drp_config,
     "{dns_port}": lambda: DNS_PORT,
     "{mysql_port}": lambda: MYSQL_PORT,
     "{mysql_replica_port}": lambda: MYSQL_REPLICA_PORT,

@@ -43,9 +43,10 @@ import os
 
 import nagiosplugin
 
+from checks.backup._findings import Finding, finding, locked
 from checks.core.cli import Parser, add_thresholds, state
 from checks.core.errors import CannotCheck
-from checks.core.evaluate import STATES, Perf, Summary, Threshold, Verdict, show
+from checks.core.evaluate import Summary, Threshold, show
 from checks.core.output import STATE_NAMES
 from checks.core.runtime import Bench, Plugin, doing
 from checks.core.units import SECONDS
@@ -55,23 +56,6 @@ from drptools.config import DEFAULT_PATH, ConfigError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from drptools.config import Config, Environment
-
-
-def _locked(path: str) -> bool:
-    """True when a drp run holds the flock ``path`` (tested with a shared, non-waiting lock)."""
-    import fcntl
-
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(descriptor)
-    return False
 
 
 def snapshot_states(directory: str | os.PathLike[str]) -> list[tuple[str, str]]:
@@ -87,7 +71,7 @@ def snapshot_states(directory: str | os.PathLike[str]) -> list[tuple[str, str]]:
             os.path.join(directory, name, layout.MARKER)
         ):
             entries.add(f"{name}/{layout.MARKER}")
-    running = _locked(os.path.join(directory, layout.LOCK))
+    running = locked(os.path.join(directory, layout.LOCK))
     return [(s.name, s.state) for s in layout.classify_snapshots(entries, running)]
 
 
@@ -160,7 +144,7 @@ def dump_states(directory: str) -> list[tuple[str, str]]:
         names = set(os.listdir(directory))
     except FileNotFoundError:
         return []
-    running = _locked(os.path.join(directory, layout.LOCK))
+    running = locked(os.path.join(directory, layout.LOCK))
     return [(s.stamp, s.state) for s in layout.classify_dumps(names, running)]
 
 
@@ -173,11 +157,15 @@ def newest(states: list[tuple[str, str]]) -> float | None:
 class Backups(nagiosplugin.Resource):
     """Ages of the newest complete backups, and findings about runs and leftovers."""
 
-    def __init__(self, config: Config, environments: list[Environment], now: float) -> None:
+    def __init__(
+        self, config: Config, environments: list[Environment], now: float,
+        drills: Drills | None = None,
+    ) -> None:  # fmt: skip
         self.config = config
         self.environments = environments
         self.now = now
         self.digests = Digests()
+        self.drills = drills or Drills()
 
     def probe(self) -> list[nagiosplugin.Metric]:
         """Per environment: file ages (overall, per target), database ages, findings."""
@@ -200,7 +188,7 @@ class Backups(nagiosplugin.Resource):
             problem = sealed_problem(os.path.join(directory, name), name, self.digests)
             if problem is None:
                 return layout.parse_stamp(name), findings
-            findings.append(_finding(f"{what}: {name} is damaged: {problem}", "damaged"))
+            findings.append(finding(f"{what}: {name} is damaged: {problem}", "damaged"))
         return None, findings
 
     def _verification(self, environment: str, target: str) -> list[nagiosplugin.Metric]:
@@ -208,19 +196,19 @@ class Backups(nagiosplugin.Resource):
         what = f"{environment} files on {target}"
         record = status.read(status.record_name("verify", environment, target))
         if record is None:
-            return [_finding(f"{what}: never verified (drp verify files --rolling)",
-                             "unverified")]  # fmt: skip
+            return [finding(f"{what}: never verified (drp verify files --rolling)",
+                            "unverified")]  # fmt: skip
         findings: list[nagiosplugin.Metric] = []
         if record.get("result") == status.FAILED:
             kind = "damaged" if record.get("problems") else "failed_run"
-            findings.append(_finding(f"{what}: verification failed: {record.get('error')}", kind))
+            findings.append(finding(f"{what}: verification failed: {record.get('error')}", kind))
         last = record.get("last_ok")
         if isinstance(last, dict) and isinstance(last.get("started"), int | float):
             age = round(self.now - float(last["started"]))
             label = f"{environment}/verified/{target}"
             findings.append(nagiosplugin.Metric(label, age, "s", context="verified"))
         elif not findings:
-            findings.append(_finding(f"{what}: never verified successfully", "unverified"))
+            findings.append(finding(f"{what}: never verified successfully", "unverified"))
         return findings
 
     def _target_newest(
@@ -269,7 +257,7 @@ class Backups(nagiosplugin.Resource):
             )
         else:
             return self._ok_run_findings(what, record)
-        return [_finding(text, "failed_run")]
+        return [finding(text, "failed_run")]
 
     @staticmethod
     def _ok_run_findings(what: str, record: dict[str, object]) -> list[nagiosplugin.Metric]:
@@ -279,18 +267,19 @@ class Backups(nagiosplugin.Resource):
         shown = record.get("unreadable")
         if isinstance(count, int) and count > 0 and isinstance(shown, list):
             more = f" and {count - len(shown)} more" if count > len(shown) else ""
-            findings.append(_finding(
+            findings.append(finding(
                 f"{what}: {count} source file(s) could not be read and are not in "
                 f"{record.get('snapshot')}: {', '.join(map(str, shown))}{more}", "failed_run"
             ))  # fmt: skip
         if record.get("prune_error"):
             findings.append(
-                _finding(f"{what}: retention failed: {record['prune_error']}", "failed_run")
+                finding(f"{what}: retention failed: {record['prune_error']}", "failed_run")
             )
         return findings
 
     def _files(self, environment: Environment) -> list[nagiosplugin.Metric]:
         metrics, times = [], []
+        latest_by_target: dict[str, float] = {}
         for target in self.config.targets:
             with doing(f"reading the file backups of {environment.name} on {target}"):
                 latest, findings = self._target_newest("files", environment.name, target, None)
@@ -298,12 +287,14 @@ class Backups(nagiosplugin.Resource):
             metrics += self._verification(environment.name, target)
             label = f"{environment.name}/files/{target}"
             if latest is None:
-                metrics.append(_finding(f"{environment.name}: no complete file backup on {target}",
-                                        "missing"))  # fmt: skip
+                metrics.append(finding(f"{environment.name}: no complete file backup on {target}",
+                                       "missing"))  # fmt: skip
             else:
                 times.append(latest)
                 metrics.append(nagiosplugin.Metric(label, round(self.now - latest), "s",
                                                    context="target"))  # fmt: skip
+                latest_by_target[target] = latest
+        metrics += self.drills.findings(self.config, environment.name, latest_by_target)
         if times:
             age = round(self.now - max(times))
             metrics.append(
@@ -326,17 +317,59 @@ class Backups(nagiosplugin.Resource):
             age = round(self.now - max(times))
             metrics.append(nagiosplugin.Metric(label, age, "s", context="db"))
         else:
-            metrics.append(_finding(f"{environment}: no complete dump of {database}", "missing"))
+            metrics.append(finding(f"{environment}: no complete dump of {database}", "missing"))
         return metrics
-
-
-def _finding(text: str, kind: str) -> nagiosplugin.Metric:
-    return nagiosplugin.Metric(text, 0, context=kind)
 
 
 #: More incomplete backups than this on one target are summed up in one finding: a loop of
 #: interrupted runs must not make a status line of thousands of characters.
 MAX_LISTED = 3
+
+
+class Drills:
+    """Whether each target's newest complete snapshot was proven by a restore drill.
+
+    ``drp drill`` restores the newest backups weekly, so on each target (the targets
+    alternate by day) a snapshot is drilled about every two weeks. A target is reported
+    when its last drill failed, when none is on record, or when the snapshot its last
+    successful drill restored is more than ``grace`` older than its newest complete one.
+    Drills are judged where they are in use: with a ``[drp]`` section, once a drill record
+    of the environment exists, or when ``always`` (``--undrilled`` set to a state above OK).
+    """
+
+    def __init__(self, grace: float = 15 * 86400, always: bool = False) -> None:
+        self.grace, self.always = grace, always
+
+    def findings(
+        self, config: Config, environment: str, latest: dict[str, float]
+    ) -> list[nagiosplugin.Metric]:
+        """One ``undrilled`` finding per target whose newest snapshot lacks a drill."""
+        records = {}
+        for target in latest:
+            try:
+                records[target] = status.read(status.record_name("drill", environment, target))
+            except status.Unreadable as error:
+                raise CannotCheck(str(error)) from None
+        in_use = self.always or config.drp is not None or any(records.values())
+        if not in_use:
+            return []
+        found = []
+        for target, newest_time in latest.items():
+            what = f"{environment} files on {target}"
+            record = records[target]
+            drilled = record.get("snapshot") if record else None
+            drilled_time = layout.parse_stamp(drilled) if isinstance(drilled, str) else None
+            if record is None:
+                text = f"{what}: never restored by a drill (drp drill)"
+            elif record.get("result") != status.OK or drilled_time is None:
+                text = f"{what}: the last drill failed, no snapshot is proven restorable"
+            elif newest_time - drilled_time > self.grace:
+                lag = show(newest_time - drilled_time, "s")
+                text = f"{what}: the last drill restored {drilled}, {lag} older than the newest"
+            else:
+                continue
+            found.append(finding(text, "undrilled"))
+        return found
 
 
 def _incomplete(what: str, noun: str, states: list[tuple[str, str]]) -> list[nagiosplugin.Metric]:
@@ -347,32 +380,12 @@ def _incomplete(what: str, noun: str, states: list[tuple[str, str]]) -> list[nag
             f"{what}: {len(found)} incomplete {noun} ({found[0][0]} to {found[-1][0]}; "
             "drp snapshots lists them)"
         )
-        return [_finding(text, "incomplete")]
+        return [finding(text, "incomplete")]
     findings = []
     for name, condition in found:
         why = "left by an interrupted run" if condition == layout.INTERRUPTED else "no COMPLETE"
-        findings.append(_finding(f"{what}: {name} is {condition} ({why})", "incomplete"))
+        findings.append(finding(f"{what}: {name} is {condition} ({why})", "incomplete"))
     return findings
-
-
-class Finding(nagiosplugin.Context):
-    """A fact with a fixed state (``--failed-run``, ``--incomplete``; missing: CRITICAL)."""
-
-    def __init__(self, name: str, code: int) -> None:
-        super().__init__(name, result_cls=Verdict)
-        self.code = code
-
-    def evaluate(self, metric: nagiosplugin.Metric, resource: object) -> Verdict:
-        """The configured state, worded by the finding itself."""
-        return Verdict(STATES[self.code], None, metric)
-
-    def performance(self, metric: nagiosplugin.Metric, resource: object) -> Perf | None:
-        """Findings are not measurements."""
-        return None
-
-    def describe(self, metric: nagiosplugin.Metric) -> str:
-        """The finding's text."""
-        return str(metric.name)
 
 
 def describe(metric: nagiosplugin.Metric) -> str:
@@ -413,7 +426,9 @@ class BackupSummary(Summary):
                 f"db {key[3:]} {age}" for key, age in ages.items() if key.startswith("db/")
             ]
             lines.append(", ".join([text, *databases]))
-        return "; ".join(lines)
+        notes = [str(result) for result in results
+                 if result.metric is not None and result.metric.context == "undrilled"]  # fmt: skip
+        return "; ".join(lines + notes)
 
     def verbose(self, results: nagiosplugin.Results) -> list[str]:
         """One line per result with its state."""
@@ -483,6 +498,24 @@ def build_parser() -> Parser:
         "or a verification that found problems (default: critical)",
     )
     parser.add_argument(
+        "--undrilled",
+        type=state,
+        default="ok",
+        metavar="STATE",
+        help="state for a target whose newest snapshot no restore drill proved (drp drill; "
+        "default: ok, named in the status line where drills are in use: with [drp] or "
+        "once a drill record exists; another state judges it everywhere)",
+    )
+    parser.add_argument(
+        "--drill-grace",
+        type=duration,
+        default="15d",
+        metavar="DURATION",
+        help="how much older than a target's newest snapshot the one its last drill "
+        "restored may be, units s m h d w (default: %(default)s: weekly drills reach each "
+        "target every other week)",
+    )
+    parser.add_argument(
         "--unverified",
         type=state,
         default="warning",
@@ -490,6 +523,19 @@ def build_parser() -> Parser:
         help="state for a target whose files were never verified (default: warning)",
     )
     return parser
+
+
+def duration(text: str) -> float:
+    """A duration with units (``15d``, ``36h``) for an option that is not a range."""
+    from checks.core.ranges import RangeError, parse_number
+
+    try:
+        value = parse_number(text, SECONDS)
+    except (RangeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
 
 
 def load(path: str, names: list[str] | None) -> tuple[Config, list[Environment]]:
@@ -513,8 +559,9 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     """The Check for parsed ``args``."""
     with doing(f"reading {args.config}"):
         loaded, environments = load(args.config, args.environment)
+    drills = Drills(args.drill_grace, always=args.undrilled != 0)
     return nagiosplugin.Check(
-        Backups(loaded, environments, layout.now()),
+        Backups(loaded, environments, layout.now(), drills),
         Threshold("files", args.warning_files, args.critical_files, describe),
         Threshold("target", args.warning_target, args.critical_target, describe),
         Threshold("db", args.warning_db, args.critical_db, describe),
@@ -524,6 +571,7 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
         Finding("incomplete", args.incomplete),
         Finding("damaged", args.damaged),
         Finding("unverified", args.unverified),
+        Finding("undrilled", args.undrilled),
         BackupSummary(),
     )
 

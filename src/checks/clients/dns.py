@@ -26,12 +26,13 @@ EXTRAS = ("dnssec", "doh", "doq", "idna", "trio", "wmi")
 
 
 class Reply:
-    """An answer: its rcode (``NOERROR``, ``NXDOMAIN``, ``SERVFAIL`` …) and its records."""
+    """An answer: its rcode (``NOERROR``, ``NXDOMAIN``, ``SERVFAIL`` …), its records, and
+    their lowest TTL (None without records)."""
 
-    __slots__ = ("rcode", "records")
+    __slots__ = ("rcode", "records", "ttl")
 
-    def __init__(self, rcode: str, records: list[str]) -> None:
-        self.rcode, self.records = rcode, records
+    def __init__(self, rcode: str, records: list[str], ttl: int | None = None) -> None:
+        self.rcode, self.records, self.ttl = rcode, records, ttl
 
 
 def parse_resolv_conf(text: str) -> list[str]:
@@ -101,11 +102,12 @@ def query(name: str, kind: str, server: str, port: int, timeout: float) -> Reply
     except dns.exception.DNSException as error:
         raise ValueError(f"{server} port {port} sent no usable DNS answer: {error}") from None
     wanted = dns.rdatatype.from_text(kind)
-    records = []
+    records, ttls = [], []
     for rrset in response.answer:
         if rrset.rdtype == wanted:
             records += [_text(record, kind) for record in rrset]
-    return Reply(dns.rcode.to_text(response.rcode()), records)
+            ttls.append(rrset.ttl)
+    return Reply(dns.rcode.to_text(response.rcode()), records, min(ttls, default=None))
 
 
 def _text(record: object, kind: str) -> str:

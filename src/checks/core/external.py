@@ -50,12 +50,19 @@ def find(tool: str) -> str:
     raise CannotCheck(f"{tool} is not installed (not found on PATH or in {', '.join(EXTRA_PATH)})")
 
 
-def run(argv: Sequence[str], what: str | None = None, stdin: str | None = None) -> Completed:
+def run(
+    argv: Sequence[str], what: str | None = None, stdin: str | None = None,
+    timeout: float | None = None,
+) -> Completed:  # fmt: skip
     """Run ``argv`` to completion within the check's remaining time and return its output.
 
-    ``what`` names the wait for a timeout message (default: ``running <tool>``). The tool's
-    exit code is left to the caller; a tool that cannot start at all is UNKNOWN.
+    ``what`` names the wait for a timeout message (default: ``running <tool>``);
+    ``timeout`` bounds the wait further, for a check that must still judge after it. The
+    tool's exit code is left to the caller; a tool that cannot start at all is UNKNOWN.
     """
+    left = remaining()
+    if timeout is not None:
+        left = timeout if left is None else min(left, timeout)
     command = [find(argv[0]), *argv[1:]]
     environment = dict(os.environ, LC_ALL="C", LANG="C")
     log.info("running %s", " ".join(command))
@@ -68,7 +75,7 @@ def run(argv: Sequence[str], what: str | None = None, stdin: str | None = None) 
                 text=True,
                 errors="replace",
                 env=environment,
-                timeout=remaining(),
+                timeout=left,
                 check=False,
             )
         except subprocess.TimeoutExpired as expired:

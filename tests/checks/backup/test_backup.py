@@ -337,3 +337,69 @@ def test_a_good_run_that_went_without_something_warns(site, monkeypatch):
         "/srv/www/secret, /srv/www/key and 10 more, "
         "www db shop on B: retention failed: removing 1 item(s) on B: rm: cannot remove …"
     )
+
+
+def drill_record(target: str, snapshot: float, result: str = "ok") -> None:
+    """The record ``drp drill`` leaves after restoring the snapshot of time ``snapshot``."""
+    status.write(f"drill.www.{target}", {
+        "what": "drill", "environment": "www", "target": target, "result": result,
+        "snapshot": layout.stamp(snapshot), "started": snapshot + HOUR,
+        "finished": snapshot + 2 * HOUR, "problems": [] if result == "ok" else ["missing: x"],
+    })  # fmt: skip
+
+
+def test_a_target_never_drilled_is_named_once_drills_are_in_use(site, monkeypatch):
+    tmp_path, config = site
+    healthy(tmp_path)
+    drill_record("A", EVEN_NOON)
+    outcome = check(config, EVEN_NOON + 5 * HOUR, monkeypatch=monkeypatch)
+    assert outcome.state == 0
+    assert outcome.summary == (
+        "www: files 5 h old (A 5 h, B 1 d 5 h), db shop 1 h; "
+        "www files on B: never restored by a drill (drp drill)"
+    )
+    outcome = check(config, EVEN_NOON + 5 * HOUR, "--undrilled", "warning",
+                    monkeypatch=monkeypatch)  # fmt: skip
+    assert (outcome.state, outcome.summary) == (
+        1, "www files on B: never restored by a drill (drp drill)")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("drilled_days_before", "result", "args", "summary"),
+    [(14, "ok", (), None),
+     (16, "ok", (), "www files on A: the last drill restored 20261109T120000Z, 16 d older "
+      "than the newest"),
+     (3, "ok", ("--drill-grace", "2d"), "www files on A: the last drill restored "
+      "20261122T120000Z, 3 d older than the newest"),
+     (0, "failed", (), "www files on A: the last drill failed, no snapshot is proven "
+      "restorable")],
+)  # fmt: skip
+def test_a_drill_that_lags_or_failed_is_named(
+    site, monkeypatch, drilled_days_before, result, args, summary
+):
+    tmp_path, config = site
+    healthy(tmp_path)
+    drill_record("A", EVEN_NOON - drilled_days_before * DAY, result)
+    drill_record("B", EVEN_NOON - DAY)
+    outcome = check(config, EVEN_NOON + 5 * HOUR, "--undrilled", "warning", *args,
+                    monkeypatch=monkeypatch)  # fmt: skip
+    assert (outcome.state, outcome.summary) == (
+        (0, "www: files 5 h old (A 5 h, B 1 d 5 h), db shop 1 h")
+        if summary is None
+        else (1, summary)
+    )
+
+
+def test_without_drp_nor_drills_only_a_state_asks_for_them(site, monkeypatch):
+    tmp_path, config = site
+    healthy(tmp_path)
+    assert "drill" not in check(config, EVEN_NOON + 5 * HOUR, monkeypatch=monkeypatch).summary
+    outcome = check(
+        config, EVEN_NOON + 5 * HOUR, "--undrilled", "critical", monkeypatch=monkeypatch
+    )
+    assert (outcome.state, outcome.summary) == (2, (
+        "www files on A: never restored by a drill (drp drill), "
+        "www files on B: never restored by a drill (drp drill)"))  # fmt: skip
+    bad = check(config, EVEN_NOON, "--drill-grace", "soon", monkeypatch=monkeypatch)
+    assert bad.state == 3
+    assert "'soon'" in bad.summary
