@@ -23,8 +23,8 @@ import pytest
 
 from drptools import journal
 from tests.conftest import REPO, executable
-from tests.e2e.test_icinga import defines, icinga2
-from tests.e2e.test_nagios import configuration, verify
+from tests.e2e.icinga_install import defines, icinga2
+from tests.e2e.nagios_install import configuration, verify
 from tests.helpers.drp import drp, local_site, mail_sink, notify_by_mail, toml, wait_for
 
 pytestmark = pytest.mark.integration

@@ -14,38 +14,23 @@ import re
 import shutil
 import stat
 import subprocess
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers.packages import (
+    APT_ENV,
+    CONTRIB,
+    PLUGINS,
+    STATUS_LINE,
+    SYSTEM_ENV,
+    TIMERS,
+    system,
+)
 
 pytestmark = pytest.mark.integration
-
-#: Debian's own tools and python3, never a pyenv or venv python found first on PATH.
-SYSTEM_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HOME": "/root"}
-APT_ENV = {**SYSTEM_ENV, "DEBIAN_FRONTEND": "noninteractive"}
-SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-COMMANDS = {"vigie", "drp"}
-PLUGINS = sorted(set(SCRIPTS) - COMMANDS)
-CONTRIB = "/usr/share/icinga2/include/plugins-contrib.d"
-TIMERS = ("db", "files", "prestage", "verify")
-EVENT_COMMANDS = REPO / "icinga_conf" / "eventcommands.conf"
-#: A plugin's first line: ``NAME STATE - summary | perfdata``.
-STATUS_LINE = re.compile(r"^[A-Z_]+ (OK|WARNING|CRITICAL|UNKNOWN) - .+")
-
-
-def system(*command: str | Path, env: dict[str, str] = SYSTEM_ENV, timeout: float = 300,
-           cwd: Path | str = "/") -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """Run ``command`` with Debian's PATH; fail the test with its output if it fails."""
-    result = subprocess.run(
-        [str(part) for part in command], capture_output=True, text=True, env=env,
-        timeout=timeout, check=False, cwd=cwd,
-    )  # fmt: skip
-    assert result.returncode == 0, f"{command}: {result.stdout}\n{result.stderr}"
-    return result
 
 
 def installed_packages() -> set[str]:
@@ -114,9 +99,7 @@ def test_the_package_holds_every_plugin_and_the_configurations(deb):
     assert {"/usr/bin/vigie", "/usr/bin/drp"} <= files.keys()
     assert not [path for path in files if path.startswith("/usr/bin/check_")]
     assert f"{CONTRIB}/vigie.conf" in files
-    assert f"{CONTRIB}/vigie_plugindir.conf" in files
-    if EVENT_COMMANDS.exists():  # once icinga_conf/ has the EventCommands
-        assert f"{CONTRIB}/vigie-eventcommands.conf" in files
+    assert f"{CONTRIB}/vigie-eventcommands.conf" in files
     assert "/usr/lib/python3/dist-packages/checks/core/__init__.py" in files
     assert "/usr/lib/python3/dist-packages/drptools/__init__.py" in files
     assert "/usr/lib/vigie/python/pySMART/__init__.py" in files

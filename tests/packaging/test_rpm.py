@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.packaging.test_deb import CONTRIB, EVENT_COMMANDS, PLUGINS, SYSTEM_ENV, TIMERS, system
+from tests.helpers.packages import CONTRIB, PLUGINS, SYSTEM_ENV, TIMERS, system
 
 pytestmark = pytest.mark.integration
 
@@ -65,9 +65,7 @@ def test_the_rpm_holds_every_plugin_and_the_configurations(rpm):
         assert f"/usr/lib/vigie/plugins/{name}" in files, name
     assert {"/usr/bin/vigie", "/usr/bin/drp"} <= files
     assert f"{CONTRIB}/vigie.conf" in files
-    assert f"{CONTRIB}/vigie_plugindir.conf" in files
-    if EVENT_COMMANDS.exists():  # once icinga_conf/ has the EventCommands
-        assert f"{CONTRIB}/vigie-eventcommands.conf" in files
+    assert f"{CONTRIB}/vigie-eventcommands.conf" in files
     assert {"/usr/share/vigie/icinga2/services.conf", "/usr/share/vigie/nagios/commands.cfg",
             "/etc/vigie/drp.toml.example", "/etc/sudoers.d/vigie"} <= files  # fmt: skip
     for timer in TIMERS:
