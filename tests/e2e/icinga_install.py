@@ -65,6 +65,7 @@ EVERY_RULE = """
   vars.vigie_ceph = true
   vars.vigie_glusterfs = true
   vars.vigie_hacluster = true
+  vars.vigie_drp = true
 """
 
 

@@ -90,7 +90,7 @@ def test_nagios_validates_the_event_commands(tmp_path: Path) -> None:
     production.write_text(
         "define service {\n    use generic-service\n    host_name web1\n"
         "    service_description shop-url\n    check_command vigie-uptime\n"
-        "    event_handler_enabled 1\n    event_handler vigie-drp\n}\n"
+        "    event_handler_enabled 1\n    event_handler vigie-drp-handler\n}\n"
     )
     nagios = CONF / "nagios"
     files = [nagios / name for name in ("commands.cfg", "templates.cfg", "services.cfg",

@@ -260,7 +260,4 @@ def test_a_stock_nagios4_validates_with_the_package(installed, tmp_path):
     nagios4 = shutil.which("nagios4", path=SYSTEM_ENV["PATH"]) or "/usr/sbin/nagios4"
     result = system(nagios4, "-v", main, timeout=60)
     assert "Total Errors:   0" in result.stdout, result.stdout
-    # The stock localhost's services and one of each vigie service, on localhost alone.
-    defined = sum(Path(path).read_text().count("define service")
-                  for path in (localhost, "/usr/share/vigie/nagios/services.cfg"))  # fmt: skip
-    assert f"Checked {defined} services." in result.stdout, result.stdout
+    assert "Total Warnings: 0" in result.stdout, result.stdout

@@ -707,6 +707,7 @@ PLUGIN = Plugin(
     build_parser,
     make_check,
     services=("vigie-drp-readiness",),
+    nagios=("drp-readiness",),
     bench=(Bench("check_drp (1 000 files on A, local DRP root)", ("--config", "{drp_config}")),),
 )
 main = PLUGIN.main
