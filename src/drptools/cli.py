@@ -224,6 +224,12 @@ def _prestage_options(parser: Parser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
 
 
+def _drill_options(parser: Parser) -> None:
+    _environments(parser)
+    _target(parser, "restore from this target (default: the one with the newest complete backup)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+
+
 def _failback_options(parser: Parser) -> None:
     parser.add_argument(
         "--dry-run",
@@ -328,6 +334,14 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str, str, Callable[[Parser], None] | N
         "return the environments from the DRP server to production: maintenance, files and "
         "databases back, verification, DNS back",
         _failback_options,
+    ),
+    "drill": (
+        ("drill",),
+        "drptools.actions.drill",
+        "restore the newest backups into scratch copies (a directory, <database>_drill "
+        "databases), verify them against the MANIFEST and the dumps' rows, remove them and "
+        "record the RPO and the RTO estimate; no DNS, production or DRP-served data touched",
+        _drill_options,
     ),
     "runs": (
         ("runs",),

@@ -224,17 +224,21 @@ class Herald:
 
 def execute(
     runbook: Runbook, resume: str | None = None, stream: TextIO = sys.stdout,
-    herald: Herald | None = None,
+    herald: Herald | None = None, lock: str | None = LOCK,
 ) -> Report:  # fmt: skip
     """Run ``runbook`` (or resume run ``resume`` of it) to its end under the runbook lock.
 
     Raises StepFailed when a step fails, Interrupted on a signal (both after journaling
     it), LockBusy when another runbook runs. ``herald`` announces the start, the steps
-    (if it is asked to) and the end.
+    (if it is asked to) and the end. ``lock`` None: the caller holds a lock of its own
+    over more than the run (a drill, whose scratch copies outlive its steps and must not
+    be shared with another drill, yet which must never keep an activation waiting).
     """
+    import contextlib
+
     from drptools.status import LocalLock
 
-    with LocalLock(LOCK):
+    with LocalLock(lock) if lock is not None else contextlib.nullcontext():
         now = layout.now()
         if resume:
             states = journal.step_states(journal.read(resume))

@@ -146,21 +146,35 @@ def test_a_cut_dump_is_named() -> None:
         fingerprint.postgresql_tables([b"COPY public.t (a) FROM stdin;\n", b"1"])
 
 
+def mariadb(*lines: bytes) -> dict[str, fingerprint.Fingerprint]:
+    """The fingerprint of a MariaDB dump of ``lines``, its closing line added."""
+    return fingerprint.mariadb_tables([*lines, b"-- Dump completed on 2026-12-02  4:00:00\n"])
+
+
+def postgresql(*lines: bytes) -> dict[str, fingerprint.Fingerprint]:
+    return fingerprint.postgresql_tables([*lines, b"-- PostgreSQL database dump complete\n"])
+
+
 def test_the_checksum_ignores_the_order_of_rows_but_counts_duplicates() -> None:
-    one = fingerprint.mariadb_tables([b"INSERT INTO `t` VALUES (1,'a'),(2,'b');\n"])
-    other = fingerprint.mariadb_tables(
-        [b"INSERT INTO `t` VALUES (2,'b');\n", b"INSERT INTO `t` VALUES (1,'a');\n"]
+    one = mariadb(b"INSERT INTO `t` VALUES (1,'a'),(2,'b');\n")
+    assert one == mariadb(
+        b"INSERT INTO `t` VALUES (2,'b');\n", b"INSERT INTO `t` VALUES (1,'a');\n"
     )
-    assert one == other
-    per_line = [b"INSERT INTO `t` VALUES\n", b"(2,'b'),\n", b"(1,'a');\n"]
-    assert fingerprint.mariadb_tables(per_line) == one
-    doubled = fingerprint.mariadb_tables([b"INSERT INTO `t` VALUES (1,'a'),(1,'a'),(2,'b');"])
+    assert mariadb(b"INSERT INTO `t` VALUES\n", b"(2,'b'),\n", b"(1,'a');\n") == one
+    doubled = mariadb(b"INSERT INTO `t` VALUES (1,'a'),(1,'a'),(2,'b');")
     assert doubled["t"][0] == 3
     assert doubled != one
     rows = [b"COPY s.t (a) FROM stdin;\n", b"1\tx\n", b"2\ty\n", b"\\.\n"]
-    swapped = [rows[0], rows[2], rows[1], rows[3]]
-    assert fingerprint.postgresql_tables(rows) == fingerprint.postgresql_tables(swapped)
+    assert postgresql(*rows) == postgresql(rows[0], rows[2], rows[1], rows[3])
     assert fingerprint.difference({"t": (1, 5)}, {"t": (1, 5)}) is None
+
+
+def test_a_dump_cut_between_two_statements_is_cut_short() -> None:
+    """Its text parses to the end, but the dump tool's closing line is not there."""
+    with pytest.raises(fingerprint.Damaged, match=r"before its last line \(-- Dump completed"):
+        fingerprint.mariadb_tables([b"INSERT INTO `t` VALUES (1);\n"])
+    with pytest.raises(fingerprint.Damaged, match="PostgreSQL database dump complete"):
+        fingerprint.postgresql_tables([b"COPY s.t (a) FROM stdin;\n", b"1\n", b"\\.\n"])
 
 
 MARIADB_SAMPLE = (
@@ -168,11 +182,12 @@ MARIADB_SAMPLE = (
     b"INSERT INTO `orders` VALUES (1,'it\\'s (a) test, ok;',1.50,NULL),"
     b"(2,'back\\\\slash ),(',-2.00,'\\0\xff\\'\\\\('),(3,'line\\nbreak\\ttab',NULL,'');\n"
     b"UNLOCK TABLES;\n-- Dumping data for table `t2`\n--\n\nINSERT INTO `t2` VALUES\n"
-    b"(1,'a\\'(',NULL),\n(2,'b',0x00),\n(3,'c);',NULL);\n"
+    b"(1,'a\\'(',NULL),\n(2,'b',0x00),\n(3,'c);',NULL);\n-- Dump completed on 2026-12-02\n"
 )
 POSTGRESQL_SAMPLE = (
     b"COPY public.users (id, email, note) FROM stdin;\n1\ta@example.net\ttab\\there\n"
     b"2\tb@example.net\t\\N\n\\.\n\nSELECT pg_catalog.setval('public.s', 2, true);\n"
+    b"--\n-- PostgreSQL database dump complete\n--\n"
 )
 
 

@@ -23,6 +23,10 @@ PRESERVE_KEYS = ("hard_links", "sparse", "acls", "xattrs")
 DEFAULT_LIMITS = {"files": 1200, "db": 110}
 #: Hours an authorisation recorded by ``drp authorize`` stays valid, unless ``--valid``.
 DEFAULT_AUTHORIZATION_HOURS = 4
+#: Where restore drills make their scratch directories (``[drill] scratch``).
+#: /var/tmp, not /tmp: a full copy may be large and tmpfs is memory; the directory is
+#: made 0700 and refused when someone else owns it (drptools.procedures.drill).
+DEFAULT_DRILL_SCRATCH = "/var/tmp/vigie-drill"  # noqa: S108
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 HOST_CHARACTERS = NAME_CHARACTERS
 DATABASE_NAME_CHARACTERS = NAME_CHARACTERS | {"$"}
@@ -232,6 +236,7 @@ class Config:
         "authorization_hours",
         "datacenter",
         "dns",
+        "drill_scratch",
         "drp",
         "environments",
         "keep_dumps",
@@ -280,6 +285,8 @@ class Config:
         self.drp, self.production, self.dns = recovery.drp, recovery.production, recovery.dns
         #: How long a recorded authorisation (the customer's order) stays valid.
         self.authorization_hours = recovery.authorization_hours
+        #: Where a restore drill makes its scratch directory (``[drill] scratch``).
+        self.drill_scratch = recovery.drill_scratch
 
 
 class Server:
@@ -417,7 +424,7 @@ class Recovery:
     """The DRP part of a configuration: ``[drp]``, ``[production]``, ``[dns]``,
     ``[authorization]``; all absent for a machine that only makes backups."""
 
-    __slots__ = ("authorization_hours", "dns", "drp", "production")
+    __slots__ = ("authorization_hours", "dns", "drill_scratch", "drp", "production")
 
     def __init__(
         self,
@@ -425,6 +432,8 @@ class Recovery:
         production: Production | None = None,
         dns: Dns | None = None,
         authorization_hours: int = DEFAULT_AUTHORIZATION_HOURS,
+        drill_scratch: str = DEFAULT_DRILL_SCRATCH,
     ) -> None:
         self.drp, self.production, self.dns = drp, production, dns
         self.authorization_hours = authorization_hours
+        self.drill_scratch = drill_scratch

@@ -1,4 +1,5 @@
-"""The rules of the DRP sections: ``[drp]``, ``[production]``, ``[dns]``, ``[authorization]``.
+"""The rules of the DRP sections: ``[drp]``, ``[production]``, ``[dns]``, ``[authorization]``,
+``[drill]``.
 
 Imported by :func:`drptools.config.parse` only when one of them is present, so that
 check_backup, which reads the same file on every run, does not pay for them. Every
@@ -54,7 +55,10 @@ def parse_recovery(
     table = problems.table(data, "authorization", "authorization")
     problems.unknown(table, names("authorization"), "authorization")
     hours = problems.field(table, "authorization", spec("authorization", "valid_hours"))
-    return Recovery(drp, production, dns, hours)
+    table = problems.table(data, "drill", "drill")
+    problems.unknown(table, names("drill"), "drill")
+    scratch = problems.field(table, "drill", spec("drill", "scratch"))
+    return Recovery(drp, production, dns, hours, scratch)
 
 
 def _address(text: str) -> str | None:

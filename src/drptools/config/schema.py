@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from drptools.config.model import (
     DEFAULT_AUTHORIZATION_HOURS,
+    DEFAULT_DRILL_SCRATCH,
     DEFAULT_KEEP_DUMPS,
     DEFAULT_KEEP_FILES,
     DEFAULT_LIMITS,
@@ -71,6 +72,7 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("production", TABLE, "the production server the DRP returns to"),
         Key("dns", TABLE, "the zone whose records follow the service"),
         Key("authorization", TABLE, "how long the customer's order stays valid"),
+        Key("drill", TABLE, "where restore drills put their scratch copies"),
     ),
     "target": (
         Key("location", STRING, "/path, host:/path or user@host:/path", required=True),
@@ -188,6 +190,10 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     "authorization": (
         Key("valid_hours", INTEGER, "hours a `drp authorize` order stays valid",
             DEFAULT_AUTHORIZATION_HOURS, minimum=1, maximum=168),
+    ),
+    "drill": (
+        Key("scratch", PATH, "local directory under which a drill restores the files "
+            "(a fresh directory per drill, removed after it)", DEFAULT_DRILL_SCRATCH),
     ),
 }  # fmt: skip
 

@@ -57,6 +57,9 @@ class Tables:
 
     def __init__(self) -> None:
         self.tables: dict[str, list[int]] = {}
+        #: Whether the dump tool's last words were seen: a text cut between two
+        #: statements parses, and only their absence tells that rows are missing.
+        self.complete = False
 
     def table(self, name: str) -> list[int]:
         """The running ``[rows, checksum]`` of ``name`` (a table seen without rows: 0, 0)."""
@@ -66,7 +69,10 @@ class Tables:
         sums[0] += 1
         sums[1] = (sums[1] + row_hash(row)) % MODULUS
 
-    def result(self) -> dict[str, Fingerprint]:
+    def result(self, end: bytes) -> dict[str, Fingerprint]:
+        """The fingerprints; Damaged when the text stopped before ``end``, its last line."""
+        if not self.complete:
+            raise Damaged(f"the text stops before its last line ({end.decode()}…): cut short")
         return {name: (rows, checksum) for name, (rows, checksum) in self.tables.items()}
 
 
@@ -77,6 +83,8 @@ def shown(name: bytes) -> str:
 
 # --- MariaDB / MySQL --------------------------------------------------------------------
 
+#: The comment mariadb-dump ends every dump with (the date after it).
+MARIADB_END = b"-- Dump completed"
 #: ``-- Dumping data for table `t``` comes before a table's rows, also for an empty one.
 _MARIADB_TABLE = re.compile(rb"-- Dumping data for table `((?:[^`]|``)+)`\n?")
 _MARIADB_INSERT = re.compile(rb"INSERT INTO `((?:[^`]|``)+)`(?: \([^()]*\))? VALUES ?")
@@ -91,7 +99,9 @@ def mariadb_tables(lines: Iterable[bytes]) -> dict[str, Fingerprint]:
     Rows are the tuples of its ``INSERT INTO `t` VALUES (...),(...);`` statements, on one
     line (MySQL, older MariaDB) or a row per line after ``VALUES`` (MariaDB 10.11): the
     dump escapes line breaks inside values. Everything else (DDL, comments, ``LOCK
-    TABLES``) is not data and is skipped.
+    TABLES``) is not data and is skipped. The text must reach mariadb-dump's closing
+    ``-- Dump completed`` comment: a dump cut between two statements parses, and only
+    that line's absence tells that tables or rows are missing.
     """
     found = Tables()
     sums: list[int] | None = None  # inside an INSERT: its table's sums
@@ -117,9 +127,11 @@ def mariadb_tables(lines: Iterable[bytes]) -> dict[str, Fingerprint]:
                 line, at, sums, found, f"line {number} ({where})"
             ):
                 sums = None
+        elif line.startswith(MARIADB_END):
+            found.complete = True
     if sums is not None:
         raise Damaged(f"{where}: the dump ends inside an INSERT")
-    return found.result()
+    return found.result(MARIADB_END)
 
 
 def _mariadb_rows(line: bytes, at: int, sums: list[int], found: Tables, where: str) -> bool:
@@ -144,6 +156,8 @@ def _mariadb_rows(line: bytes, at: int, sums: list[int], found: Tables, where: s
 
 # --- PostgreSQL -------------------------------------------------------------------------
 
+#: The comment pg_dump and pg_restore end a plain-text dump with.
+POSTGRESQL_END = b"-- PostgreSQL database dump complete"
 #: ``COPY name (columns) FROM stdin;``: names may be quoted (``"My table"``, ``""`` inside).
 _COPY = re.compile(
     rb'COPY ((?:"(?:[^"]|"")*+"|[^\s"(])++) (?:\((?:"(?:[^"]|"")*+"|[^"()])*+\) )?FROM stdin;\n?'
@@ -156,6 +170,7 @@ def postgresql_tables(lines: Iterable[bytes]) -> dict[str, Fingerprint]:
 
     Rows are the lines of its ``COPY schema.table (columns) FROM stdin;`` blocks up to
     their ``\\.`` (COPY escapes line breaks, so a row is one line); the rest is skipped.
+    The text must reach the closing ``-- PostgreSQL database dump complete``.
     """
     found = Tables()
     sums: list[int] | None = None
@@ -175,9 +190,11 @@ def postgresql_tables(lines: Iterable[bytes]) -> dict[str, Fingerprint]:
                 raise Damaged(f"line {number}: a garbled COPY")
             name = shown(block.group(1))
             sums = found.table(name)
+        elif line.startswith(POSTGRESQL_END):
+            found.complete = True
     if sums is not None:
         raise Damaged(f"{name}: the dump ends inside the table's rows")
-    return found.result()
+    return found.result(POSTGRESQL_END)
 
 
 # --- reading a dump tool's output -------------------------------------------------------
