@@ -400,9 +400,12 @@ def test_the_status_group_must_exist_on_the_machine(tmp_path):
 
 
 def test_the_drill_scratch_defaults_to_var_tmp_and_must_be_absolute():
-    base: dict[str, object] = {"datacenter": "dc-1", "targets": {"A": {"location": "/a", "datacenter": "dc-1"},
-                                              "B": {"location": "/b", "datacenter": "dc-2"}},
-            "environments": {"www": {"paths": ["/srv"]}}}  # fmt: skip
+    base: dict[str, object] = {
+        "datacenter": "dc-1",
+        "targets": {"A": {"location": "/a", "datacenter": "dc-1"},
+                    "B": {"location": "/b", "datacenter": "dc-2"}},
+        "environments": {"www": {"paths": ["/srv"]}},
+    }  # fmt: skip
     assert config.parse(base).drill_scratch == "/var/tmp/vigie-drill"
     assert config.parse({**base, "drill": {"scratch": "/srv/drill"}}).drill_scratch == "/srv/drill"
     with pytest.raises(config.ConfigError, match=r"drill\.scratch"):
