@@ -140,7 +140,9 @@ def test_a_file_changed_after_its_manifest_fails_the_drill_naming_it(site: Site)
     assert record["result"] == "failed"
     problems = record["problems"]
     assert isinstance(problems, list)
-    assert any("d0001/f0001" in problem for problem in problems), problems
+    assert [problem for problem in problems if problem.startswith("checksum mismatch:")] == [
+        f"checksum mismatch: {changed.relative_to(site.snapshot / 'data')}"
+    ], problems
     site.assert_clean()
 
 
