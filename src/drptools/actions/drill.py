@@ -101,7 +101,7 @@ def _drill(config: Config, environment: Environment, only: str | None) -> bool:
     scratch: str | None = None
     book: runbook.Runbook | None = None
     herald = common.herald(config)
-    measured: dict[str, object] = {}
+    measured = Measured()
     try:
         chosen = restore.Chosen(environment, restore.choose_backups(config, environment, only))
         record.update(target=chosen.target, snapshot=chosen.snapshot, dumps=chosen.dumps)
@@ -112,7 +112,7 @@ def _drill(config: Config, environment: Environment, only: str | None) -> bool:
         finally:
             if herald.record is not None:
                 record["run"] = herald.record.run_id
-                measured = _measured(journal.read(herald.record.run_id))
+                measured = Measured(journal.read(herald.record.run_id))
     except Failure as failure:
         verify = book.steps[-1] if book is not None else None
         found = verify.problems if isinstance(verify, drill.DrillVerify) else []
@@ -127,44 +127,41 @@ def _drill(config: Config, environment: Environment, only: str | None) -> bool:
     return not problems
 
 
-def _measured(records: list[dict[str, object]]) -> dict[str, object]:
-    """From a drill's journal: each part's seconds, the figures of its steps."""
-    parts: dict[str, float] = {}
-    figures: dict[str, object] = {"files": 0, "bytes": 0, "rows": 0, "data_times": []}
-    for entry in records:
-        if entry.get("event") != "end" or entry.get("result") != "ok":
-            continue
+class Measured:
+    """What a drill's journal says: each part's seconds, the bytes its steps moved, the
+    time of the data they restored, and the files and rows its verification proved."""
+
+    def __init__(self, records: list[dict[str, object]] | None = None) -> None:
+        self.parts: dict[str, float] = {}
+        self.bytes = self.files = self.rows = 0
+        self.data_times: list[float] = []
+        for entry in records or []:
+            if entry.get("event") == "end" and entry.get("result") == "ok":
+                self._add(entry)
+
+    def _add(self, entry: dict[str, object]) -> None:
         kind, step = str(entry.get("kind")), str(entry.get("step", ""))
-        seconds, details = entry.get("seconds"), entry.get("details")
+        seconds, moved, details = entry.get("seconds"), entry.get("bytes"), entry.get("details")
         if kind not in PARTS or not isinstance(seconds, int | float):
-            continue
+            return
         part = f"db:{step.rsplit(':', 1)[-1]}" if kind == "drill-db" else PARTS[kind]
-        parts[part] = round(float(seconds), 3)
-        if isinstance(entry.get("bytes"), int):
-            figures["bytes"] = int(str(figures["bytes"])) + int(str(entry["bytes"]))
-        if isinstance(details, dict):
-            if isinstance(details.get("data_time"), int | float):
-                times = figures["data_times"]
-                assert isinstance(times, list)
-                times.append(details["data_time"])
-            if kind == "drill-verify":
-                figures["files"], figures["rows"] = details.get("files"), details.get("rows")
-    figures["parts"] = parts
-    return figures
+        self.parts[part] = round(float(seconds), 3)
+        self.bytes += moved if isinstance(moved, int) else 0
+        details = details if isinstance(details, dict) else {}
+        if isinstance(data_time := details.get("data_time"), int | float):
+            self.data_times.append(float(data_time))
+        if kind == "drill-verify":
+            self.files, self.rows = int(details.get("files") or 0), int(details.get("rows") or 0)
 
 
 def _write(
-    record: dict[str, object], report: dict[str, object], problems: list[str],
-    clock: common.Clock, targets: list[str],
+    record: dict[str, object], measured: Measured, problems: list[str], clock: common.Clock,
+    targets: list[str],
 ) -> None:  # fmt: skip
     """The drill's status record, ``ok`` only when it found no problem at all."""
-    parts = report.get("parts") or {}
-    assert isinstance(parts, dict)
-    times = report.get("data_times") or []
-    assert isinstance(times, list)
-    data_time = min(times) if times else None
-    started = record["started"]
-    assert isinstance(started, int | float)
+    data_time = min(measured.data_times, default=None)
+    started = clock.started
+    parts = measured.parts
     record.update(
         finished=clock.finished(),
         result=status.OK if not problems else status.FAILED,
@@ -173,9 +170,9 @@ def _write(
         rpo_seconds=round(started - data_time, 3) if data_time is not None else None,
         rto_estimate_seconds=round(sum(parts.values()), 3) if parts else None,
         parts=parts,
-        files=report.get("files") or 0,
-        bytes=report.get("bytes") or 0,
-        rows=report.get("rows") or 0,
+        files=measured.files,
+        bytes=measured.bytes,
+        rows=measured.rows,
     )
     for name in targets:  # a drill that found no backup fails for every target tried
         status.write(RECORD.format(environment=record["environment"], target=name),

@@ -260,7 +260,11 @@ def clean(config: Config, chosen: Chosen | None, scratch: str | None) -> list[st
     problems = []
     for database in chosen.environment.databases if chosen is not None else ():
         try:
-            engines.drop(scratch_database(config, database))
+            scratch_copy = scratch_database(config, database)
+        except Failure:
+            continue  # no server for it, or a refused name: nothing was made there
+        try:
+            engines.drop(scratch_copy)
         except Failure as failure:
             problems.append(f"the scratch database was not dropped: {failure}")
     if scratch is not None:

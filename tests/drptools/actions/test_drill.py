@@ -6,13 +6,25 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from drptools import journal, status
-from tests.helpers.drp import EVEN_NOON, drp, local_site, toml
+from tests.helpers.drp import (
+    EVEN_NOON,
+    children,
+    drp,
+    held_lock,
+    local_site,
+    start_drp,
+    toml,
+    wait_for,
+)
 from tests.servers.mariadb import MariaDB
 from tests.servers.postgresql import PostgreSQL
 
@@ -175,3 +187,46 @@ def test_a_cut_postgresql_dump_is_found_by_the_import_or_the_fingerprint(site: S
     assert isinstance(problems, list)
     assert any("accounts" in problem for problem in problems), problems
     site.assert_clean()
+
+
+def test_an_interrupted_drill_still_cleans_up_and_records_it(site: Site) -> None:
+    """SIGTERM while the import waits on a scratch table someone holds locked."""
+    blocker = subprocess.Popen(
+        ["mariadb", "--no-defaults", f"--socket={site.drp_side.socket}", "-u", "root", "-e",
+         "CREATE DATABASE shop_drill; CREATE TABLE shop_drill.t (i INT); "
+         "LOCK TABLES shop_drill.t WRITE; SELECT SLEEP(60);"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        tables = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'shop_drill'"
+        wait_for(lambda: site.drp_side.sql(tables).strip() == "1", what="the blocker's table")
+        running = start_drp(site.config, "drill", now=EVEN_NOON + HOUR)
+        wait_for(lambda: any(name == "mariadb" for _, name in children(running.pid)),
+                 what="the drill's client waiting on the lock")  # fmt: skip
+        running.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+    finally:
+        blocker.kill()
+        blocker.wait()
+    _, errors = running.communicate(timeout=60)
+    assert running.returncode == 128 + signal.SIGTERM, errors
+    record = status.read("drill.www.A")
+    assert record is not None
+    assert record["result"] == "failed"
+    assert "Interrupted" in str(record["problems"])
+    site.assert_clean()
+
+
+def test_a_second_drill_is_refused_while_one_runs(site: Site) -> None:
+    with held_lock(Path(os.environ["VIGIE_STATE_DIR"]) / "drp" / "locks" / "drill.lock"):
+        code, output, record = site.drill()
+    assert code == 75, output
+    assert record is None
+    assert not site.scratch.exists()  # refused before it made anything
+
+
+def test_a_drill_needs_the_drp_section(tmp_path: Path) -> None:
+    _, config = local_site(tmp_path)
+    refused = drp(config, "drill")
+    assert refused.returncode == 2
+    assert "no [drp] section" in refused.stderr
