@@ -119,8 +119,14 @@ class Runbook:
     """A procedure: its name (``activate``), the parameters it was built from (journaled,
     so ``--resume`` rebuilds the same steps) and its steps in order."""
 
-    def __init__(self, name: str, parameters: dict[str, object], steps: Sequence[Step]) -> None:
+    def __init__(
+        self, name: str, parameters: dict[str, object], steps: Sequence[Step],
+        resumable: bool = True,
+    ) -> None:  # fmt: skip
         self.name, self.parameters, self.steps = name, parameters, list(steps)
+        #: Whether ``--resume`` can go on with a failed run (a drill cannot: its scratch
+        #: copies are gone once it ends; it is simply run again).
+        self.resumable = resumable
         names = [step.name for step in steps]
         if len(set(names)) != len(names):
             raise ValueError(f"runbook {name}: step names repeat: {names}")
@@ -277,7 +283,9 @@ def execute(
                 [
                     str(failure),
                     f"journal {record.path}; go on with "
-                    f"drp {runbook.name} --resume {run_id} once the cause is fixed",
+                    f"drp {runbook.name} --resume {run_id} once the cause is fixed"
+                    if runbook.resumable
+                    else f"journal {record.path}",
                 ],
             )
             raise

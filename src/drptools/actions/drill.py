@@ -54,7 +54,7 @@ def build(config: Config, chosen: restore.Chosen, scratch: str) -> runbook.Runbo
         "dumps": chosen.dumps,
         "scratch": scratch,
     }
-    return runbook.Runbook("drill", parameters, steps)
+    return runbook.Runbook("drill", parameters, steps, resumable=False)
 
 
 def main(config: Config, args: argparse.Namespace) -> int:
