@@ -90,7 +90,7 @@ _MARIADB_TABLE = re.compile(rb"-- Dumping data for table `((?:[^`]|``)+)`\n?")
 _MARIADB_INSERT = re.compile(rb"INSERT INTO `((?:[^`]|``)+)`(?: \([^()]*\))? VALUES ?")
 #: One row: quoted strings (backslash escapes) and unquoted values without parentheses.
 #: Possessive quantifiers: a damaged row fails in linear time, not by backtracking.
-_MARIADB_ROW = re.compile(rb"\((?:'(?:[^'\\]|\\.)*+'|[^'()])*+\)", re.DOTALL)
+_MARIADB_ROW = re.compile(rb"\((?:'(?:[^'\\]++|\\.)*+'|[^'()]++)*+\)", re.DOTALL)
 
 
 def mariadb_tables(lines: Iterable[bytes]) -> dict[str, Fingerprint]:
@@ -108,7 +108,7 @@ def mariadb_tables(lines: Iterable[bytes]) -> dict[str, Fingerprint]:
     where = ""
     for number, line in enumerate(lines, 1):
         if sums is not None:
-            if not _mariadb_rows(line, 0, sums, found, f"line {number} ({where})"):
+            if not _mariadb_rows(line, 0, sums, number, where):
                 sums = None
             continue
         if line.startswith(b"-- Dumping data for table "):
@@ -123,9 +123,7 @@ def mariadb_tables(lines: Iterable[bytes]) -> dict[str, Fingerprint]:
             where = shown(statement.group(1).replace(b"``", b"`"))
             sums = found.table(where)
             at = statement.end()
-            if at < len(line.rstrip(b"\n")) and not _mariadb_rows(
-                line, at, sums, found, f"line {number} ({where})"
-            ):
+            if at < len(line.rstrip(b"\n")) and not _mariadb_rows(line, at, sums, number, where):
                 sums = None
         elif line.startswith(MARIADB_END):
             found.complete = True
@@ -134,24 +132,38 @@ def mariadb_tables(lines: Iterable[bytes]) -> dict[str, Fingerprint]:
     return found.result(MARIADB_END)
 
 
-def _mariadb_rows(line: bytes, at: int, sums: list[int], found: Tables, where: str) -> bool:
-    """Sum the rows of ``line`` from ``at``: ``(…),(…)`` then ``;`` (the statement ends:
-    False) or ``,`` at the end of the line (it goes on: True)."""
+def _mariadb_rows(line: bytes, at: int, sums: list[int], number: int, table: str) -> bool:
+    """Add the rows of ``line`` from ``at`` to ``sums``: ``(…),(…)`` then ``;`` (the
+    statement ends: False) or ``,`` at the end of the line (it goes on: True).
+
+    The hot loop of a fingerprint (one call per row with MariaDB 10.11): the hashes are
+    summed locally and folded into ``sums`` once.
+    """
     end = len(line) - 1 if line.endswith(b"\n") else len(line)
+    match, blake2b = _MARIADB_ROW.match, hashlib.blake2b
+    rows = total = 0
     while True:
-        row = _MARIADB_ROW.match(line, at, end)
+        row = match(line, at, end)
         if row is None:
-            raise Damaged(f"{where}: a row is cut short or garbled at byte {at}")
-        found.add(sums, row.group())
+            raise Damaged(f"line {number} ({table}): a row is cut short or garbled at byte {at}")
+        rows += 1
+        total += int.from_bytes(blake2b(row.group(), digest_size=8).digest(), "big")
         at = row.end()
         separator = line[at : at + 1]
         if separator == b";" and at + 1 == end:
-            return False
+            going_on = False
+            break
         if separator != b",":
-            raise Damaged(f"{where}: the INSERT is cut short or garbled at byte {at}")
+            raise Damaged(
+                f"line {number} ({table}): the INSERT is cut short or garbled at byte {at}"
+            )
         at += 1
         if at == end and line.endswith(b"\n"):
-            return True
+            going_on = True
+            break
+    sums[0] += rows
+    sums[1] = (sums[1] + total) % MODULUS
+    return going_on
 
 
 # --- PostgreSQL -------------------------------------------------------------------------
