@@ -33,6 +33,7 @@ INSERT INTO orders SELECT seq + 10, CONCAT('row ', seq, ' é'), seq / 7, NULL FR
 CREATE TABLE `we``ird (name)` (v VARCHAR(10));
 INSERT INTO `we``ird (name)` VALUES ('x');
 CREATE TABLE empty_one (id INT);
+CREATE EVENT tidy ON SCHEDULE EVERY 1 HOUR DO DELETE FROM orders WHERE id < 0;
 """
 ACCOUNTS = r"""
 CREATE DATABASE accounts;
@@ -92,6 +93,8 @@ def test_a_mariadb_dump_and_its_restore_have_one_fingerprint(
     scratch = live(server, "mariadb", "shop_drill")
     mariadb_engine.restore_as(scratch, files, "shop")
     assert fingerprint.verify_contents(scratch, files).rows == 2505
+    events = "SELECT event_schema, status FROM information_schema.events ORDER BY 1"
+    assert server.sql(events).split() == ["shop", "ENABLED", "shop_drill", "DISABLED"]
     server.sql("UPDATE orders SET note = 'changed' WHERE id = 2", "shop_drill")
     with pytest.raises(
         Failure,
@@ -225,3 +228,13 @@ def test_the_dump_is_renamed_only_where_it_names_the_database() -> None:
         b"USE `shop_drill`;\n",
         lines[2],
     ]
+
+
+def test_the_events_of_a_renamed_dump_are_created_disabled() -> None:
+    event = (b"/*!50106 CREATE*/ /*!50117 DEFINER=`root`@`localhost`*/ /*!50106 EVENT `nightly` "
+             b"ON SCHEDULE EVERY 1 DAY STARTS '2026-12-02 04:40:33' ON COMPLETION NOT PRESERVE "
+             b"ENABLE DO DELETE FROM audit WHERE note = ' ENABLE ' */ ;;\n")  # fmt: skip
+    (renamed,) = mariadb_engine.renamed([event], "shop", "shop_drill")
+    assert renamed == event.replace(b"PRESERVE ENABLE DO", b"PRESERVE DISABLE DO")
+    already = event.replace(b"ENABLE DO", b"DISABLE ON SLAVE DO")
+    assert list(mariadb_engine.renamed([already], "shop", "shop_drill")) == [already]

@@ -14,6 +14,8 @@ drill rewrites those two lines to import it under a scratch name (:func:`restore
 
 from __future__ import annotations
 
+import re
+
 from drptools.engines.common import (
     DECOMPRESSOR,
     Artifact,
@@ -127,7 +129,8 @@ def renamed(lines: Iterable[bytes], dumped: str, name: str) -> Iterator[bytes]:
 
     mariadb-dump writes ``CREATE DATABASE /*!32312 IF NOT EXISTS*/ `db` …;`` and ``USE
     `db`;`` before the tables (and ``USE`` again before stored code); only those lines
-    name the database, every other statement works in the current one.
+    name the database, every other statement works in the current one. Its events are
+    created disabled (:func:`disabled_event`).
     """
     old, new = quoted(dumped), quoted(name)
     use = b"USE " + old + b";"
@@ -136,8 +139,22 @@ def renamed(lines: Iterable[bytes], dumped: str, name: str) -> Iterator[bytes]:
             yield line.replace(old, new, 1)
         elif line.rstrip(b"\n") == use:
             yield b"USE " + new + b";\n"
+        elif line.startswith(EVENT_START) and EVENT in line:
+            yield disabled_event(line)
         else:
             yield line
+
+
+#: How mariadb-dump begins the line of a ``CREATE EVENT`` (version comments around it).
+EVENT_START, EVENT = b"/*!50106 CREATE*/", b"/*!50106 EVENT "
+
+
+def disabled_event(line: bytes) -> bytes:
+    """The ``CREATE EVENT`` line with its event created ``DISABLE``: a scratch copy must
+    not run the site's scheduled jobs on the DRP server (an event may name other
+    databases). Only the part before ``DO`` (schedule, status, comment) is changed."""
+    head, do, body = line.partition(b" DO ")
+    return re.sub(rb" ENABLE(?= |$)", b" DISABLE", head, count=1) + do + body
 
 
 def dump_data_stream(files: Mapping[str, str]) -> Artifact:
