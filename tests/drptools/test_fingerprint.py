@@ -34,6 +34,7 @@ CREATE TABLE `we``ird (name)` (v VARCHAR(10));
 INSERT INTO `we``ird (name)` VALUES ('x');
 CREATE TABLE empty_one (id INT);
 CREATE EVENT tidy ON SCHEDULE EVERY 1 HOUR DO DELETE FROM orders WHERE id < 0;
+CREATE VIEW cheap AS SELECT id, note FROM orders WHERE price < 1;
 """
 ACCOUNTS = r"""
 CREATE DATABASE accounts;
@@ -95,6 +96,9 @@ def test_a_mariadb_dump_and_its_restore_have_one_fingerprint(
     assert fingerprint.verify_contents(scratch, files).rows == 2505
     events = "SELECT event_schema, status FROM information_schema.events ORDER BY 1"
     assert server.sql(events).split() == ["shop", "ENABLED", "shop_drill", "DISABLED"]
+    views = "SELECT view_definition FROM information_schema.views WHERE table_schema = 'shop_drill'"
+    assert "`shop_drill`.`orders`" in server.sql(views)  # the dump names no database
+    assert "`shop`." not in server.sql(views)
     server.sql("UPDATE orders SET note = 'changed' WHERE id = 2", "shop_drill")
     with pytest.raises(
         Failure,
