@@ -269,9 +269,23 @@ def clean(config: Config, chosen: Chosen | None, scratch: str | None) -> list[st
             problems.append(f"the scratch database was not dropped: {failure}")
     if scratch is not None:
         try:
-            shutil.rmtree(scratch)
+            shutil.rmtree(scratch, onerror=_writable_and_again)
         except FileNotFoundError:
             pass
         except OSError as error:
             problems.append(f"the scratch directory {scratch} was not removed: {error}")
     return problems
+
+
+def _writable_and_again(function: object, path: str, _: object) -> None:
+    """rmtree's second try at ``path``: a restored directory may be read-only (its modes
+    are the backup's), which stops a user that is not root from emptying it."""
+    import shutil
+
+    parent = os.path.dirname(path)
+    os.chmod(parent, os.stat(parent).st_mode | 0o700)
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, os.stat(path).st_mode | 0o700)
+        shutil.rmtree(path, onerror=_writable_and_again)
+    else:
+        os.unlink(path)
