@@ -11,7 +11,7 @@ import pytest
 
 import drptools.engines  # noqa: F401 - imported before the fork: the child may not read it
 from drptools.errors import Failure
-from drptools.procedures.drill import clean, scratch_directory
+from drptools.procedures.drill import Scratch, clean, scratch_directory
 
 NOBODY = 65534
 
@@ -31,7 +31,8 @@ def test_a_read_only_restore_is_removed_by_a_user_that_is_not_root() -> None:
         if child == 0:  # pragma: no cover - the child reports by its exit code
             os.setgid(NOBODY)
             os.setuid(NOBODY)
-            os._exit(0 if clean(None, None, str(root)) == [] and not root.exists() else 1)  # type: ignore[arg-type]
+            scratch = Scratch(str(root / "files"), str(root / "dumps"), False, (str(root),) * 2)
+            os._exit(0 if clean(None, None, scratch) == [] and not root.exists() else 1)  # type: ignore[arg-type]
         _, code = os.waitpid(child, 0)
         assert os.waitstatus_to_exitcode(code) == 0
         assert not root.exists()

@@ -39,7 +39,7 @@ RECORD = "drill.{environment}.{target}"
 PARTS = {"drill-files": "files", "drill-db": "db", "drill-verify": "verify"}
 
 
-def build(config: Config, chosen: restore.Chosen, scratch: str) -> runbook.Runbook:
+def build(config: Config, chosen: restore.Chosen, scratch: drill.Scratch) -> runbook.Runbook:
     """The drill of one environment from ``chosen``, into the directory ``scratch``."""
     steps: list[runbook.Step] = [drill.DrillFiles(config, chosen, scratch)]
     steps += [
@@ -52,7 +52,7 @@ def build(config: Config, chosen: restore.Chosen, scratch: str) -> runbook.Runbo
         "target": chosen.target,
         "snapshot": chosen.snapshot,
         "dumps": chosen.dumps,
-        "scratch": scratch,
+        "scratch": scratch.parameters(),
     }
     return runbook.Runbook("drill", parameters, steps, resumable=False)
 
@@ -84,7 +84,9 @@ def _plan(config: Config, environments: list[Environment], only: str | None) -> 
             print(f"{environment.name}: PROBLEM: {failure}")
             problems = True
             continue
-        scratch = os.path.join(config.drill_scratch, f"{environment.name}.XXXXXX")
+        top = os.path.join(config.drill_scratch, f"{environment.name}.XXXXXX")
+        files, dumps = os.path.join(top, drill.FILES), os.path.join(top, drill.DUMPS)
+        scratch = drill.Scratch(files, dumps, config.drill_on_drp, (top, top))
         problems = common.planned(build(config, chosen, scratch), True) != 0 or problems
     return 1 if problems else 0
 
@@ -98,14 +100,14 @@ def _drill(config: Config, environment: Environment, only: str | None) -> bool:
     }  # fmt: skip
     problems: list[str] = []
     chosen: restore.Chosen | None = None
-    scratch: str | None = None
+    scratch: drill.Scratch | None = None
     book: runbook.Runbook | None = None
     herald = common.herald(config)
     measured = Measured()
     try:
         chosen = restore.Chosen(environment, restore.choose_backups(config, environment, only))
         record.update(target=chosen.target, snapshot=chosen.snapshot, dumps=chosen.dumps)
-        scratch = drill.scratch_directory(config.drill_scratch, environment.name)
+        scratch = drill.make_scratch(config, environment.name)
         book = build(config, chosen, scratch)
         try:
             runbook.execute(book, herald=herald, lock=None)

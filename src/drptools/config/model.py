@@ -236,6 +236,7 @@ class Config:
         "authorization_hours",
         "datacenter",
         "dns",
+        "drill_on_drp",
         "drill_scratch",
         "drp",
         "environments",
@@ -285,8 +286,9 @@ class Config:
         self.drp, self.production, self.dns = recovery.drp, recovery.production, recovery.dns
         #: How long a recorded authorisation (the customer's order) stays valid.
         self.authorization_hours = recovery.authorization_hours
-        #: Where a restore drill makes its scratch directory (``[drill] scratch``).
-        self.drill_scratch = recovery.drill_scratch
+        #: Where a restore drill makes its scratch directory (``[drill] scratch``), and
+        #: whether that path is on the DRP server (``[drill] on = "drp"``) or here.
+        self.drill_scratch, self.drill_on_drp = recovery.drill_scratch, recovery.drill_on_drp
 
 
 class Server:
@@ -424,7 +426,7 @@ class Recovery:
     """The DRP part of a configuration: ``[drp]``, ``[production]``, ``[dns]``,
     ``[authorization]``; all absent for a machine that only makes backups."""
 
-    __slots__ = ("authorization_hours", "dns", "drill_scratch", "drp", "production")
+    __slots__ = ("authorization_hours", "dns", "drill_on_drp", "drill_scratch", "drp", "production")
 
     def __init__(
         self,
@@ -433,7 +435,8 @@ class Recovery:
         dns: Dns | None = None,
         authorization_hours: int = DEFAULT_AUTHORIZATION_HOURS,
         drill_scratch: str = DEFAULT_DRILL_SCRATCH,
+        drill_on_drp: bool = False,
     ) -> None:
         self.drp, self.production, self.dns = drp, production, dns
         self.authorization_hours = authorization_hours
-        self.drill_scratch = drill_scratch
+        self.drill_scratch, self.drill_on_drp = drill_scratch, drill_on_drp

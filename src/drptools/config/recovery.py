@@ -58,7 +58,12 @@ def parse_recovery(
     table = problems.table(data, "drill", "drill")
     problems.unknown(table, names("drill"), "drill")
     scratch = problems.field(table, "drill", spec("drill", "scratch"))
-    return Recovery(drp, production, dns, hours, scratch)
+    on = problems.field(table, "drill", spec("drill", "on"))
+    if on not in ("local", "drp"):
+        problems.append(f"drill.on: {on!r} is not a place (expected local or drp)")
+    elif on == "drp" and drp is None:
+        problems.append("drill.on: drp, but there is no [drp] section")
+    return Recovery(drp, production, dns, hours, scratch, on == "drp")
 
 
 def _address(text: str) -> str | None:

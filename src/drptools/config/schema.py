@@ -192,8 +192,10 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
             DEFAULT_AUTHORIZATION_HOURS, minimum=1, maximum=168),
     ),
     "drill": (
-        Key("scratch", PATH, "local directory under which a drill restores the files "
-            "(a fresh directory per drill, removed after it)", DEFAULT_DRILL_SCRATCH),
+        Key("scratch", PATH, "directory under which a drill restores the files (a fresh "
+            "directory per drill, removed after it)", DEFAULT_DRILL_SCRATCH),
+        Key("on", STRING, "where that directory is: local (where drp runs) or drp (the DRP "
+            "server, through [drp] location's ssh)", "local"),
     ),
 }  # fmt: skip
 

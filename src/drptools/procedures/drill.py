@@ -5,7 +5,8 @@ activation would, but only into places that nobody serves from, so that it can r
 week without an order and without anyone noticing:
 
 1. :class:`DrillFiles`: rsync of the snapshot's paths from the target into a scratch
-   directory of this machine (a fresh one per drill, under ``[drill] scratch``);
+   directory (a fresh one per drill, under ``[drill] scratch``, on this machine or with
+   ``[drill] on = "drp"`` on the DRP server; :class:`Scratch`);
 2. :class:`DrillDatabase`: each dump set fetched into it, checked against its
    ``.sha256``, and imported into a scratch database on the DRP's database server for
    its engine, named ``<database>_drill`` (:data:`SCRATCH_SUFFIX`): never the database
@@ -27,7 +28,7 @@ import os
 from drptools import layout, manifest, rsync
 from drptools.config.model import Database, Location, Target
 from drptools.errors import Failure
-from drptools.procedures.restore import Chosen, listing_below, target_place
+from drptools.procedures.restore import Chosen, drp_place, listing_below, target_place
 from drptools.procedures.verify import check_dump_set
 from drptools.runbook import Progress, Step
 from drptools.targets import Place
@@ -35,11 +36,18 @@ from drptools.targets import Place
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from drptools.config import Config
+    from drptools.config.model import DrpServer
 
 #: What a drill appends to a database's name for its scratch copy.
 SCRATCH_SUFFIX = "_drill"
 #: Below a drill's scratch directory: the environment's paths, and the dump sets.
 FILES, DUMPS = "files", "dumps"
+
+
+def _required(config: Config) -> DrpServer:
+    if config.drp is None:
+        raise Failure(f"{config.source} has no [drp] section")
+    return config.drp
 
 
 def scratch_database(config: Config, database: Database) -> Database:
@@ -88,6 +96,49 @@ def local(directory: str) -> Place:
     return Place(Target("scratch", Location(directory), "", None))
 
 
+class Scratch:
+    """Where one drill puts its copies: the files below ``files`` (here, or on the DRP
+    server with ``on_drp``), the dump sets below ``dumps`` (always here: the database
+    clients that import them run here); ``tops``: what :func:`clean` removes."""
+
+    def __init__(self, files: str, dumps: str, on_drp: bool, tops: tuple[str, str]) -> None:
+        self.files, self.dumps, self.on_drp, self.tops = files, dumps, on_drp, tops
+
+    def parameters(self) -> dict[str, object]:
+        """What the journal keeps of it."""
+        return {"files": self.files, "dumps": self.dumps, "on_drp": self.on_drp}
+
+    def place(self, config: Config) -> Place:
+        """Where the files are, for commands."""
+        return drp_place(config) if self.on_drp else local(self.files)
+
+
+def make_scratch(config: Config, environment: str) -> Scratch:
+    """A fresh scratch directory for one drill of ``environment``, where ``[drill]`` says."""
+    if not config.drill_on_drp:
+        top = scratch_directory(config.drill_scratch, environment)
+        return Scratch(os.path.join(top, FILES), os.path.join(top, DUMPS), False, (top, top))
+    import tempfile
+
+    from drptools.status import state_dir
+
+    parent = config.drill_scratch
+    with drp_place(config) as place:
+        place.run(["mkdir", "-p", "-m", "700", "--", parent], f"creating {parent} on {place}")
+        held = place.run(["stat", "-c", "%u %a", "--", parent], f"reading {parent} on {place}")
+        owner, mode = held.stdout.decode().split()
+        if int(owner) != place.uid or int(mode, 8) & 0o022:
+            raise Failure(f"[drill] scratch {parent} on {place}: not a directory of uid "
+                          f"{place.uid} that only it can write")  # fmt: skip
+        made = place.run(["mktemp", "-d", "-p", parent, f"{environment}.XXXXXX"],
+                         f"creating a directory in {parent} on {place}")  # fmt: skip
+    top = made.stdout.decode().strip()
+    staging = os.path.join(state_dir(), "staging", "drill")
+    os.makedirs(staging, mode=0o700, exist_ok=True)
+    dumps = tempfile.mkdtemp(prefix=f"{environment}.", dir=staging)
+    return Scratch(os.path.join(top, FILES), dumps, True, (top, dumps))
+
+
 def dump_files(directory: str, stamp: str) -> dict[str, str]:
     """The files of dump set ``stamp`` in ``directory``, by suffix (its ``.sha256`` left
     out), as the engines' ``restore`` takes them."""
@@ -103,9 +154,9 @@ class DrillFiles(Step):
 
     kind = "drill-files"
 
-    def __init__(self, config: Config, chosen: Chosen, scratch: str) -> None:
-        self.config, self.chosen = config, chosen
-        self.root = os.path.join(scratch, FILES)
+    def __init__(self, config: Config, chosen: Chosen, scratch: Scratch) -> None:
+        self.config, self.chosen, self.scratch = config, chosen, scratch
+        self.root = scratch.files
         name = chosen.environment.name
         self.name = f"drill-files:{name}"
         self.title = f"restore {name}'s files {chosen.snapshot} from {chosen.target} to scratch"
@@ -122,9 +173,14 @@ class DrillFiles(Step):
         return self._bytes
 
     def describe(self) -> list[str]:
-        return [f"{path} -> {self.root}{path}" for path in self.chosen.environment.paths]
+        where = " on the DRP server" if self.scratch.on_drp else ""
+        return [f"{path} -> {self.root}{path}{where}" for path in self.chosen.environment.paths]
 
     def probe(self) -> list[str]:
+        location, _ = _required(self.config).targets[self.chosen.target]
+        if self.scratch.on_drp and _required(self.config).location.is_remote and location.is_remote:
+            return [f"both the DRP server and target {self.chosen.target} are remote: run "
+                    'drp on the DRP server, or [drill] on = "local"']  # fmt: skip
         try:
             with target_place(self.config, self.chosen.target) as place:
                 self.chosen.entries(place)
@@ -133,13 +189,16 @@ class DrillFiles(Step):
         return []
 
     def run(self, progress: Progress) -> dict[str, object]:
-        os.makedirs(self.root, mode=0o700, exist_ok=True)
-        with target_place(self.config, self.chosen.target) as source:
+        with (
+            target_place(self.config, self.chosen.target) as source,
+            self.scratch.place(self.config) as destination,
+        ):
             data = f"{self.chosen.snapshot_dir(source)}/{layout.DATA}"
+            remote = source if source.remote else destination
             argv = rsync.restore_arguments(
-                source.rsync_path(data), self.chosen.environment.paths, self.root,
-                shell=source.rsync_shell(), preserve=self.config.preserve,
-                fake_super=source.remote and source.uid != 0,
+                source.rsync_path(data), self.chosen.environment.paths,
+                destination.rsync_path(self.root), shell=remote.rsync_shell(),
+                preserve=self.config.preserve, fake_super=source.remote and source.uid != 0,
             )  # fmt: skip
             rsync.snapshot(argv, f"restoring {self.chosen.environment.name} from {source}")
             files = len(self.chosen.entries(source))
@@ -152,10 +211,12 @@ class DrillDatabase(Step):
 
     kind = "drill-db"
 
-    def __init__(self, config: Config, chosen: Chosen, database: Database, scratch: str) -> None:
+    def __init__(
+        self, config: Config, chosen: Chosen, database: Database, scratch: Scratch
+    ) -> None:
         self.config, self.chosen, self.database = config, chosen, database
         self.stamp = chosen.dumps[database.key]
-        self.directory = os.path.join(scratch, DUMPS, database.key)
+        self.directory = os.path.join(scratch.dumps, database.key)
         self.name = f"drill-db:{database.environment}:{database.key}"
         self.title = (
             f"import {database.environment}'s database {database.key} ({self.stamp}) "
@@ -206,7 +267,7 @@ class DrillVerify(Step):
 
     kind = "drill-verify"
 
-    def __init__(self, config: Config, chosen: Chosen, scratch: str) -> None:
+    def __init__(self, config: Config, chosen: Chosen, scratch: Scratch) -> None:
         self.config, self.chosen, self.scratch = config, chosen, scratch
         name = chosen.environment.name
         self.name = f"drill-verify:{name}"
@@ -224,8 +285,8 @@ class DrillVerify(Step):
 
         with target_place(self.config, self.chosen.target) as source:
             entries = self.chosen.entries(source)
-        root = os.path.join(self.scratch, FILES)
-        with local(root) as place:
+        root = self.scratch.files
+        with self.scratch.place(self.config) as place:
             keys = listing_below(place, root, self.chosen.environment.paths)
             hashes = manifest.hash_keys(place, root, keys)
         self.problems = manifest.compare(
@@ -234,7 +295,7 @@ class DrillVerify(Step):
         rows = tables = 0
         for database in self.chosen.environment.databases:
             stamp = self.chosen.dumps[database.key]
-            files = dump_files(os.path.join(self.scratch, DUMPS, database.key), stamp)
+            files = dump_files(os.path.join(self.scratch.dumps, database.key), stamp)
             try:
                 contents = verify_contents(scratch_database(self.config, database), files)
             except Failure as failure:
@@ -250,7 +311,7 @@ class DrillVerify(Step):
         return {"files": len(keys), "rows": rows, "tables": tables}
 
 
-def clean(config: Config, chosen: Chosen | None, scratch: str | None) -> list[str]:
+def clean(config: Config, chosen: Chosen | None, scratch: Scratch | None) -> list[str]:
     """Drop the scratch databases and remove the scratch directory, whatever the drill
     left of them; what could not be removed, one line each (the drill then fails)."""
     import shutil
@@ -268,12 +329,20 @@ def clean(config: Config, chosen: Chosen | None, scratch: str | None) -> list[st
         except Failure as failure:
             problems.append(f"the scratch database was not dropped: {failure}")
     if scratch is not None:
-        try:
-            shutil.rmtree(scratch, onerror=_writable_and_again)
-        except FileNotFoundError:
-            pass
-        except OSError as error:
-            problems.append(f"the scratch directory {scratch} was not removed: {error}")
+        files_top, dumps_top = scratch.tops
+        if scratch.on_drp:
+            try:
+                with drp_place(config) as place:
+                    place.remove([files_top])
+            except Failure as failure:
+                problems.append(f"the scratch directory {files_top} was not removed: {failure}")
+        for top in {dumps_top} if scratch.on_drp else {files_top}:
+            try:
+                shutil.rmtree(top, onerror=_writable_and_again)
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                problems.append(f"the scratch directory {top} was not removed: {error}")
     return problems
 
 

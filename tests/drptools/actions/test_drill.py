@@ -27,6 +27,7 @@ from tests.helpers.drp import (
 )
 from tests.servers.mariadb import MariaDB
 from tests.servers.postgresql import PostgreSQL
+from tests.servers.sshd import Sshd
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +60,7 @@ class Site:
     """Production's files and databases backed up to A; the DRP's database servers."""
 
     def __init__(self, root: Path, production: MariaDB, drp_side: MariaDB,
-                 postgresql: PostgreSQL) -> None:  # fmt: skip
+                 postgresql: PostgreSQL, sshd: Sshd | None = None) -> None:  # fmt: skip
         production.sql(SHOP)
         postgresql.psql(ACCOUNTS)
         drp_side.sql(SERVED)
@@ -67,13 +68,19 @@ class Site:
         _, self.config = local_site(root, directories=3)
         self.scratch = root / "scratch"
         (root / "drp").mkdir()
+        drp_server: dict[str, object] = {"location": str(root / "drp"), "datacenter": "dc-3"}
+        drill: dict[str, object] = {"scratch": str(self.scratch)}
+        if sshd is not None:  # the DRP server over ssh, the drill's files there
+            drp_server.update(location=f"{sshd.alias}:{root / 'drp'}",
+                              ssh_config=str(sshd.ssh_config))  # fmt: skip
+            drill["on"] = "drp"
         self.config.write_text(self.config.read_text() + toml({
             "environments.www.databases.shop": server(production, "mariadb"),
             "environments.www.databases.accounts": server(postgresql, "postgresql"),
-            "drp": {"location": str(root / "drp"), "datacenter": "dc-3"},
+            "drp": drp_server,
             "drp.databases.mariadb": server(drp_side),
             "drp.databases.postgresql": server(postgresql),
-            "drill": {"scratch": str(self.scratch)},
+            "drill": drill,
         }))  # fmt: skip
         for kind in ("files", "db"):
             made = drp(self.config, "backup", kind, "--target", "A", now=EVEN_NOON)
@@ -230,3 +237,20 @@ def test_a_drill_needs_the_drp_section(tmp_path: Path) -> None:
     refused = drp(config, "drill")
     assert refused.returncode == 2
     assert "no [drp] section" in refused.stderr
+
+
+def test_a_drill_on_the_drp_server_restores_its_files_there(
+    tmp_path: Path,
+    sshd: Sshd,
+    mariadb_factory: Callable[[], MariaDB],
+    postgresql_factory: Callable[[], PostgreSQL],
+) -> None:
+    site = Site(tmp_path, mariadb_factory(), mariadb_factory(), postgresql_factory(), sshd)
+    code, output, record = site.drill()
+    assert code == 0, output
+    assert record is not None
+    assert (record["result"], record["files"], record["rows"]) == ("ok", 6, 5000)
+    assert "on the DRP server" in drp(site.config, "drill", "--dry-run").stdout
+    site.assert_clean()
+    staging = Path(os.environ["VIGIE_STATE_DIR"]) / "drp" / "staging" / "drill"
+    assert list(staging.iterdir()) == []  # the dump sets fetched here are gone too
