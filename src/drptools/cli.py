@@ -224,6 +224,12 @@ def _prestage_options(parser: Parser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
 
 
+def _drill_options(parser: Parser) -> None:
+    _environments(parser)
+    _target(parser, "restore from this target (default: the one with the newest complete backup)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+
+
 def _failback_options(parser: Parser) -> None:
     parser.add_argument(
         "--dry-run",
@@ -358,6 +364,14 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str, str, Callable[[Parser], None] | N
         "Icinga's or Nagios' event handler: on a HARD CRITICAL of production, notify, "
         "pre-stage, and activate as [automation] allows; returns at once",
         _event_handler_options,
+    ),
+    "drill": (
+        ("drill",),
+        "drptools.actions.drill",
+        "restore the newest backups into scratch copies (a directory, <database>_drill "
+        "databases), verify them against the MANIFEST and the dumps' rows, remove them and "
+        "record the RPO and the RTO estimate; no DNS, production or DRP-served data touched",
+        _drill_options,
     ),
     "runs": (
         ("runs",),

@@ -119,8 +119,14 @@ class Runbook:
     """A procedure: its name (``activate``), the parameters it was built from (journaled,
     so ``--resume`` rebuilds the same steps) and its steps in order."""
 
-    def __init__(self, name: str, parameters: dict[str, object], steps: Sequence[Step]) -> None:
+    def __init__(
+        self, name: str, parameters: dict[str, object], steps: Sequence[Step],
+        resumable: bool = True,
+    ) -> None:  # fmt: skip
         self.name, self.parameters, self.steps = name, parameters, list(steps)
+        #: Whether ``--resume`` can go on with a failed run (a drill cannot: its scratch
+        #: copies are gone once it ends; it is simply run again).
+        self.resumable = resumable
         names = [step.name for step in steps]
         if len(set(names)) != len(names):
             raise ValueError(f"runbook {name}: step names repeat: {names}")
@@ -224,17 +230,21 @@ class Herald:
 
 def execute(
     runbook: Runbook, resume: str | None = None, stream: TextIO = sys.stdout,
-    herald: Herald | None = None,
+    herald: Herald | None = None, lock: str | None = LOCK,
 ) -> Report:  # fmt: skip
     """Run ``runbook`` (or resume run ``resume`` of it) to its end under the runbook lock.
 
     Raises StepFailed when a step fails, Interrupted on a signal (both after journaling
     it), LockBusy when another runbook runs. ``herald`` announces the start, the steps
-    (if it is asked to) and the end.
+    (if it is asked to) and the end. ``lock`` None: the caller holds a lock of its own
+    over more than the run (a drill, whose scratch copies outlive its steps and must not
+    be shared with another drill, yet which must never keep an activation waiting).
     """
+    import contextlib
+
     from drptools.status import LocalLock
 
-    with LocalLock(LOCK):
+    with LocalLock(lock) if lock is not None else contextlib.nullcontext():
         now = layout.now()
         if resume:
             states = journal.step_states(journal.read(resume))
@@ -273,7 +283,9 @@ def execute(
                 [
                     str(failure),
                     f"journal {record.path}; go on with "
-                    f"drp {runbook.name} --resume {run_id} once the cause is fixed",
+                    f"drp {runbook.name} --resume {run_id} once the cause is fixed"
+                    if runbook.resumable
+                    else f"journal {record.path}",
                 ],
             )
             raise

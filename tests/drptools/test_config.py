@@ -100,7 +100,7 @@ def _example_keys(data: dict[str, object]) -> set[tuple[str, str]]:
         found |= {("environment", key) for key in environment}
         for database in tables(environment.get("databases", {})).values():
             found |= {("database", key) for key in tables(database)}
-    for section in ("drp", "production", "dns", "authorization", "automation"):
+    for section in ("drp", "production", "dns", "authorization", "automation", "drill"):
         found |= {(section, key) for key in tables(data.get(section, {}))}
     for side in ("drp", "production"):
         for server in tables(tables(data.get(side, {})).get("databases", {})).values():
@@ -397,3 +397,16 @@ def test_the_status_group_must_exist_on_the_machine(tmp_path):
         "status.group: '-x y' is not a group name (letters, digits, '.', '-', '_'; not "
         "starting with '-')",
     ]
+
+
+def test_the_drill_scratch_defaults_to_var_tmp_and_must_be_absolute():
+    base: dict[str, object] = {
+        "datacenter": "dc-1",
+        "targets": {"A": {"location": "/a", "datacenter": "dc-1"},
+                    "B": {"location": "/b", "datacenter": "dc-2"}},
+        "environments": {"www": {"paths": ["/srv"]}},
+    }  # fmt: skip
+    assert config.parse(base).drill_scratch == "/var/tmp/vigie-drill"
+    assert config.parse({**base, "drill": {"scratch": "/srv/drill"}}).drill_scratch == "/srv/drill"
+    with pytest.raises(config.ConfigError, match=r"drill\.scratch"):
+        config.parse({**base, "drill": {"scratch": "relative"}})

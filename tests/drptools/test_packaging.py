@@ -41,7 +41,8 @@ def test_systemd_verifies_the_units(tmp_path):
     ("timer", "calendar", "command"),
     [("vigie-drp-files", "*-*-* 01:30:00", "/usr/bin/drp -v backup files"),
      ("vigie-drp-db", "*-*-* 00/2:15:00", "/usr/bin/drp -v backup db"),
-     ("vigie-drp-prestage", "*-*-* 04:45:00", "/usr/bin/drp -v prestage")],
+     ("vigie-drp-prestage", "*-*-* 04:45:00", "/usr/bin/drp -v prestage"),
+     ("vigie-drp-drill", "Sun *-*-* 06:30:00", "/usr/bin/drp -v drill")],
 )  # fmt: skip
 def test_timers_are_persistent_and_randomised(timer, calendar, command):
     settings = unit(f"{timer}.timer")["Timer"]
@@ -74,6 +75,7 @@ def test_cron_runs_the_same_schedule():
         ["30", "5", "*", "*", "*", "root",
          "timeout --kill-after=2m 1200m /usr/bin/drp verify files --rolling 7"],
         ["45", "4", "*", "*", "*", "root", "timeout --kill-after=2m 1200m /usr/bin/drp prestage"],
+        ["30", "6", "*", "*", "0", "root", "timeout --kill-after=5m 1200m /usr/bin/drp drill"],
     ]  # fmt: skip
 
 

@@ -28,6 +28,10 @@ DEFAULT_AUTHORIZATION_HOURS = 4
 ACTIVATION_POLICIES = ("never", "authorized", "always")
 #: Hours after an automatic activation during which the event handler starts no other.
 DEFAULT_QUIET_HOURS = 24
+#: Where restore drills make their scratch directories (``[drill] scratch``).
+#: /var/tmp, not /tmp: a full copy may be large and tmpfs is memory; the directory is
+#: made 0700 and refused when someone else owns it (drptools.procedures.drill).
+DEFAULT_DRILL_SCRATCH = "/var/tmp/vigie-drill"  # noqa: S108
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 HOST_CHARACTERS = NAME_CHARACTERS
 DATABASE_NAME_CHARACTERS = NAME_CHARACTERS | {"$"}
@@ -238,6 +242,8 @@ class Config:
         "automation",
         "datacenter",
         "dns",
+        "drill_on_drp",
+        "drill_scratch",
         "drp",
         "environments",
         "keep_dumps",
@@ -291,6 +297,9 @@ class Config:
         self.sites = recovery.sites
         #: What the event handler does on an outage (nothing watched when not configured).
         self.automation = recovery.automation
+        #: Where a restore drill makes its scratch directory (``[drill] scratch``), and
+        #: whether that path is on the DRP server (``[drill] on = "drp"``) or here.
+        self.drill_scratch, self.drill_on_drp = recovery.drill_scratch, recovery.drill_on_drp
 
 
 class Server:
@@ -473,10 +482,13 @@ class Automation:
 
 class Recovery:
     """The DRP part of a configuration: ``[drp]``, ``[production]``, ``[dns]``,
-    ``[authorization]``, ``[automation]``, ``[sites]``; all absent for a machine that only
-    makes backups."""
+    ``[authorization]``, ``[automation]``, ``[sites]``, ``[drill]``; all absent for a
+    machine that only makes backups."""
 
-    __slots__ = ("authorization_hours", "automation", "dns", "drp", "production", "sites")
+    __slots__ = (
+        "authorization_hours", "automation", "dns", "drill_on_drp", "drill_scratch", "drp",
+        "production", "sites",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -486,8 +498,11 @@ class Recovery:
         authorization_hours: int = DEFAULT_AUTHORIZATION_HOURS,
         automation: Automation | None = None,
         sites: dict[str, Site] | None = None,
+        drill_scratch: str = DEFAULT_DRILL_SCRATCH,
+        drill_on_drp: bool = False,
     ) -> None:
         self.drp, self.production, self.dns = drp, production, dns
         self.authorization_hours = authorization_hours
         self.automation = automation or Automation()
         self.sites = sites or {}
+        self.drill_scratch, self.drill_on_drp = drill_scratch, drill_on_drp

@@ -1,5 +1,5 @@
 """The rules of the DRP sections: ``[drp]``, ``[production]``, ``[dns]``, ``[authorization]``,
-``[sites]`` and ``[automation]`` (:mod:`drptools.config.automation`).
+``[sites]``, ``[drill]`` and ``[automation]`` (:mod:`drptools.config.automation`).
 
 Imported by :func:`drptools.config.parse` only when one of them is present, so that
 check_backup, which reads the same file on every run, does not pay for them. Every
@@ -56,6 +56,14 @@ def parse_recovery(
     table = problems.table(data, "authorization", "authorization")
     problems.unknown(table, names("authorization"), "authorization")
     hours = problems.field(table, "authorization", spec("authorization", "valid_hours"))
+    table = problems.table(data, "drill", "drill")
+    problems.unknown(table, names("drill"), "drill")
+    scratch = problems.field(table, "drill", spec("drill", "scratch"))
+    on = problems.field(table, "drill", spec("drill", "on"))
+    if on not in ("local", "drp"):
+        problems.append(f"drill.on: {on!r} is not a place (expected local or drp)")
+    elif on == "drp" and drp is None:
+        problems.append("drill.on: drp, but there is no [drp] section")
     automation = None
     if "automation" in data:
         from drptools.config.automation import parse_automation
@@ -64,7 +72,7 @@ def parse_recovery(
             problems, problems.table(data, "automation", "automation"), drp is not None
         )
     sites = _sites(problems, problems.table(data, "sites", "sites"), environments)
-    return Recovery(drp, production, dns, hours, automation, sites)
+    return Recovery(drp, production, dns, hours, automation, sites, scratch, on == "drp")
 
 
 def _address(text: str) -> str | None:

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 
 #: The sections of the DRP runbooks, validated by :mod:`drptools.config.recovery`.
-RECOVERY_SECTIONS = ("drp", "production", "dns", "authorization", "automation", "sites")
+RECOVERY_SECTIONS = ("drp", "production", "dns", "authorization", "automation", "sites", "drill")
 
 
 def parse(data: dict[str, object], source: str = DEFAULT_PATH) -> Config:

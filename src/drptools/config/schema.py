@@ -14,6 +14,7 @@ from __future__ import annotations
 from drptools.config.model import (
     ACTIVATION_POLICIES,
     DEFAULT_AUTHORIZATION_HOURS,
+    DEFAULT_DRILL_SCRATCH,
     DEFAULT_KEEP_DUMPS,
     DEFAULT_KEEP_FILES,
     DEFAULT_LIMITS,
@@ -75,6 +76,7 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
         Key("authorization", TABLE, "how long the customer's order stays valid"),
         Key("sites", TABLE, "per environment, the page proven by HTTP before the DNS moves"),
         Key("automation", TABLE, "what drp event-handler does when monitoring sees an outage"),
+        Key("drill", TABLE, "where restore drills put their scratch copies"),
     ),
     "target": (
         Key("location", STRING, "/path, host:/path or user@host:/path", required=True),
@@ -216,6 +218,12 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
             "many hours of one (flapping)", DEFAULT_QUIET_HOURS, minimum=1, maximum=720),
         Key("log", PATH, "the decision log, JSON lines (default: event-handler.jsonl in the "
             "state directory)"),
+    ),
+    "drill": (
+        Key("scratch", PATH, "directory under which a drill restores the files (a fresh "
+            "directory per drill, removed after it)", DEFAULT_DRILL_SCRATCH),
+        Key("on", STRING, "where that directory is: local (where drp runs) or drp (the DRP "
+            "server, through [drp] location's ssh)", "local"),
     ),
 }  # fmt: skip
 

@@ -9,7 +9,11 @@ exposes the same two functions, as borgmatic's database hooks do:
 - ``restore(database, files)``: import a dump set (its files by suffix, as ``artifacts``
   names them) into the server ``database`` describes, with the credentials reaching the
   client the same way they reach the dump: never on a command line;
-- ``drop(database)``: remove the database first, so that a DRP restore makes it afresh.
+- ``drop(database)``: remove the database first, so that a DRP restore makes it afresh;
+- ``dump_data_stream(files)``, ``data_stream(database)`` and ``parse_data(lines)``: the
+  rows of a dump set and of a live database as the same dump tool's text, and the pure
+  parser of that text, for the fingerprints that prove a restore
+  (:mod:`~drptools.engines.fingerprint`).
 
 The functions here choose the engine of a database and call it.
 """
@@ -21,6 +25,7 @@ import importlib
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from types import ModuleType
 
     from drptools.config import Database
     from drptools.engines.common import Artifact
@@ -32,9 +37,14 @@ ENGINES = {
 }
 
 
+def module(database: Database) -> ModuleType:
+    """The engine module of ``database``."""
+    return importlib.import_module(ENGINES[database.engine])
+
+
 def artifacts(database: Database) -> list[Artifact]:
     """The files of one dump set of ``database``, in the order they are made."""
-    made: list[Artifact] = importlib.import_module(ENGINES[database.engine]).artifacts(database)
+    made: list[Artifact] = module(database).artifacts(database)
     return made
 
 
@@ -43,9 +53,15 @@ def restore(database: Database, files: Mapping[str, str]) -> None:
 
     CommandFailed says which client failed and why; Failure names a missing file.
     """
-    importlib.import_module(ENGINES[database.engine]).restore(database, files)
+    module(database).restore(database, files)
 
 
 def drop(database: Database) -> None:
     """Remove ``database`` from its server (DRP runbooks, before a restore)."""
-    importlib.import_module(ENGINES[database.engine]).drop(database)
+    module(database).drop(database)
+
+
+def restore_as(database: Database, files: Mapping[str, str], dumped: str) -> None:
+    """Import a dump set of database ``dumped`` under ``database``'s own name (a drill's
+    scratch database), never touching ``dumped``."""
+    module(database).restore_as(database, files, dumped)

@@ -18,7 +18,7 @@ from drptools.execute import CommandFailed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from typing import IO
 
 COMPRESSOR = ("zstd", "-q", "-c", "-T0")
@@ -162,8 +162,14 @@ def run_client(
         ended([(client, errors, what, cause)])
 
 
-def load(step: Load, what: str) -> None:
-    """Run one :class:`Load`; CommandFailed when the client or zstd did not exit 0."""
+def load(
+    step: Load, what: str, rewrite: Callable[[Iterable[bytes]], Iterable[bytes]] | None = None
+) -> None:
+    """Run one :class:`Load`; CommandFailed when the client or zstd did not exit 0.
+
+    ``rewrite`` (with ``decompress``) passes the text through drp on its way to the
+    client, line by line: a drill imports a MariaDB dump under another database's name.
+    """
     import tempfile
 
     if not os.path.isfile(step.path):
@@ -185,15 +191,31 @@ def load(step: Load, what: str) -> None:
         client = start_with_secret(
             step.argv,
             step.secret,
-            stdin=source,
+            stdin=subprocess.PIPE if rewrite else source,
             stdout=subprocess.DEVNULL,
             stderr=errors,
             extra_env=step.env,
         )
-        if step.decompress and steps[0][0].stdout is not None:
-            steps[0][0].stdout.close()
         steps.insert(0, (client, errors, what, step.cause))
+        if step.decompress and steps[1][0].stdout is not None:
+            if rewrite is not None:
+                _pump(rewrite(steps[1][0].stdout), client)
+            steps[1][0].stdout.close()
         ended(steps)
+
+
+def _pump(lines: Iterable[bytes], client: subprocess.Popen[bytes]) -> None:
+    """Write ``lines`` to ``client``'s stdin and close it; a client that stopped reading
+    stops the pumping (its exit code says why)."""
+    import contextlib
+
+    assert client.stdin is not None
+    with contextlib.suppress(BrokenPipeError):
+        try:
+            for line in lines:
+                client.stdin.write(line)
+        finally:
+            client.stdin.close()
 
 
 def needed(files: Mapping[str, str], suffix: str, what: str) -> str:

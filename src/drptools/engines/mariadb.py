@@ -8,17 +8,28 @@ reach the tool through an anonymous pipe named as its defaults file
 command line, in no environment and in no file on disk; the pipe is read once, by that
 process. A restore is the same file through the client, ``zstd -dc FILE | mariadb``, with
 the same credentials the same way: the dump's ``CREATE DATABASE`` and ``USE`` put it back
-under its name (the account needs the privileges to create it and its stored code).
+under its name (the account needs the privileges to create it and its stored code); a
+drill rewrites those two lines to import it under a scratch name (:func:`restore_as`).
 """
 
 from __future__ import annotations
 
-from drptools.engines.common import Artifact, Load, load, needed, read_password, run_client
+import re
+
+from drptools.engines.common import (
+    DECOMPRESSOR,
+    Artifact,
+    Load,
+    load,
+    needed,
+    read_password,
+    run_client,
+)
 from drptools.errors import Failure
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
     from drptools.config import Database
 
@@ -95,3 +106,74 @@ def drop(database: Database) -> None:
         f"dropping {database.name} on {CLIENTS[database.engine]}",
         secret=defaults_file(database),
     )  # fmt: skip
+
+
+def restore_as(database: Database, files: Mapping[str, str], dumped: str) -> None:
+    """Import a dump of database ``dumped`` under ``database``'s name (a drill's scratch
+    database): the dump's ``CREATE DATABASE`` and ``USE`` lines are rewritten on the way
+    (:func:`renamed`), so nothing of it reaches ``dumped`` itself."""
+    what = f"restoring {dumped}'s dump as {database.name} into {CLIENTS[database.engine]}"
+    path = needed(files, SUFFIX, what)
+    argv = (CLIENTS[database.engine], *connection(database), "--batch")
+    step = Load(path, argv, decompress=True, secret=defaults_file(database))
+    load(step, what, rewrite=lambda lines: renamed(lines, dumped, database.name))
+
+
+def quoted(name: str) -> bytes:
+    """``name`` as a MariaDB identifier: in backquotes, a backquote doubled."""
+    return b"`" + name.replace("`", "``").encode() + b"`"
+
+
+def renamed(lines: Iterable[bytes], dumped: str, name: str) -> Iterator[bytes]:
+    """The lines of a ``--databases`` dump of ``dumped`` that select it, naming ``name``.
+
+    mariadb-dump writes ``CREATE DATABASE /*!32312 IF NOT EXISTS*/ `db` …;`` and ``USE
+    `db`;`` before the tables (and ``USE`` again before stored code); only those lines
+    name the database, every other statement works in the current one. Its events are
+    created disabled (:func:`disabled_event`).
+    """
+    old, new = quoted(dumped), quoted(name)
+    use = b"USE " + old + b";"
+    for line in lines:
+        if line.startswith(b"CREATE DATABASE ") and old in line:
+            yield line.replace(old, new, 1)
+        elif line.rstrip(b"\n") == use:
+            yield b"USE " + new + b";\n"
+        elif line.startswith(EVENT_START) and EVENT in line:
+            yield disabled_event(line)
+        else:
+            yield line
+
+
+#: How mariadb-dump begins the line of a ``CREATE EVENT`` (version comments around it).
+EVENT_START, EVENT = b"/*!50106 CREATE*/", b"/*!50106 EVENT "
+
+
+def disabled_event(line: bytes) -> bytes:
+    """The ``CREATE EVENT`` line with its event created ``DISABLE``: a scratch copy must
+    not run the site's scheduled jobs on the DRP server (an event may name other
+    databases). Only the part before ``DO`` (schedule, status, comment) is changed."""
+    head, do, body = line.partition(b" DO ")
+    return re.sub(rb" ENABLE(?= |$)", b" DISABLE", head, count=1) + do + body
+
+
+def dump_data_stream(files: Mapping[str, str]) -> Artifact:
+    """The text of a dump set, decompressed, for its fingerprint: ``zstd -dc FILE``."""
+    path = needed(files, SUFFIX, "reading the dump")
+    return Artifact(SUFFIX, (*DECOMPRESSOR, path), compress=False)
+
+
+def data_stream(database: Database) -> Artifact:
+    """The rows of the live ``database`` as mariadb-dump writes them in a backup (same
+    tool, same quoting), without its schema, triggers or stored code."""
+    argv = (TOOLS[database.engine], *connection(database), "--no-create-info",
+            "--skip-triggers", "--single-transaction", "--quick", "--databases",
+            database.name)  # fmt: skip
+    return Artifact(SUFFIX, argv, compress=False, secret=defaults_file(database))
+
+
+def parse_data(lines: Iterable[bytes]) -> dict[str, tuple[int, int]]:
+    """Fingerprint of each table of a MariaDB dump's text."""
+    from drptools.engines.fingerprint import mariadb_tables
+
+    return mariadb_tables(lines)

@@ -25,7 +25,7 @@ from drptools.execute import last_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from drptools.config import Database
 
@@ -131,3 +131,47 @@ def drop(database: Database) -> None:
         f"dropping {database.name} on PostgreSQL",
         env=environment(database), cause=cause,
     )  # fmt: skip
+
+
+def restore_as(database: Database, files: Mapping[str, str], dumped: str) -> None:
+    """Import a dump of database ``dumped`` under ``database``'s name (a drill's scratch
+    database): created empty first, then ``pg_restore --dbname`` into it without
+    ``--create`` (which would recreate ``dumped``) and without owners or privileges (the
+    scratch copy needs no role of the dump, and the globals are not replayed: they are
+    the server's, not a scratch database's)."""
+    env = environment(database)
+    what = f"restoring {dumped}'s dump as {database.name} into PostgreSQL"
+    dump = needed(files, DUMP, what)
+    run_client(
+        ("psql", "--no-psqlrc", "--quiet", "--no-password", *connection(database),
+         f"--dbname={MAINTENANCE}", "--set=ON_ERROR_STOP=1",
+         f'--command=CREATE DATABASE "{database.name}"'),
+        f"creating {database.name} on PostgreSQL", env=env, cause=cause,
+    )  # fmt: skip
+    pg_restore = ("pg_restore", "--exit-on-error", "--no-password", "--no-owner",
+                  "--no-privileges", *connection(database), f"--dbname={database.name}",
+                  dump)  # fmt: skip
+    load(Load(dump, pg_restore, decompress=False, env=env, cause=cause), what)
+
+
+def dump_data_stream(files: Mapping[str, str]) -> Artifact:
+    """The rows of a dump set as plain text, for its fingerprint: ``pg_restore
+    --data-only -f -`` (no server involved)."""
+    dump = needed(files, DUMP, "reading the dump")
+    return Artifact(DUMP, ("pg_restore", "--data-only", "--file=-", dump), compress=False,
+                    cause=cause)  # fmt: skip
+
+
+def data_stream(database: Database) -> Artifact:
+    """The rows of the live ``database`` as plain text, written by the same code as
+    :func:`dump_data_stream`'s (pg_dump's archiver): ``pg_dump --data-only``."""
+    argv = ("pg_dump", "--data-only", "--format=plain", "--no-password",
+            *connection(database), f"--dbname={database.name}")  # fmt: skip
+    return Artifact(DUMP, argv, compress=False, env=environment(database), cause=cause)
+
+
+def parse_data(lines: Iterable[bytes]) -> dict[str, tuple[int, int]]:
+    """Fingerprint of each table of a PostgreSQL dump's plain text."""
+    from drptools.engines.fingerprint import postgresql_tables
+
+    return postgresql_tables(lines)
