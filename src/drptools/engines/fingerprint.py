@@ -275,14 +275,31 @@ def verify_contents(database: Database, files: dict[str, str]) -> Contents:
     Failure names the first table that differs (rows and checksums of both), is missing
     or is extra; Damaged or CommandFailed when either side cannot be read to its end.
     """
+    return matches(database, of_dump(database, files))
+
+
+def of_dump(database: Database, files: dict[str, str]) -> dict[str, Fingerprint]:
+    """The tables of the dump set ``files`` of ``database``: what the database must hold.
+
+    Read on its own, it can run while the same dump is being imported (a restore's
+    clients are other processes), so that proving a restore costs one pass, not two.
+    """
     from drptools import engines
 
     engine = engines.module(database)
-    parse = engine.parse_data
-    expected = streamed(
-        engine.dump_data_stream(files), parse, f"reading the dump of {database.name}"
+    return streamed(
+        engine.dump_data_stream(files), engine.parse_data, f"reading the dump of {database.name}"
     )
-    found = streamed(engine.data_stream(database), parse, f"dumping {database.name}'s data")
+
+
+def matches(database: Database, expected: dict[str, Fingerprint]) -> Contents:
+    """Prove that ``database`` holds the tables ``expected`` (see :func:`verify_contents`)."""
+    from drptools import engines
+
+    engine = engines.module(database)
+    found = streamed(
+        engine.data_stream(database), engine.parse_data, f"dumping {database.name}'s data"
+    )
     problem = difference(expected, found)
     if problem is not None:
         raise Failure(f"{database.name} differs from its dump: {problem}")

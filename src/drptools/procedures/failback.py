@@ -299,6 +299,9 @@ class MoveDatabase(Step):
                 if sink.error:  # stream() finished the sink
                     raise Failure(sink.error)
                 files[artifact.suffix], size = path, size + written
+        from drptools.engines.fingerprint import verify_contents
+
         engines.drop(destination)
         engines.restore(destination, files)
-        return {"bytes": size}
+        contents = verify_contents(destination, files)  # production holds what was dumped
+        return {"bytes": size, "tables": len(contents.tables), "rows": contents.rows}

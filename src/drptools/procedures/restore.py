@@ -10,8 +10,9 @@ of these steps, per environment, in this order:
 2. :class:`CopyFiles`: rsync from the target's snapshot to the DRP server, as the backup
    took it (``-a -H -A -X -S --numeric-ids``, times to the nanosecond), ``--delete``
    within the environment's paths, so a pre-staged DRP moves only the delta;
-3. :class:`ImportDatabase`: the dump set fetched next to drp, checked again, and
-   imported into the DRP server's database server (the engine's ``restore``);
+3. :class:`ImportDatabase`: the dump set fetched next to drp, checked again, imported
+   into the DRP server's database server (the engine's ``restore``), and every table's
+   rows and checksum proven against the dump (:mod:`drptools.engines.fingerprint`);
 4. :class:`VerifyFiles`: the files on the DRP server listed and hashed again and
    compared with the MANIFEST: the restore proves it restored what the backup holds (a
    file unchanged since the last proof, ctime included, keeps that proof's hash:
@@ -364,7 +365,8 @@ class ImportDatabase(Step):
 
     def describe(self) -> list[str]:
         return [f"dump set {self.stamp} from {self.chosen.target}, replacing "
-                f"{self.database.name} on the DRP's {self.database.engine} server"]  # fmt: skip
+                f"{self.database.name} on the DRP's {self.database.engine} server; then every "
+                "table's rows and checksum proven against the dump"]  # fmt: skip
 
     def probe(self) -> list[str]:
         """The DRP's server up, and not older than the one the dump was made on."""
@@ -406,11 +408,22 @@ class ImportDatabase(Step):
             for name in os.listdir(directory)
             if name.startswith(self.stamp) and not name.endswith(layout.CHECKSUMS)
         }
+        from concurrent.futures import ThreadPoolExecutor
+
+        from drptools.engines import fingerprint
+
         target = self._server()
         engines.drop(target)
-        engines.restore(target, files)
+        # The clients stop at the first error, but a dump can be whole and still not
+        # land whole: every table's rows and checksum are proven against the dump itself,
+        # the dump's side read while the clients import it.
+        with ThreadPoolExecutor(1) as reader:
+            expected = reader.submit(fingerprint.of_dump, target, files)
+            engines.restore(target, files)
+            contents = fingerprint.matches(target, expected.result())
         size = sum(os.path.getsize(path) for path in files.values())
-        return {"bytes": size, "data_time": layout.parse_stamp(self.stamp) or 0.0}
+        return {"bytes": size, "data_time": layout.parse_stamp(self.stamp) or 0.0,
+                "tables": len(contents.tables), "rows": contents.rows}  # fmt: skip
 
 
 class SwitchDns(Step):
