@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from checks.registry import plugins
+from launcher import Launcher
 
 BIN = Path(sys.executable).parent
 C_PLUGINS = Path("/usr/lib/nagios/plugins")
@@ -530,51 +531,6 @@ def cases() -> list[tuple[str, list[str], tuple[float, float] | None, str | None
 
 CASES = cases()
 SUITE = ("vigie run (whole local suite, one process)", [str(BIN / "vigie"), "run"])
-
-
-#: The process that starts every measured command: small and started fresh, because a
-#: child's peak RSS includes what its parent held when it forked (Linux keeps the highest
-#: RSS across execve), and this bench process holds the servers' helpers. It reads one
-#: command per line (arguments NUL-separated) and answers ``wall cpu rss_kib``.
-LAUNCHER = """
-import os, sys, time
-null = os.open(os.devnull, os.O_WRONLY)
-for line in sys.stdin:
-    argv = line.rstrip("\\n").split("\\0")
-    started = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        os.execv(argv[0], argv)
-    _, _, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - started
-    print(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, flush=True)
-"""
-
-
-class Launcher:
-    """The launcher process, with the environment every measured command gets."""
-
-    def __init__(self, environment: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", LAUNCHER], env=environment, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        )  # fmt: skip
-
-    def measure(self, argv: list[str]) -> tuple[float, float, float]:
-        """One run of ``argv``: wall seconds, CPU seconds, peak RSS in MiB."""
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.process.stdin.write("\0".join(argv) + "\n")
-        self.process.stdin.flush()
-        wall, cpu, rss = self.process.stdout.readline().split()
-        return float(wall), float(cpu), int(rss) / 1024
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait()
 
 
 def bench(cases: list[tuple[str, list[str]]], runs: int) -> dict[str, tuple[float, float, float]]:
