@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from checks.registry import plugins
+from dns_stub import dnsbl_server
 from launcher import Launcher
 
 BIN = Path(sys.executable).parent
@@ -125,35 +126,6 @@ def stub_printing(tool: str, capture: Path) -> str:
     path.write_text(f"#!/bin/sh\ncat '{capture}'\n")
     path.chmod(0o755)
     return str(path)
-
-
-#: A UDP DNS server on loopback listing every address (A 127.0.0.2, a TXT reason); it
-#: prints its port. Run apart: dnspython in the bench process would count in every child's
-#: peak RSS (a forked child's RSS before exec is its parent's).
-DNSBL_SERVER = """
-import socket, dns.message, dns.rrset
-sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-sock.bind(("127.0.0.1", 0))
-print(sock.getsockname()[1], flush=True)
-while True:
-    wire, client = sock.recvfrom(512)
-    query = dns.message.from_wire(wire)
-    response = dns.message.make_response(query)
-    question = query.question[0]
-    kind, value = ("TXT", '"listed by the bench"') if question.rdtype == 16 else ("A", "127.0.0.2")
-    response.answer.append(dns.rrset.from_text(question.name, 60, "IN", kind, value))
-    sock.sendto(response.to_wire(), client)
-"""
-
-
-def dnsbl_server() -> str:
-    """The stub blocklist server of check_dnsbl's cases, started apart; returns its port."""
-    server = subprocess.Popen(
-        [sys.executable, "-c", DNSBL_SERVER], stdout=subprocess.PIPE, text=True
-    )
-    atexit.register(server.terminate)
-    assert server.stdout is not None
-    return server.stdout.readline().strip()
 
 
 DNS_PORT = dnsbl_server()
