@@ -7,7 +7,8 @@ drp's dump streams through ``zstd -q -c -T0`` (MariaDB's SQL, PostgreSQL's globa
 custom-format ``pg_dump -Fc`` is stored as it comes) into ``dd conv=fsync`` on the
 target, then writes its checksum file, so the bare pipeline runs the same dump tool with
 the same options into a file and ends with ``sync FILE`` (an fsync of the file, as
-``conv=fsync`` does). drp writes to one target (``--target A``), as the bare pipeline
+``conv=fsync`` does); a second bare row also ends as drp's commit does, with two ``sync
+-f`` of the target's filesystem (the renames made durable). drp writes to one target (``--target A``), as the bare pipeline
 writes one file. Each round runs both, interleaved; medians of wall and CPU (user +
 system of the command and what it reaped, from wait4). Prints a Markdown table.
 """
@@ -132,15 +133,22 @@ def run(engine: str, work: Path, rows: int, rounds: int) -> str:
         drp = [str(BIN / "drp"), "-c", str(drp_config), "backup", "db", "--target", "A",
                "--no-prune"]  # fmt: skip
         shell = ["/bin/sh", "-c", bare]
+        # drp's commit flushes the target's whole filesystem twice (``sync -f``: the renames
+        # made durable, drptools.targets.Place.sync); the bare pipeline the same way:
+        flushed = ["/bin/sh", "-c", f"{bare} && sync -f {work} && sync -f {work}"]
         now = int(time.time())
-        samples: dict[str, list[tuple[float, float]]] = {"bare": [], "drp": [], "plan": []}
+        samples: dict[str, list[tuple[float, float]]] = {
+            "bare": [], "flushed": [], "drp": [], "plan": []
+        }  # fmt: skip
         for round_ in range(rounds + 1):  # the first round warms the server's caches
             bare_run = measure(shell, environment)
+            flushed_run = measure(flushed, environment)
             environment["VIGIE_DRP_NOW"] = str(now + round_ * 3600)
             drp_run = measure(drp, environment)
             plan_run = measure([*drp, "--dry-run"], environment)
             if round_:
                 samples["bare"].append(bare_run)
+                samples["flushed"].append(flushed_run)
                 samples["drp"].append(drp_run)
                 samples["plan"].append(plan_run)
         written = sum(p.stat().st_size for p in (work / "A").rglob("*") if p.is_file())
@@ -153,6 +161,9 @@ def run(engine: str, work: Path, rows: int, rounds: int) -> str:
     return (
         f"| {engine}: bare `{shlex.split(shown)[0].rsplit('/', 1)[-1]} … \\| zstd`, then "
         f"`sync FILE` | {wall['bare']:.2f} | {cpu['bare']:.2f} | 1.00 | {size / 2**20:.0f} | | |\n"
+        f"| {engine}: the same, then `sync -f` of the filesystem twice, as drp's commit | "
+        f"{wall['flushed']:.2f} | {cpu['flushed']:.2f} | {wall['flushed'] / wall['bare']:.3f} "
+        "| | | |\n"
         f"| {engine}: `drp backup db --target A` | {wall['drp']:.2f} | {cpu['drp']:.2f} | "
         f"{ratio:.3f} | | ≤ {BUDGET}× | {verdict} |\n"
         f"| {engine}: its fixed part, `drp backup db --target A --dry-run` | {wall['plan']:.2f} "
