@@ -7,10 +7,11 @@ drp's dump streams through ``zstd -q -c -T0`` (MariaDB's SQL, PostgreSQL's globa
 custom-format ``pg_dump -Fc`` is stored as it comes) into ``dd conv=fsync`` on the
 target, then writes its checksum file, so the bare pipeline runs the same dump tool with
 the same options into a file and ends with ``sync FILE`` (an fsync of the file, as
-``conv=fsync`` does); a second bare row also ends as drp's commit does, with two ``sync
--f`` of the target's filesystem (the renames made durable). drp writes to one target (``--target A``), as the bare pipeline
-writes one file. Each round runs both, interleaved; medians of wall and CPU (user +
-system of the command and what it reaped, from wait4). Prints a Markdown table.
+``conv=fsync`` does); a second bare row also ends as drp's commit does, with two
+``sync -f`` of the target's filesystem (the renames made durable). drp writes to one
+target (``--target A``), as the bare pipeline writes one file. Each round runs all,
+interleaved; medians of wall and CPU (user + system of the command and what it reaped,
+from wait4). Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -118,8 +119,10 @@ def postgresql(stack: ExitStack, work: Path, rows: int) -> tuple[Path, str]:
                  f'password_file = "{server.password_file}"\n')  # fmt: skip
     login = f"--no-password --host={server.host} --port={server.port} --username={server.user}"
     dump, globals_ = work / "bare.dump", work / "bare.globals.sql.zst"
-    bare = (f"{binaries}/pg_dump --format=custom {login} --dbname=shop > {dump} && "
-            f"{binaries}/pg_dumpall --globals-only {login} | {COMPRESS} > {globals_} && "
+    # pg_dump and pg_dumpall from PATH, as drp runs them (on Debian: postgresql-common's
+    # pg_wrapper, a Perl script that costs about 40 ms a call, before the real tool).
+    bare = (f"pg_dump --format=custom {login} --dbname=shop > {dump} && "
+            f"pg_dumpall --globals-only {login} | {COMPRESS} > {globals_} && "
             f"sync {dump} {globals_}")  # fmt: skip
     return drp, bare
 
