@@ -38,8 +38,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.backup_files import filesystem
 from tests.servers.mariadb import MariaDB, start_server, stop_servers
+
+from backup_files import filesystem
 
 BIN = Path(sys.executable).parent
 BUDGET = 1.3

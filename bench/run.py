@@ -29,6 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from checks.registry import plugins
+from dns_stub import dnsbl_server
+from launcher import Launcher
 
 BIN = Path(sys.executable).parent
 C_PLUGINS = Path("/usr/lib/nagios/plugins")
@@ -124,35 +126,6 @@ def stub_printing(tool: str, capture: Path) -> str:
     path.write_text(f"#!/bin/sh\ncat '{capture}'\n")
     path.chmod(0o755)
     return str(path)
-
-
-#: A UDP DNS server on loopback listing every address (A 127.0.0.2, a TXT reason); it
-#: prints its port. Run apart: dnspython in the bench process would count in every child's
-#: peak RSS (a forked child's RSS before exec is its parent's).
-DNSBL_SERVER = """
-import socket, dns.message, dns.rrset
-sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-sock.bind(("127.0.0.1", 0))
-print(sock.getsockname()[1], flush=True)
-while True:
-    wire, client = sock.recvfrom(512)
-    query = dns.message.from_wire(wire)
-    response = dns.message.make_response(query)
-    question = query.question[0]
-    kind, value = ("TXT", '"listed by the bench"') if question.rdtype == 16 else ("A", "127.0.0.2")
-    response.answer.append(dns.rrset.from_text(question.name, 60, "IN", kind, value))
-    sock.sendto(response.to_wire(), client)
-"""
-
-
-def dnsbl_server() -> str:
-    """The stub blocklist server of check_dnsbl's cases, started apart; returns its port."""
-    server = subprocess.Popen(
-        [sys.executable, "-c", DNSBL_SERVER], stdout=subprocess.PIPE, text=True
-    )
-    atexit.register(server.terminate)
-    assert server.stdout is not None
-    return server.stdout.readline().strip()
 
 
 DNS_PORT = dnsbl_server()
@@ -556,62 +529,26 @@ def cases() -> list[tuple[str, list[str], tuple[float, float] | None, str | None
 
 
 CASES = cases()
-SUITE = ("vigie run (whole local suite, one process)", [str(BIN / "vigie"), "run"])
+#: Rounds 0.5 s apart: the suite's samples (0.4 s) are not taken when a reading that old is
+#: stored, as after a monitoring engine's runs.
+SUITE = ("vigie run (whole local suite, one process, stored readings)", [str(BIN / "vigie"), "run"])
 
 
-#: The process that starts every measured command: small and started fresh, because a
-#: child's peak RSS includes what its parent held when it forked (Linux keeps the highest
-#: RSS across execve), and this bench process holds the servers' helpers. It reads one
-#: command per line (arguments NUL-separated) and answers ``wall cpu rss_kib``.
-LAUNCHER = """
-import os, sys, time
-null = os.open(os.devnull, os.O_WRONLY)
-for line in sys.stdin:
-    argv = line.rstrip("\\n").split("\\0")
-    started = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        os.execv(argv[0], argv)
-    _, _, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - started
-    print(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, flush=True)
-"""
+def bench(
+    cases: list[tuple[str, list[str]]], runs: int, pause: float = 0.0
+) -> dict[str, tuple[float, float, float]]:
+    """Median wall, median CPU, peak RSS per case, runs interleaved round-robin.
 
-
-class Launcher:
-    """The launcher process, with the environment every measured command gets."""
-
-    def __init__(self, environment: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", LAUNCHER], env=environment, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        )  # fmt: skip
-
-    def measure(self, argv: list[str]) -> tuple[float, float, float]:
-        """One run of ``argv``: wall seconds, CPU seconds, peak RSS in MiB."""
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.process.stdin.write("\0".join(argv) + "\n")
-        self.process.stdin.flush()
-        wall, cpu, rss = self.process.stdout.readline().split()
-        return float(wall), float(cpu), int(rss) / 1024
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait()
-
-
-def bench(cases: list[tuple[str, list[str]]], runs: int) -> dict[str, tuple[float, float, float]]:
-    """Median wall, median CPU, peak RSS per case, runs interleaved round-robin."""
+    ``pause``: seconds between rounds, unmeasured, so that the readings a round stores
+    are as old as a check's ``--sample`` when the next round starts.
+    """
     environment = dict(os.environ, VIGIE_STATE_DIR=tempfile.mkdtemp(prefix="vigie-bench-"))
     samples: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _ in cases}
     launcher = Launcher(environment)
     for _, argv in cases:  # warm-up: caches, and the checks' state for their rates
         launcher.measure(argv)
     for _ in range(runs):
+        time.sleep(pause)
         for label, argv in cases:
             samples[label].append(launcher.measure(argv))
     launcher.close()
@@ -693,7 +630,7 @@ def main() -> None:
     cases = [(label, argv) for label, argv, _, _ in CASES if Path(argv[0]).exists()]
     try:
         results = bench(cases, args.runs)
-        results.update(bench([SUITE], max(args.runs // 3, 5)))
+        results.update(bench([SUITE], max(args.runs // 3, 5), pause=0.5))
     finally:
         shutil.rmtree(STUBS, ignore_errors=True)
     text = report(results, args.runs)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 
 import pytest
 
-from checks import suite
+from checks import registry, suite
+from checks.core import statefile
 from checks.core.output import STATE_NAMES
 from checks.core.runtime import Outcome
+from checks.system import cpu
 from tests.conftest import executable
 
 
@@ -83,3 +86,36 @@ def test_the_whole_suite_as_a_process_in_json_under_a_second():
     # Not a benchmark (make bench measures it): a bound that catches a check run twice
     # or a sample that grew, generous for a busy CI machine.
     assert elapsed < 5
+
+
+def test_the_suite_imports_only_the_checks_that_declare_a_local_entry():
+    everything = [
+        (entry.rank, plugin.name, entry.name, entry.arguments)
+        for plugin in registry.plugins()
+        for entry in plugin.local
+    ]
+    assert [(plugin.name, name, arguments) for plugin, name, arguments in suite.local_checks()] == [
+        (plugin, name, arguments) for _, plugin, name, arguments in sorted(everything)
+    ]
+    script = (
+        "import sys; from checks import suite; suite.local_checks(); "
+        "print(sorted(name for name in sys.modules if name.startswith('checks.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    imported = result.stdout
+    assert "'checks.system.cpu'" in imported
+    assert "'checks.network.interfaces'" in imported
+    for remote in ("checks.cluster.drbd", "checks.web.url", "checks.backup.backup"):
+        assert f"'{remote}'" not in imported
+
+
+def test_a_run_soon_after_another_takes_no_cpu_sample(isolated_state, monkeypatch, capsys):
+    """With the previous run's reading stored, check_cpu judges over the interval since."""
+    assert suite.main(["run", "--only", "cpu"]) in (0, 1, 2)
+    waits: list[float] = []
+    monkeypatch.setattr(statefile.time, "sleep", waits.append)
+    assert suite.main(["run", "--only", "cpu"]) in (0, 1, 2)
+    assert all(wait <= cpu.SHORTEST for wait in waits), waits  # never the suite's 0.4 s
+    assert " over the last " in capsys.readouterr().out.splitlines()[-1]

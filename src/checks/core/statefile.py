@@ -30,16 +30,17 @@ MAX_AGE = 1800.0
 SYSTEM_DIR = "/var/lib/vigie"
 
 
-def add_sample_option(parser: Parser, what: str = "") -> None:
+def add_sample_option(parser: Parser, what: str = "", shortest: float | None = None) -> None:
     """``--sample SECONDS`` (default 1): the sampling time of :func:`counters` (``what``:
-    of which readings, worded into the help)."""
+    of which readings, worded into the help; ``shortest``: as given to :func:`counters`)."""
+    usable = f"; a previous run's reading is used from {shortest:g} s old" if shortest else ""
     parser.add_argument(
         "--sample",
         type=seconds,
         default=1.0,
         metavar="SECONDS",
         help=f"sampling time{what} when no reading from a previous run is usable "
-        "(default: %(default)g)",
+        f"(default: %(default)g{usable})",
     )
 
 
@@ -108,20 +109,44 @@ class Interval:
         return self.after[key] - self.before[key]
 
 
-def counters(name: str, read: Callable[[], dict[str, float]], sample: float) -> Interval:
-    """Readings of ``read()`` over the interval since the previous run, or over ``sample`` s."""
+def counters(
+    name: str, read: Callable[[], dict[str, float]], sample: float, shortest: float | None = None
+) -> Interval:
+    """Readings of ``read()`` over the interval since the previous run, or over ``sample`` s.
+
+    By default a previous reading younger than ``sample`` is not used: a per-second rate
+    of rare events (errors, restarts) over a fraction of a second says little. Figures
+    that stay meaningful over short intervals (shares of CPU time) pass ``shortest``: a
+    previous reading is then used from ``shortest`` seconds old, and a younger one is
+    waited for until it is that old, so that a run soon after another never samples for a
+    whole ``sample``.
+    """
     now, values, boot = time.monotonic(), read(), boot_id()
     previous = load(name)
     save(name, {"boot": boot, "time": now, "values": values})
-    usable = _usable(previous, boot, now, values, sample)
+    usable = _usable(previous, boot, now, values, sample if shortest is None else 0.0)
     if usable is not None:
         age, before = usable
-        return Interval(before, values, age, f"over the last {age:.0f} s")
+        if shortest is None:
+            return Interval(before, values, age, f"over the last {age:.0f} s")
+        if age < shortest:
+            taken = now - age
+            with doing(f"waiting for the previous {name} reading to be {shortest:g} s old"):
+                time.sleep(shortest - age)
+            now, values = time.monotonic(), read()
+            save(name, {"boot": boot, "time": now, "values": values})
+            age = now - taken
+        return Interval(before, values, age, f"over the last {_span(age)} s")
     with doing(f"sampling {name} for {sample:g} s"):
         time.sleep(sample)
     later_time, later = time.monotonic(), read()
     save(name, {"boot": boot, "time": later_time, "values": later})
     return Interval(values, later, later_time - now, f"over {sample:g} s")
+
+
+def _span(seconds: float) -> str:
+    """Seconds as the interval's wording shows them: tenths below 10 s (``0.3``), else whole."""
+    return f"{seconds:.1f}" if seconds < 10 else f"{seconds:.0f}"
 
 
 def _usable(

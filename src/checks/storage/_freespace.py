@@ -41,7 +41,7 @@ from checks.core.evaluate import STATES, Perf, Summary, Verdict, show
 from checks.core.output import STATE_NAMES
 from checks.core.ranges import Range
 from checks.core.runtime import doing, remaining
-from checks.core.threads import answer_within
+from checks.core.threads import answer_each_within
 from checks.core.units import human_number
 from checks.storage._mounts import (
     Selection,
@@ -198,13 +198,8 @@ def _probe(target: Target) -> os.statvfs_result:
     return os.statvfs(target.mount.path)
 
 
-def _prober(target: Target) -> Callable[[], os.statvfs_result]:
-    """``_probe`` of this target, for a thread of its own."""
-    return lambda: _probe(target)
-
-
 class Filesystems(nagiosplugin.Resource):
-    """The selected mounts, each read with statvfs in its own thread within a deadline."""
+    """The selected mounts, read with statvfs away from the main thread, within a deadline."""
 
     def __init__(
         self, choice: Selection, quantity: Quantity, mount_timeout: float, stale: int
@@ -226,7 +221,7 @@ class Filesystems(nagiosplugin.Resource):
                      printable(target.mount.source))  # fmt: skip
         timeout = min(self.mount_timeout, 0.8 * (remaining() or math.inf))
         with doing(f"waiting for statvfs of {len(reachable)} mounts"):
-            answers = answer_within([_prober(target) for target in reachable], timeout)
+            answers = answer_each_within(_probe, reachable, timeout)
         answered = dict(zip((id(target) for target in reachable), answers, strict=True))
         metrics = []
         for target in targets:

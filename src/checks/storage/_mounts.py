@@ -11,9 +11,10 @@ from ``statvfs``; this module is what they share on the gathering side:
   ``-N``, ``-l``, ``-r``/``-R``, ``-i``/``-I``) plus vigie's regex rules on fs types, and
   leaves out pseudo filesystems (:data:`PSEUDO_TYPES`) unless they are asked for.
 
-The ``statvfs`` calls themselves run through :func:`checks.core.threads.answer_within`,
-all at once, given up on by a deadline: a hung NFS or FUSE server blocks its thread,
-never the check, and every other mount is still judged.
+The ``statvfs`` calls themselves run through
+:func:`checks.core.threads.answer_each_within`, given up on by a deadline: a hung NFS or
+FUSE server blocks a worker thread, never the check, and the other mounts go on in fresh
+workers, so every other mount is still judged.
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 The kernel counts CPU time in ``/proc/stat``; a percentage needs two readings. The check
 uses the reading its previous run stored (so Icinga sees the average over its whole check
-interval) and otherwise samples for ``--sample`` seconds (see :mod:`checks.core.statefile`).
+interval), even a recent one (from :data:`SHORTEST` seconds old: a share of CPU time means
+something over a tenth of a second, a second run soon after the first need not wait a
+whole sample), and otherwise samples for ``--sample`` seconds (see
+:mod:`checks.core.statefile`).
 ``used`` is the time not idle and not waiting for I/O; iowait and steal (time a hypervisor
 gave to other guests) have their own thresholds because each points at another culprit.
 """
@@ -24,6 +27,11 @@ from checks.core.runtime import Bench, Local, Plugin
 FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 METRICS = ("used", "user", "system", "iowait", "steal", "idle")
 DEFAULTS: dict[str, tuple[str | None, str | None]] = {"iowait": ("30", "50"), "steal": ("20", "40")}
+#: Seconds a previous run's reading must be old to be judged over: the kernel counts CPU
+#: time in ticks of 10 ms per CPU, so 0.1 s holds 10 ticks per CPU (shares in steps of at
+#: most 10% on one CPU, 5% on two, finer on more); a younger reading is waited for until it
+#: is this old, never for a whole ``--sample``.
+SHORTEST = 0.1
 
 
 def parse_stat_cpu(stat: str) -> dict[str, float]:
@@ -70,7 +78,7 @@ class Cpu(nagiosplugin.Resource):
     def probe(self) -> list[nagiosplugin.Metric]:
         """Two readings of /proc/stat and the percentages between them."""
         interval = statefile.counters(
-            "cpu", lambda: parse_stat_cpu(procfs.read("stat")), self.sample
+            "cpu", lambda: parse_stat_cpu(procfs.read("stat")), self.sample, SHORTEST
         )
         self.interval = interval.how
         shares = percentages(interval.before, interval.after)
@@ -114,7 +122,7 @@ def build_parser() -> Parser:
     add_thresholds(parser, "used %%", defaults=("90", "95"))
     for name in ("user", "system", "iowait", "steal"):
         add_thresholds(parser, f"{name} %%", metric=name, defaults=DEFAULTS.get(name, (None, None)))
-    statefile.add_sample_option(parser)
+    statefile.add_sample_option(parser, shortest=SHORTEST)
     return parser
 
 

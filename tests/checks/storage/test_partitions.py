@@ -274,3 +274,30 @@ def test_a_hung_mount_never_outlives_the_timeout(mount_namespace):
     assert time.monotonic() - started < 4
     assert result.returncode == 2, result.stdout
     assert re.search(rf"{hung} did not answer within 1\.\d s", result.stdout), result.stdout
+
+
+@pytest.mark.integration
+def test_hung_mounts_among_many_leave_every_other_one_judged(mount_namespace):
+    """The statvfs calls share a few workers: each hung mount holds one, the rest go on."""
+    healthy = []
+    for index in range(40):
+        point = mount_namespace.root / f"t{index:02}"
+        point.mkdir()
+        mount_namespace.run("mount", "-t", "tmpfs", "-o", "size=1m", f"t{index}", str(point))
+        healthy.append(point)
+        if index in (3, 4, 5, 20):  # a run of hung mounts, and one further on
+            mount_namespace.hang(mount_namespace.root / f"t{index:02}-hung")
+    command = [executable("check_inodes"), "-w", "1%", "-c", "0%", "--also-type", "tmpfs",
+               "-r", f"^{mount_namespace.root}/", "--mount-timeout", "1"]  # fmt: skip
+    started = time.monotonic()
+    result = mount_namespace.run(*command, check=False)
+    assert time.monotonic() - started < 4
+    assert_conforms("inodes", result.returncode, result.stdout, result.stderr)
+    assert result.returncode == 2, result.stdout
+    lines = result.stdout.splitlines()
+    for index in (3, 4, 5, 20):
+        assert (
+            f"CRITICAL: {mount_namespace.root}/t{index:02}-hung did not answer within 1 s" in lines
+        )
+    for point in healthy:
+        assert any(line.startswith(f"OK: {point} ") for line in lines), point

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -402,3 +404,34 @@ def test_damaged_output_answers_cleanly(stub, fixture):
         return PLUGIN.run(["-d", "/dev/sdx", "-c", "194=50"])
 
     every_damage_answers_cleanly("smart", run_on, read_fixture(path), examples=25, slow=True)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "device", "loaded"),
+    [
+        ("text_nvme_passed_75pct_used.txt", "/dev/nvme0", {"humanfriendly"}),
+        ("text_sata_hdd_reallocated_304.txt", "/dev/sda", set()),
+        ("text_scsi_grown_defects_260.txt", "/dev/sdb", set()),
+    ],
+)
+def test_a_run_loads_only_the_deferred_modules_pysmart_really_calls(
+    tmp_path, fixture, device, loaded
+):
+    """What pySMART and its dependencies import eagerly but never call here stays unloaded."""
+    stub = tmp_path / "smartctl"
+    stub.write_text(f"#!/bin/sh\ncat '{OWN / fixture}'\n")
+    stub.chmod(0o755)
+    script = (
+        "import sys\n"
+        "from checks.storage import _pysmart, smart\n"
+        f"outcome = smart.PLUGIN.run(['--smartctl', {str(stub)!r}, '-d', {device!r}])\n"
+        "assert outcome.state in (0, 1, 2), outcome.text\n"
+        # Its docstring tells a placeholder (any other attribute would load the module).
+        "real = [name for name in _pysmart.DEFERRED\n"
+        "        if not (sys.modules[name].__doc__ or '').endswith('on first use by vigie')]\n"
+        "print(' '.join(real))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert set(result.stdout.split()) == loaded, result.stdout
