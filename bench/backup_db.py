@@ -21,12 +21,13 @@ import os
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+
+from backup_files import measure
 
 BIN = Path(sys.executable).parent
 BUDGET = 1.05
@@ -49,22 +50,6 @@ CREATE TABLE orders (id INT PRIMARY KEY, customer INT, total NUMERIC(10,2), note
 INSERT INTO orders SELECT n, n % 5000, n / 7.0, 'order line ' || n || ' ' || md5(n::text)
   FROM generate_series(1, {rows}) n;
 """
-
-
-def measure(argv: list[str], environment: dict[str, str]) -> tuple[float, float]:
-    """Wall and CPU (user + system of the command and the children it reaped) seconds."""
-    subprocess.run(["sync"], check=True)
-    started = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)
-        os.execve(argv[0], argv, environment)
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(argv)} failed")
-    return wall, usage.ru_utime + usage.ru_stime
 
 
 def config(work: Path, database: str) -> Path:

@@ -160,17 +160,9 @@ class DrillFiles(Step):
         name = chosen.environment.name
         self.name = f"drill-files:{name}"
         self.title = f"restore {name}'s files {chosen.snapshot} from {chosen.target} to scratch"
-        self._bytes: int | None = None
 
     def size(self) -> int | None:
-        if self._bytes is None:
-            try:
-                with target_place(self.config, self.chosen.target) as place:
-                    entries = self.chosen.entries(place)
-            except Failure:
-                return None
-            self._bytes = sum(manifest.key_size(key) for key in entries)
-        return self._bytes
+        return self.chosen.size(self.config)
 
     def describe(self) -> list[str]:
         where = " on the DRP server" if self.scratch.on_drp else ""

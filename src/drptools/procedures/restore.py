@@ -110,7 +110,7 @@ def choose_backups(config: Config, environment: Environment, only: str | None) -
 class Chosen:
     """What one environment is restored from: the target, the snapshot, the dump sets."""
 
-    __slots__ = ("_entries", "dumps", "environment", "snapshot", "target")
+    __slots__ = ("_entries", "_size", "dumps", "environment", "snapshot", "target")
 
     def __init__(self, environment: Environment, parameters: dict[str, object]) -> None:
         self.environment = environment
@@ -119,6 +119,18 @@ class Chosen:
         dumps = parameters.get("dumps")
         self.dumps: dict[str, str] = dict(dumps) if isinstance(dumps, dict) else {}
         self._entries: dict[bytes, bytes] | None = None
+        self._size: int | None = None
+
+    def size(self, config: Config) -> int | None:
+        """The snapshot's bytes, from its MANIFEST on its target (read once); None when
+        it cannot be read (the plan then shows no size, the probes say why)."""
+        if self._size is None:
+            try:
+                with target_place(config, self.target) as place:
+                    self._size = _size(self.entries(place))
+            except Failure:
+                return None
+        return self._size
 
     def entries(self, place: Place) -> dict[bytes, bytes]:
         """The snapshot's sealed MANIFEST on ``place`` (its target), read once: a complete
@@ -205,16 +217,9 @@ class CopyFiles(Step):
         environment = chosen.environment.name
         self.name = f"copy-files:{environment}"
         self.title = f"copy {environment}'s files from {chosen.target} to the DRP server"
-        self._bytes: int | None = None
 
     def size(self) -> int | None:
-        if self._bytes is None:
-            try:
-                with target_place(self.config, self.chosen.target) as place:
-                    self._bytes = _size(self.chosen.entries(place))
-            except Failure:
-                return None
-        return self._bytes
+        return self.chosen.size(self.config)
 
     def describe(self) -> list[str]:
         side = _required_drp(self.config)

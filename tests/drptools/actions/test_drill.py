@@ -25,6 +25,7 @@ from tests.helpers.drp import (
     toml,
     wait_for,
 )
+from tests.helpers.drp_databases import ACCOUNTS, SHOP
 from tests.servers.mariadb import MariaDB
 from tests.servers.postgresql import PostgreSQL
 from tests.servers.sshd import Sshd
@@ -32,19 +33,6 @@ from tests.servers.sshd import Sshd
 pytestmark = pytest.mark.integration
 
 HOUR = 3600
-SHOP = """
-CREATE DATABASE shop;
-USE shop;
-CREATE TABLE orders (id INT PRIMARY KEY AUTO_INCREMENT, total DECIMAL(10,2), note TEXT);
-INSERT INTO orders (total, note) SELECT seq / 7, CONCAT('order ', seq, ' (é)') FROM seq_1_to_3000;
-"""
-ACCOUNTS = """
-CREATE DATABASE accounts;
-\\c accounts
-CREATE TABLE users (id serial PRIMARY KEY, email text UNIQUE, balance numeric(12,2));
-INSERT INTO users (email, balance) SELECT 'u' || n || '@example.net', n * 1.5
-  FROM generate_series(1, 2000) n;
-"""
 #: What the DRP server serves already: a drill must never touch it.
 SERVED = "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, note TEXT);" \
     "INSERT INTO shop.orders VALUES (1, 'served by the DRP');"  # fmt: skip
