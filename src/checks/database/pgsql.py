@@ -50,15 +50,17 @@ if TYPE_CHECKING:
     from checks.clients.postgresql import Connection
 
 #: One round trip: settings, the connected database, pg_stat_activity and pg_locks.
+#: Ages are taken from clock_timestamp(), not now(): now() is this check's own transaction
+#: start, older than a transaction another client began a moment later (a negative age).
 QUERY = """SELECT json_build_object(
  'server_version_num', current_setting('server_version_num')::int,
  'max_connections', current_setting('max_connections')::int,
  'database', current_database(),
  'database_size', pg_database_size(current_database()),
  'connections', count(*) FILTER (WHERE backend_type = 'client backend'),
- 'longest_transaction', coalesce(max(extract(epoch FROM now() - xact_start))
+ 'longest_transaction', coalesce(max(extract(epoch FROM clock_timestamp() - xact_start))
     FILTER (WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()), 0),
- 'longest_idle_in_transaction', coalesce(max(extract(epoch FROM now() - state_change))
+ 'longest_idle_in_transaction', coalesce(max(extract(epoch FROM clock_timestamp() - state_change))
     FILTER (WHERE state LIKE 'idle in transaction%'), 0),
  'waiting_locks', (SELECT count(*) FROM pg_locks WHERE NOT granted)
 ) FROM pg_stat_activity"""
