@@ -185,8 +185,9 @@ def table(rounds: list[list[Row]], megabytes: int, database_megabytes: int,
         "cache dropped before each command. Bare: `rsync -aHAXS --numeric-ids --delete` of "
         "the snapshot into the DRP root, then `zstd -dc DUMP | mariadb`. drp also checks the "
         "backup's seal and the dump's sha256, hashes on the target the files the DRP lacks, "
-        "and proves every restored file against the MANIFEST (reading only those changed "
-        "since the pre-staging proved them).",
+        "proves every table's rows and checksum against the dump (a re-dump of the restored "
+        "database and a parse of both sides) and every restored file against the MANIFEST "
+        "(reading only those changed since the pre-staging proved them).",
         "",
         "| DRP | drp activate wall s | RTO drp reports | bare tools wall s | × bare | rounds' "
         "× | budget | verdict |",
