@@ -28,8 +28,14 @@ import os
 from drptools import layout, manifest, rsync
 from drptools.config.model import Database, Location, Target
 from drptools.errors import Failure
-from drptools.procedures.restore import Chosen, drp_place, listing_below, target_place
-from drptools.procedures.verify import check_dump_set
+from drptools.procedures.restore import (
+    Chosen,
+    drp_place,
+    dump_files,
+    fetch_dump_set,
+    listing_below,
+    target_place,
+)
 from drptools.runbook import Progress, Step
 from drptools.targets import Place
 
@@ -139,16 +145,6 @@ def make_scratch(config: Config, environment: str) -> Scratch:
     return Scratch(os.path.join(top, FILES), dumps, True, (top, dumps))
 
 
-def dump_files(directory: str, stamp: str) -> dict[str, str]:
-    """The files of dump set ``stamp`` in ``directory``, by suffix (its ``.sha256`` left
-    out), as the engines' ``restore`` takes them."""
-    return {
-        name[len(stamp) :]: os.path.join(directory, name)
-        for name in sorted(os.listdir(directory))
-        if name.startswith(stamp) and not name.endswith(layout.CHECKSUMS)
-    }
-
-
 class DrillFiles(Step):
     """The snapshot's paths copied from the target into the scratch directory."""
 
@@ -228,21 +224,11 @@ class DrillDatabase(Step):
         return []
 
     def run(self, progress: Progress) -> dict[str, object]:
-        from drptools import engines, execute
+        from drptools import engines
 
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        with target_place(self.config, self.chosen.target) as place:
-            source = layout.dumps_dir(place.root, self.database.environment, self.database.key)
-            members = layout.dump_members(place.listing(source) or set(), self.stamp)
-            argv = ("rsync", "-a", *place.rsync_shell(), "--",
-                    *(place.rsync_path(f"{source}/{name}") for name in members),
-                    self.directory + "/")  # fmt: skip
-            execute.run(argv, f"fetching dump set {self.stamp} from {place}")
-        with local(self.directory) as here:
-            _, bad = check_dump_set(here, self.directory, self.stamp)
-        if bad:
-            raise Failure(f"the dump set {self.stamp} is not intact: {bad[0]}")
-        files = dump_files(self.directory, self.stamp)
+        files = fetch_dump_set(
+            self.config, self.chosen.target, self.database, self.stamp, self.directory
+        )
         scratch = scratch_database(self.config, self.database)
         engines.drop(scratch)  # a drill killed before its cleanup left it behind
         engines.restore_as(scratch, files, self.database.name)

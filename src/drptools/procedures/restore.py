@@ -393,30 +393,15 @@ class ImportDatabase(Step):
         return [found] if found else []
 
     def run(self, progress: Progress) -> dict[str, object]:
-        from drptools import engines, execute
-
-        directory = os.path.join(self.staging, self.database.environment, self.database.key)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        with target_place(self.config, self.chosen.target) as place:
-            source = layout.dumps_dir(place.root, self.database.environment, self.database.key)
-            members = layout.dump_members(place.listing(source) or set(), self.stamp)
-            argv = ("rsync", "-a", *place.rsync_shell(), "--",
-                    *(place.rsync_path(f"{source}/{name}") for name in members),
-                    directory + "/")  # fmt: skip
-            execute.run(argv, f"fetching dump set {self.stamp} from {place}")
-        with Place(Target("staging", Location(directory), "", None)) as here:
-            _, bad = check_dump_set(here, directory, self.stamp)
-        if bad:
-            raise Failure(f"the fetched dump set {self.stamp} is not intact: {bad[0]}")
-        files = {
-            name[len(self.stamp) :]: os.path.join(directory, name)
-            for name in os.listdir(directory)
-            if name.startswith(self.stamp) and not name.endswith(layout.CHECKSUMS)
-        }
         from concurrent.futures import ThreadPoolExecutor
 
+        from drptools import engines
         from drptools.engines import fingerprint
 
+        directory = os.path.join(self.staging, self.database.environment, self.database.key)
+        files = fetch_dump_set(
+            self.config, self.chosen.target, self.database, self.stamp, directory
+        )
         target = self._server()
         engines.drop(target)
         # The clients stop at the first error, but a dump can be whole and still not
@@ -429,6 +414,39 @@ class ImportDatabase(Step):
         size = sum(os.path.getsize(path) for path in files.values())
         return {"bytes": size, "data_time": layout.parse_stamp(self.stamp) or 0.0,
                 "tables": len(contents.tables), "rows": contents.rows}  # fmt: skip
+
+
+def fetch_dump_set(
+    config: Config, target: str, database: Database, stamp: str, directory: str
+) -> dict[str, str]:
+    """Dump set ``stamp`` of ``database`` fetched from ``target`` into ``directory`` (made
+    0700) and checked there against its ``.sha256``: its files by suffix, as the engines'
+    ``restore`` takes them. Failure when it is not intact once here."""
+    from drptools import execute
+
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    with target_place(config, target) as place:
+        source = layout.dumps_dir(place.root, database.environment, database.key)
+        members = layout.dump_members(place.listing(source) or set(), stamp)
+        argv = ("rsync", "-a", *place.rsync_shell(), "--",
+                *(place.rsync_path(f"{source}/{name}") for name in members),
+                directory + "/")  # fmt: skip
+        execute.run(argv, f"fetching dump set {stamp} from {place}")
+    with Place(Target("staging", Location(directory), "", None)) as here:
+        _, bad = check_dump_set(here, directory, stamp)
+    if bad:
+        raise Failure(f"the fetched dump set {stamp} is not intact: {bad[0]}")
+    return dump_files(directory, stamp)
+
+
+def dump_files(directory: str, stamp: str) -> dict[str, str]:
+    """The files of dump set ``stamp`` in ``directory``, by suffix (its ``.sha256`` left
+    out), as the engines' ``restore`` takes them."""
+    return {
+        name[len(stamp) :]: os.path.join(directory, name)
+        for name in sorted(os.listdir(directory))
+        if name.startswith(stamp) and not name.endswith(layout.CHECKSUMS)
+    }
 
 
 class SwitchDns(Step):
