@@ -114,8 +114,12 @@ def test_the_suite_imports_only_the_checks_that_declare_a_local_entry():
 def test_a_run_soon_after_another_takes_no_cpu_sample(isolated_state, monkeypatch, capsys):
     """With the previous run's reading stored, check_cpu judges over the interval since."""
     assert suite.main(["run", "--only", "cpu"]) in (0, 1, 2)
+    # Older than the shortest interval check_cpu accepts: the counters have moved (a
+    # younger reading is waited for, and a wait that does not really pass, as the one
+    # recorded below, would leave them unchanged).
+    time.sleep(cpu.SHORTEST * 2)
     waits: list[float] = []
     monkeypatch.setattr(statefile.time, "sleep", waits.append)
     assert suite.main(["run", "--only", "cpu"]) in (0, 1, 2)
-    assert all(wait <= cpu.SHORTEST for wait in waits), waits  # never the suite's 0.4 s
+    assert waits == []  # never the suite's 0.4 s sample, nor any wait
     assert " over the last " in capsys.readouterr().out.splitlines()[-1]
