@@ -11,7 +11,6 @@ the history always says on whose word the DNS moved.
 from __future__ import annotations
 
 import getpass
-import json
 import os
 
 from drptools import layout
@@ -72,17 +71,11 @@ def _login() -> str:
 
 def _append_history(record: dict[str, object]) -> None:
     """Append ``record`` to the history, durably."""
-    from drptools.status import make_state_dir, state_dir
+    from drptools.status import append, state_dir
 
     path = os.path.join(state_dir(), HISTORY)
     try:
-        make_state_dir()
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        try:
-            os.write(descriptor, (json.dumps(record, sort_keys=True) + "\n").encode())
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        append(path, record)
     except OSError as error:
         raise Failure(f"cannot record the authorisation in {path}: {error.strerror}") from None
 

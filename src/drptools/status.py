@@ -190,6 +190,19 @@ def _own(descriptor: int) -> None:
     os.fchmod(descriptor, 0o644 if settings.gid is None else 0o640)
 
 
+def append(path: str, record: dict[str, object]) -> None:
+    """``record`` as one JSON line at the end of the history ``path`` (the state
+    directory made first), durable when this returns: the authorisations' history and the
+    event handler's decision log, which must survive a crash right after a decision."""
+    make_state_dir()
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    try:
+        os.write(descriptor, (json.dumps(record, sort_keys=True) + "\n").encode())
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def write(name: str, record: dict[str, object]) -> None:
     """Store ``record`` as ``name`` atomically and durably; StateError says what failed."""
     directory = state_dir()

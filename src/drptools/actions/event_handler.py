@@ -19,7 +19,6 @@ sees it as a run going even before it takes the runbook lock.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
@@ -131,17 +130,6 @@ def _log_path(config: Config) -> str:
     return config.automation.log or os.path.join(status.state_dir(), LOG)
 
 
-def _append(path: str, entry: dict[str, object]) -> None:
-    """One line of the decision log, durable when this returns."""
-    status.make_state_dir()
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-    try:
-        os.write(descriptor, (json.dumps(entry, sort_keys=True) + "\n").encode())
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _drp_command(
     config: Config, decision: decide.Decision, event: decide.Event, by_policy: bool
 ) -> list[str]:
@@ -192,7 +180,7 @@ def _detach(
 
             failed = notify.notice(config.notification, *notice)
             if failed:
-                _append(log, {"time": layout.now(), "notice": notice[0], "failed": failed})
+                status.append(log, {"time": layout.now(), "notice": notice[0], "failed": failed})
         if command is not None:
             os.execv(command[0], command)  # noqa: S606 - an argument list, no shell
         code = 0
@@ -250,7 +238,7 @@ def main(config: Config, args: argparse.Namespace) -> int:
             held = -1 if isinstance(lock, str) else lock.descriptor
             entry |= _hand_over(config, decision, event, by_policy, record, log, held)
         entry["handler_seconds"] = _own_runtime()
-        _append(log, entry)
+        status.append(log, entry)
     print(f"drp event-handler: {decision.verdict}: {decision.reason}")
     return 2 if decision.verdict == decide.UNREADABLE else 0
 
