@@ -10,9 +10,9 @@ exposes the same two functions, as borgmatic's database hooks do:
   names them) into the server ``database`` describes, with the credentials reaching the
   client the same way they reach the dump: never on a command line;
 - ``drop(database)``: remove the database first, so that a DRP restore makes it afresh;
-- ``dump_data_stream(files)``, ``data_stream(database)`` and ``parse_data(lines)``: the
+- ``dump_data_stream(files)``, ``data_stream(database)`` and ``data_rows(lines)``: the
   rows of a dump set and of a live database as the same dump tool's text, and the pure
-  parser of that text, for the fingerprints that prove a restore
+  splitter of that text into each table's rows, for the digests that prove a restore
   (:mod:`~drptools.engines.fingerprint`).
 
 The functions here choose the engine of a database and call it.

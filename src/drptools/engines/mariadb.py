@@ -172,8 +172,9 @@ def data_stream(database: Database) -> Artifact:
     return Artifact(SUFFIX, argv, compress=False, secret=defaults_file(database))
 
 
-def parse_data(lines: Iterable[bytes]) -> dict[str, tuple[int, int]]:
-    """Fingerprint of each table of a MariaDB dump's text."""
-    from drptools.engines.fingerprint import mariadb_tables
+def data_rows(lines: Iterable[bytes]) -> Iterator[tuple[str, list[bytes]]]:
+    """The rows of each table in a MariaDB dump's text (for
+    :mod:`~drptools.engines.fingerprint`)."""
+    from drptools.engines.fingerprint import mariadb_rows
 
-    return mariadb_tables(lines)
+    return mariadb_rows(lines)

@@ -25,7 +25,7 @@ from drptools.execute import last_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
     from drptools.config import Database
 
@@ -170,8 +170,9 @@ def data_stream(database: Database) -> Artifact:
     return Artifact(DUMP, argv, compress=False, env=environment(database), cause=cause)
 
 
-def parse_data(lines: Iterable[bytes]) -> dict[str, tuple[int, int]]:
-    """Fingerprint of each table of a PostgreSQL dump's plain text."""
-    from drptools.engines.fingerprint import postgresql_tables
+def data_rows(lines: Iterable[bytes]) -> Iterator[tuple[str, list[bytes]]]:
+    """The rows of each table in a PostgreSQL dump's plain text (for
+    :mod:`~drptools.engines.fingerprint`)."""
+    from drptools.engines.fingerprint import postgresql_rows
 
-    return postgresql_tables(lines)
+    return postgresql_rows(lines)
