@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 
 from drptools import layout
 from drptools.errors import BadUse, Failure
@@ -63,22 +64,35 @@ class Journal:
             )
         except OSError as error:
             raise Failure(f"cannot write the journal {self.path}: {error.strerror}") from None
+        self._lock = threading.Lock()
+        self.sealed = False
 
     def write(self, event: str, **fields: object) -> dict[str, object]:
-        """Append one record (``run``, ``time``, ``event`` and ``fields``) and fsync it."""
+        """Append one record (``run``, ``time``, ``event`` and ``fields``) and fsync it;
+        nothing once the journal is sealed (:meth:`seal`). Safe from several threads."""
         record: dict[str, object] = {"run": self.run_id, "time": round(layout.now(), 3)}
         record["event"] = event
         record.update(fields)
         line = json.dumps(record, sort_keys=True, default=str) + "\n"
-        try:
-            os.write(self.descriptor, line.encode())
-            os.fsync(self.descriptor)
-        except OSError as error:
-            raise Failure(f"cannot write the journal {self.path}: {error.strerror}") from None
+        with self._lock:
+            if self.sealed:
+                return record
+            try:
+                os.write(self.descriptor, line.encode())
+                os.fsync(self.descriptor)
+            except OSError as error:
+                raise Failure(f"cannot write the journal {self.path}: {error.strerror}") from None
         return record
 
+    def seal(self) -> None:
+        """Write nothing more: a run stopped by a signal journaled where each of its steps
+        stood, and the steps that other threads end afterwards must not add an outcome."""
+        with self._lock:
+            self.sealed = True
+
     def close(self) -> None:
-        """Close the journal file."""
+        """Close the journal file (sealed first: its descriptor's number may be reused)."""
+        self.seal()
         os.close(self.descriptor)
 
 

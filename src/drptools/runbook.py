@@ -5,7 +5,10 @@ each step can say what it will do before anything happens (:meth:`Step.describe`
 an estimate from the throughput of past runs), check its preconditions read-only
 (:meth:`Step.probe`), do its work (:meth:`Step.run`), and tell from the real state
 whether it is already done (:meth:`Step.done`). :func:`execute` runs them in order under
-one lock, journaling each step's start and end (:mod:`drptools.journal`) so that:
+one lock, journaling each step's start and end (:mod:`drptools.journal`); steps of
+different *lanes* next to each other run at the same time (:attr:`Step.lane`: an
+activation's files and its databases touch different things, so its RTO is the longer
+of the two, not their sum). So that:
 
 - ``--dry-run`` builds the plan from the very steps a run would execute and runs every
   read-only probe (ReaR's ``-s`` only lists its scripts);
@@ -24,6 +27,7 @@ import os
 import signal
 import statistics
 import sys
+import threading
 import time
 
 from drptools import journal, layout
@@ -45,10 +49,13 @@ class StepFailed(Failure):
 class Progress:
     """Step k/N, bytes, rate and ETA on a terminal, redrawn at most twice a second."""
 
-    def __init__(self, index: int, count: int, title: str, stream: TextIO) -> None:
+    def __init__(
+        self, index: int, count: int, title: str, stream: TextIO, live: bool = True
+    ) -> None:
         self.prefix = f"[{index}/{count}] {title}"
         self.stream = stream
-        self.live = stream.isatty()
+        #: One progress line at a time: a step beside the one drawing it counts silently.
+        self.live = live and stream.isatty()
         self.started = time.monotonic()
         self.drawn = 0.0
         self.bytes = 0
@@ -91,6 +98,10 @@ class Step:
     title = "a step"
     kind = "step"
     ends_outage = False
+    #: Steps of different lanes next to each other in a runbook run at the same time,
+    #: those of one lane in order; a step of no lane (None) runs alone, once every step
+    #: before it ended, and so does every step after it.
+    lane: str | None = None
 
     def describe(self) -> list[str]:
         """What the step will do, in lines for the plan (sources, destinations, sizes)."""
@@ -164,6 +175,20 @@ def throughput(kind: str) -> float | None:
     return statistics.median(rates) if rates else None
 
 
+Lane = list[tuple[int, Step]]
+
+
+def stages(steps: Sequence[Step]) -> list[dict[str | None, Lane]]:
+    """The steps, numbered from 1, as the stages run one after the other: each stage's
+    lanes (by :attr:`Step.lane`), which run at the same time."""
+    staged: list[dict[str | None, Lane]] = []
+    for index, step in enumerate(steps, 1):
+        if step.lane is None or not staged or None in staged[-1]:
+            staged.append({})
+        staged[-1].setdefault(step.lane, []).append((index, step))
+    return staged
+
+
 def plan(runbook: Runbook, probe: bool = True) -> tuple[list[str], list[str]]:
     """The plan's lines and, with ``probe``, every problem the steps' probes found."""
     from checks.core.units import human_bytes, human_duration
@@ -171,7 +196,15 @@ def plan(runbook: Runbook, probe: bool = True) -> tuple[list[str], list[str]]:
     lines, problems = [], []
     rates: dict[str, float | None] = {}
     count = len(runbook.steps)
+    together = {}  # the first step of each stage of more than one lane: the stage
+    for stage in stages(runbook.steps):
+        if len(stage) > 1:
+            together[min(index for lane in stage.values() for index, _ in lane)] = stage
     for index, step in enumerate(runbook.steps, 1):
+        if index in together:
+            lanes = "; ".join(f"{name} {', '.join(str(number) for number, _ in lane)}"
+                              for name, lane in together[index].items())  # fmt: skip
+            lines.append(f"at the same time, each lane in order: {lanes}")
         size = step.size()
         heading = f"{index}/{count} {step.title}"
         if size is not None:
@@ -200,9 +233,14 @@ class Report:
         self.run_id, self.journal, self.rto, self.rpo = run_id, path, rto, rpo
 
 
+_saying = threading.Lock()
+
+
 def _say(stream: TextIO, text: str) -> None:
-    stream.write(text + "\n")
-    stream.flush()
+    """One line, whole, whichever lane's thread says it (over a progress line, erased)."""
+    with _saying:
+        stream.write(("\r\033[K" if stream.isatty() else "") + text + "\n")
+        stream.flush()
 
 
 class Herald:
@@ -297,54 +335,121 @@ def _run_steps(
     runbook: Runbook, states: dict[str, journal.StepState], record: journal.Journal,
     stream: TextIO, herald: Herald,
 ) -> None:  # fmt: skip
-    """Each step in order: skipped when journaled done, re-probed when unknown, else run."""
+    """Each stage in order; in a stage, each lane's steps in order, the lanes at once."""
+    count = len(runbook.steps)
+
+    def run(index: int, step: Step, live: bool) -> None:
+        _run_step(runbook.name, index, count, step, states.get(step.name), record, stream,
+                  herald, live)  # fmt: skip
+
+    for stage in stages(runbook.steps):
+        lanes = list(stage.values())
+        if len(lanes) == 1:
+            for index, step in lanes[0]:
+                run(index, step, True)
+        else:
+            _run_lanes(lanes, run, record, stream)
+
+
+def _run_lanes(
+    lanes: list[Lane], run: Callable[[int, Step, bool], None], record: journal.Journal,
+    stream: TextIO,
+) -> None:  # fmt: skip
+    """The lanes at the same time: the first in this thread, which the signals reach, the
+    others in threads of their own.
+
+    A step that fails lets the other lanes end the step they are in (a copy that goes on
+    is not lost: ``--resume`` skips it) but start no other; the first failure is raised
+    once they all ended. A signal stops the run at once: the steps of the other lanes
+    are journaled stopped, then the journal is sealed (their children are ended by
+    drp's handler, and their threads journal nothing more).
+    """
+    failed = threading.Event()
+    failures: list[Exception] = []
+    running: dict[int, Step] = {}
+
+    def go(number: int, lane: Lane) -> None:
+        try:
+            for index, step in lane:
+                if failed.is_set():
+                    return
+                running[number] = step
+                run(index, step, number == 0)
+                del running[number]
+        except Exception as failure:  # StepFailed, or a defect: raised by this thread
+            running.pop(number, None)
+            failures.append(failure)
+            failed.set()
+            if isinstance(failure, StepFailed) and running:
+                _say(stream, f"{failure} (waiting for the steps still running to end)")
+
+    others = [threading.Thread(target=go, args=(number, lane), daemon=True)
+              for number, lane in enumerate(lanes[1:], 1)]  # fmt: skip
+    for thread in others:
+        thread.start()
+    try:
+        go(0, lanes[0])
+        for thread in others:
+            while thread.is_alive():
+                thread.join(0.2)
+    except Interrupted as interruption:
+        for number, step in list(running.items()):
+            if number:
+                record.write("stop", signal=signal.Signals(interruption.signum).name,
+                             step=step.name, kind=step.kind)  # fmt: skip
+        record.seal()
+        raise
+    if failures:
+        raise failures[0]
+
+
+def _run_step(
+    name: str, index: int, count: int, step: Step, state: journal.StepState | None,
+    record: journal.Journal, stream: TextIO, herald: Herald, live: bool,
+) -> None:  # fmt: skip
+    """One step: skipped when journaled done, re-probed when unknown, else run."""
     from checks.core.units import human_bytes, human_duration
 
-    count = len(runbook.steps)
-    for index, step in enumerate(runbook.steps, 1):
-        where = f"[{index}/{count}] {step.title}"
-        state = states.get(step.name)
-        if state is not None and state.state == "done":
-            _say(stream, f"{where}: done in an earlier attempt of this run")
-            continue
-        fields: dict[str, object] = {"step": step.name, "kind": step.kind}
-        if state is not None and state.state == "unknown" and step.done():
-            record.write("end", result="ok", details={"found": "done, on resume"}, **fields)
-            _say(stream, f"{where}: found done (its outcome was unknown)")
-            continue
-        problems = step.probe()
-        if problems:
-            error = "; ".join(problems)
-            record.write("end", result="failed", error=f"preconditions: {error}", **fields)
-            raise StepFailed(f"{where}: {error}")
-        record.write("start", **fields)
-        progress = Progress(index, count, step.title, stream)
-        started = time.monotonic()
-        try:
-            details = step.run(progress)
-        except Failure as failure:
-            progress.clear()
-            record.write("end", result="failed", error=str(failure),
-                         seconds=round(time.monotonic() - started, 6), **fields)  # fmt: skip
-            raise StepFailed(f"{where}: {failure}") from None
-        except Interrupted as interruption:
-            progress.clear()
-            record.write("stop", signal=signal.Signals(interruption.signum).name, **fields)
-            raise
-        seconds = round(time.monotonic() - started, 6)
-        moved = details.pop("bytes", progress.bytes or None)
-        if step.ends_outage:
-            details["ends_outage"] = True
-        record.write("end", result="ok", seconds=seconds, bytes=moved, details=details, **fields)
+    where = f"[{index}/{count}] {step.title}"
+    if state is not None and state.state == "done":
+        _say(stream, f"{where}: done in an earlier attempt of this run")
+        return
+    fields: dict[str, object] = {"step": step.name, "kind": step.kind}
+    if state is not None and state.state == "unknown" and step.done():
+        record.write("end", result="ok", details={"found": "done, on resume"}, **fields)
+        _say(stream, f"{where}: found done (its outcome was unknown)")
+        return
+    problems = step.probe()
+    if problems:
+        error = "; ".join(problems)
+        record.write("end", result="failed", error=f"preconditions: {error}", **fields)
+        raise StepFailed(f"{where}: {error}")
+    record.write("start", **fields)
+    progress = Progress(index, count, step.title, stream, live)
+    started = time.monotonic()
+    try:
+        details = step.run(progress)
+    except Failure as failure:
         progress.clear()
-        text = f"{where}: done in {human_duration(seconds)}"
-        if isinstance(moved, int) and moved:
-            text += f", {human_bytes(moved)}"
-        _say(stream, text)
-        if herald.steps:
-            herald.tell(
-                f"DRP {runbook.name} run {record.run_id}: step {index}/{count} done", [text]
-            )
+        record.write("end", result="failed", error=str(failure),
+                     seconds=round(time.monotonic() - started, 6), **fields)  # fmt: skip
+        raise StepFailed(f"{where}: {failure}") from None
+    except Interrupted as interruption:
+        progress.clear()
+        record.write("stop", signal=signal.Signals(interruption.signum).name, **fields)
+        raise
+    seconds = round(time.monotonic() - started, 6)
+    moved = details.pop("bytes", progress.bytes or None)
+    if step.ends_outage:
+        details["ends_outage"] = True
+    record.write("end", result="ok", seconds=seconds, bytes=moved, details=details, **fields)
+    progress.clear()
+    text = f"{where}: done in {human_duration(seconds)}"
+    if isinstance(moved, int) and moved:
+        text += f", {human_bytes(moved)}"
+    _say(stream, text)
+    if herald.steps:
+        herald.tell(f"DRP {name} run {record.run_id}: step {index}/{count} done", [text])
 
 
 def measured(records: list[dict[str, object]]) -> tuple[float | None, float | None]:

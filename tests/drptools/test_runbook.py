@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -136,6 +137,85 @@ def test_resume_refuses_another_runbooks_run_and_a_finished_one(tmp_path: Path) 
         journal.read("../etc/passwd")
 
 
+class Meet(Touch):
+    """A step of lane ``lane`` that waits (10 s at most) until every step sharing
+    ``meeting`` runs: they only meet if they run at the same time."""
+
+    def __init__(self, name: str, path: Path, lane: str, meeting: threading.Barrier) -> None:
+        super().__init__(name, path)
+        self.lane, self.meeting = lane, meeting
+
+    def run(self, progress: runbook.Progress) -> dict[str, object]:
+        self.meeting.wait(10)
+        return super().run(progress)
+
+
+def test_lanes_run_at_the_same_time_each_in_order_and_the_plan_says_so(tmp_path: Path) -> None:
+    first, second = threading.Barrier(2), threading.Barrier(2)
+    steps = [Meet("files", tmp_path / "f", "files", first),
+             Meet("db", tmp_path / "d", "db", first),
+             Meet("files-again", tmp_path / "f2", "files", second),
+             Meet("db-again", tmp_path / "d2", "db", second),
+             Touch("dns", tmp_path / "n")]  # fmt: skip
+    book = runbook.Runbook("activate", {}, steps)
+    lines, _ = runbook.plan(book)
+    assert lines[0] == "at the same time, each lane in order: files 1, 3; db 2, 4"
+    assert lines[-2:] == ["5/5 write dns (10 B)", f"    to {tmp_path / 'n'}"]
+    report = runbook.execute(book, stream=io.StringIO())
+    recorded = events(report.run_id)
+    assert recorded.index(("start", "db")) < recorded.index(("end", "files"))
+    assert recorded.index(("end", "files")) < recorded.index(("start", "files-again"))
+    assert recorded[-3:] == [("start", "dns"), ("end", "dns"), ("finish", None)]
+    assert {step.name for step in steps if step.runs == 1} == {s.name for s in steps}
+
+
+class Failing(Touch):
+    """Fails, after telling ``told`` (the step beside it may end only then)."""
+
+    def __init__(self, name: str, path: Path, told: threading.Event) -> None:
+        super().__init__(name, path)
+        self.lane, self.told = "db", told
+
+    def run(self, progress: runbook.Progress) -> dict[str, object]:
+        if not self.path.parent.joinpath("fixed").exists():
+            self.told.set()
+            raise Failure("the DRP database server went away")
+        return super().run(progress)
+
+
+class Waiting(Touch):
+    """Of lane ``files``; ends once ``told`` is set (10 s at most)."""
+
+    def __init__(self, name: str, path: Path, told: threading.Event) -> None:
+        super().__init__(name, path)
+        self.lane, self.told = "files", told
+
+    def run(self, progress: runbook.Progress) -> dict[str, object]:
+        self.told.wait(10)
+        return super().run(progress)
+
+
+def test_a_failing_lane_lets_the_others_end_their_step_and_start_no_other(tmp_path: Path) -> None:
+    told = threading.Event()
+    steps = [Waiting("copy", tmp_path / "c", told), Failing("import", tmp_path / "i", told),
+             Touch("verify", tmp_path / "v"), Touch("dns", tmp_path / "n")]  # fmt: skip
+    steps[2].lane = "files"
+    book = runbook.Runbook("activate", {}, steps)
+    out = io.StringIO()
+    with pytest.raises(runbook.StepFailed, match=r"\[2/4\] write import: the DRP database"):
+        runbook.execute(book, stream=out)
+    (run_id,) = list(journal.all_runs())
+    recorded = events(run_id)
+    assert ("end", "copy") in recorded  # the copy went on to its end, and was journaled
+    assert ("start", "verify") not in recorded
+    assert ("start", "dns") not in recorded
+    assert "(waiting for the steps still running to end)" in out.getvalue()
+    (tmp_path / "fixed").touch()
+    runbook.execute(book, resume=run_id, stream=io.StringIO())
+    assert [step.runs for step in steps] == [1, 1, 1, 1]  # the copy not redone
+    assert events(run_id).count(("start", "import")) == 2
+
+
 # A runbook in its own process, so that it can be killed: step "slow" waits for a file.
 SCRIPT = """
 import sys, time
@@ -162,11 +242,22 @@ class Quick(Slow):
         (self.root / "quick.runs").open("a").write("x")
         return {}
 
+class Beside(Slow):
+    name, title, lane = "beside", "the step beside", "db"
+    def run(self, progress):
+        (self.root / "beside.started").touch()
+        time.sleep(30)
+        return {}
+
 root = Path(sys.argv[1])
-resume = sys.argv[2] if len(sys.argv) > 2 else None
+resume = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] != "lanes" else None
+steps = [Slow(root), Quick(root)]
+if sys.argv[2:] == ["lanes"]:
+    steps[0].lane = "files"
+    steps.insert(1, Beside(root))
 interrupt_on_signals()
 try:
-    runbook.execute(runbook.Runbook("activate", {}, [Slow(root), Quick(root)]), resume=resume)
+    runbook.execute(runbook.Runbook("activate", {}, steps), resume=resume)
 except Interrupted as stop:
     sys.exit(128 + stop.signum)
 """
@@ -196,6 +287,17 @@ def test_sigterm_stops_with_the_journal_saying_where(tmp_path: Path) -> None:
         "run": run_id, "time": 0, "event": "stop", "step": "slow", "kind": "step",
         "signal": "SIGTERM",
     }  # fmt: skip
+
+
+def test_sigterm_stops_every_lane_with_the_journal_saying_where(tmp_path: Path) -> None:
+    process = start(tmp_path, "lanes")
+    wait_for(tmp_path / "slow.started")
+    wait_for(tmp_path / "beside.started")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 128 + signal.SIGTERM
+    (run_id,) = list(journal.all_runs())
+    assert sorted(events(run_id)[-2:]) == [("stop", "beside"), ("stop", "slow")]
+    assert events(run_id).count(("start", "quick")) == 0
 
 
 def test_a_step_killed_midway_is_reprobed_on_resume(tmp_path: Path) -> None:

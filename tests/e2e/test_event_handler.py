@@ -25,7 +25,15 @@ from drptools import journal
 from tests.conftest import REPO, executable
 from tests.e2e.icinga_install import defines, icinga2
 from tests.e2e.nagios_install import configuration, verify
-from tests.helpers.drp import drp, local_site, mail_sink, notify_by_mail, toml, wait_for
+from tests.helpers.drp import (
+    drp,
+    local_site,
+    mail_sink,
+    notify_by_mail,
+    run_succeeded,
+    toml,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -231,7 +239,7 @@ object Service "shop-url" {{
         lambda: [run for run in journal.all_runs() if run.startswith("activate")], 30,
         "the activation's journal",
     )  # fmt: skip
-    wait_for(lambda: journal.succeeded(journal.read(run_id)), 60, "the activation")
+    wait_for(lambda: run_succeeded(run_id), 60, "the activation")
     records = journal.read(run_id)
     assert records[0]["pid"] == activating["child"]
     steps = [r["step"] for r in records if r["event"] == "end"]

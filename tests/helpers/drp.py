@@ -137,6 +137,18 @@ def wait_for(predicate: Callable[[], T | None], timeout: float = 30, what: str =
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def run_succeeded(run_id: str) -> bool:
+    """Whether run ``run_id`` finished well; False too while its journal is created and
+    its begin record not yet written (a run started by another process)."""
+    from drptools import journal
+    from drptools.errors import Failure
+
+    try:
+        return journal.succeeded(journal.read(run_id))
+    except Failure:
+        return False
+
+
 @contextlib.contextmanager
 def held_lock(path: Path) -> Iterator[None]:
     """Hold the flock(2) lock ``path`` as another run (or machine) would, then release it."""

@@ -167,6 +167,7 @@ class CopyBack(Step):
     """The environment's paths from the DRP server to production."""
 
     kind = "copy-back"
+    lane = "files"
 
     def __init__(self, config: Config, environment: Environment) -> None:
         self.config, self.environment = config, environment
@@ -220,6 +221,7 @@ class VerifyCopyBack(Step):
     """Both trees compared by content (rsync --checksum --dry-run): nothing may differ."""
 
     kind = "verify-copy-back"
+    lane = "files"
 
     def __init__(self, config: Config, environment: Environment) -> None:
         self.config, self.environment = config, environment
@@ -257,6 +259,7 @@ class MoveDatabase(Step):
     """A database dumped on the DRP server and imported afresh into production."""
 
     kind = "move-db"
+    lane = "databases"
 
     def __init__(self, config: Config, database: Database, staging: str) -> None:
         self.config, self.database, self.staging = config, database, staging

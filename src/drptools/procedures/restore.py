@@ -163,6 +163,7 @@ class VerifyBackup(Step):
     """The snapshot and the dump sets, proven against their checksums on the target."""
 
     kind = "verify-backup"
+    lane = "files"
 
     def __init__(self, config: Config, chosen: Chosen) -> None:
         self.config, self.chosen = config, chosen
@@ -211,6 +212,7 @@ class CopyFiles(Step):
     """rsync of the snapshot's environment paths from the target to the DRP server."""
 
     kind = "copy-files"
+    lane = "files"
 
     def __init__(self, config: Config, chosen: Chosen) -> None:
         self.config, self.chosen = config, chosen
@@ -289,6 +291,7 @@ class VerifyFiles(Step):
     MANIFEST: proof that the restore holds what the backup holds."""
 
     kind = "verify-files"
+    lane = "files"
 
     def __init__(self, config: Config, chosen: Chosen) -> None:
         self.config, self.chosen = config, chosen
@@ -336,6 +339,7 @@ class ImportDatabase(Step):
     """A dump set fetched next to drp, its checksums checked, imported on the DRP side."""
 
     kind = "import-db"
+    lane = "databases"
 
     def __init__(self, config: Config, chosen: Chosen, database: Database, staging: str) -> None:
         self.config, self.chosen, self.database = config, chosen, database

@@ -14,7 +14,16 @@ import pytest
 
 from drptools import journal
 from drptools.config import ConfigError, parse
-from tests.helpers.drp import GOOD, drp, held_lock, local_site, start_drp, toml, wait_for
+from tests.helpers.drp import (
+    GOOD,
+    drp,
+    held_lock,
+    local_site,
+    run_succeeded,
+    start_drp,
+    toml,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +102,7 @@ def test_the_always_policy_activates_on_its_own_word_then_sees_the_drp_serving(t
     (decision,) = decisions(state)
     assert decision["command"][-4:-2] == ["--authorized-by", '[automation] activate = "always"']
     (run_id,) = wait_for(lambda: list(journal.all_runs()), 30, "the activation's journal")
-    wait_for(lambda: journal.succeeded(journal.read(run_id)), 60, "the activation")
+    wait_for(lambda: run_succeeded(run_id), 60, "the activation")
     history = (state / "drp" / "authorizations.jsonl").read_text()
     assert '"by": "[automation] activate = \\"always\\""' in history
     assert "web-1!shop-url HARD CRITICAL at " in history
@@ -126,7 +135,7 @@ def test_without_an_order_a_prestage_is_started(tmp_path, state):
     assert staged["command"][-1] == "prestage"
     (run_id,) = wait_for(lambda: list(journal.all_runs()), 30, "the prestage's journal")
     assert run_id.startswith("prestage-")
-    wait_for(lambda: journal.succeeded(journal.read(run_id)), 60, "the prestage")
+    wait_for(lambda: run_succeeded(run_id), 60, "the prestage")
     assert f"drp prestage: run {run_id}" in Path(str(staged["child_log"])).read_text()
 
 
@@ -149,7 +158,7 @@ def test_a_child_of_the_handler_still_running_is_a_run_going(tmp_path, state):
     assert after.returncode == 0, after.stderr
     assert decisions(state)[-1]["decision"] == "activating"
     (run_id,) = wait_for(lambda: list(journal.all_runs()), 30, "the activation's journal")
-    wait_for(lambda: journal.succeeded(journal.read(run_id)), 60, "the activation")
+    wait_for(lambda: run_succeeded(run_id), 60, "the activation")
 
 
 def test_soft_states_unwatched_objects_and_unreadable_events_start_nothing(tmp_path, state):
@@ -181,7 +190,7 @@ def test_two_handlers_at_once_start_one_activation(tmp_path, state):
     # The second one saw the first one's run going, or (on a loaded machine) already done.
     assert second in ("run-going", "drp-active")
     (run_id,) = wait_for(lambda: list(journal.all_runs()), 30, "the activation's journal")
-    wait_for(lambda: journal.succeeded(journal.read(run_id)), 60, "the activation")
+    wait_for(lambda: run_succeeded(run_id), 60, "the activation")
     assert len(list(journal.all_runs())) == 1
 
 
