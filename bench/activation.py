@@ -2,10 +2,13 @@
 
 PERFORMANCE.md's budget for the DRP: an activation costs at most 1.3 × the wall time of
 the bare commands that move the same data, ``rsync`` of the snapshot into the DRP root
-and ``zstd -dc DUMP | mariadb`` into the DRP's server. drp does more than they do, and
-that is what the margin pays for: it checks the snapshot's sha256 sums and the dump
-set's on the target before copying, drops and re-creates the database, hashes the
-restored files again against the MANIFEST, journals and fsyncs every step.
+and ``zstd -dc DUMP | mariadb`` into the DRP's server, one after the other as the
+manual procedure ran them. drp does more than they do, and that is what the margin pays
+for: it checks the snapshot's sha256 sums and the dump set's on the target before
+copying, drops and re-creates the database, proves every table's rows against the dump
+(a re-dump of the restored database, each table's rows hashed in order on both sides),
+hashes the restored files again against the MANIFEST, journals and fsyncs every step.
+It also imports the database while it copies and proves the files (runbook lanes).
 
 The site: a tree of ``--megabytes`` (default 1024) in 1 MiB files of random data and a
 MariaDB database of about ``--database-megabytes`` (default 100), backed up to target A
@@ -185,9 +188,10 @@ def table(rounds: list[list[Row]], megabytes: int, database_megabytes: int,
         "cache dropped before each command. Bare: `rsync -aHAXS --numeric-ids --delete` of "
         "the snapshot into the DRP root, then `zstd -dc DUMP | mariadb`. drp also checks the "
         "backup's seal and the dump's sha256, hashes on the target the files the DRP lacks, "
-        "proves every table's rows and checksum against the dump (a re-dump of the restored "
-        "database and a parse of both sides) and every restored file against the MANIFEST "
-        "(reading only those changed since the pre-staging proved them).",
+        "proves every table's rows against the dump (a re-dump of the restored database, "
+        "each table's rows hashed in order on both sides) and every restored file against "
+        "the MANIFEST (reading only those changed since the pre-staging proved them); it "
+        "imports the database while it copies and proves the files (runbook lanes).",
         "",
         "| DRP | drp activate wall s | RTO drp reports | bare tools wall s | × bare | rounds' "
         "× | budget | verdict |",

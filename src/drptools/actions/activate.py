@@ -1,14 +1,16 @@
 """``drp activate``: bring the environments up on the DRP server, on the customer's order.
 
 The runbook (:mod:`drptools.runbook`) of :mod:`drptools.procedures.restore`'s steps: per
-environment, verify the backup on its target, copy the files, import each database,
-verify the files on the DRP server, fetch the site's page from the DRP server under the
-site's name (``[sites]``); then switch each environment's DNS names to the DRP
-addresses and prove it on every authoritative server. ``--dry-run`` prints that plan
-with sizes and runs every read-only probe (the DNS switch included, by a prerequisite-
-only update); it changes nothing and needs no authorisation. A run needs one (``drp
-authorize``, or ``--authorized-by NAME --reference TICKET`` here, recorded the same way)
-and, when stdin is not a terminal, ``--yes``; on a terminal it shows the plan and asks.
+environment, verify the backup on its target, copy the files and verify them on the DRP
+server (the files' lane) while each database is imported and proven (the databases'
+lane, at the same time: the RTO is the longer of the two); then fetch the site's page
+from the DRP server under the site's name (``[sites]``), switch each environment's DNS
+names to the DRP addresses and prove it on every authoritative server. ``--dry-run``
+prints that plan with sizes and runs every read-only probe (the DNS switch included, by
+a prerequisite-only update); it changes nothing and needs no authorisation. A run needs
+one (``drp authorize``, or ``--authorized-by NAME --reference TICKET`` here, recorded the
+same way) and, when stdin is not a terminal, ``--yes``; on a terminal it shows the plan
+and asks.
 The start, the end (and each step, with ``[notification] runbook_steps``) are notified;
 a notice that fails is journaled and changes nothing.
 """

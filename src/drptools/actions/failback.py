@@ -5,8 +5,9 @@ successful activation moved, with the DNS back to production's addresses at the 
 same rules as ``drp activate``: ``--dry-run`` prints the plan and runs every probe (the
 split-brain guard and the DNS prerequisites included) and changes nothing; off a terminal
 ``--yes`` is needed; ``--resume RUN_ID`` goes on with a run that stopped; ``--force``
-copies back even when production also took writes since the activation. The start and
-the end are notified. Once production is out of maintenance, each site's page
+copies back even when production also took writes since the activation. The files go
+back while the databases move (runbook lanes, as in an activation). The start and the
+end are notified. Once production is out of maintenance, each site's page
 (``[sites]``) is fetched from production's address as the last proof.
 """
 
