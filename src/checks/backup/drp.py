@@ -16,8 +16,9 @@ the runbook journals and, when configured, the DNS, and judges per environment o
   snapshot the pre-staging restored, from the two MANIFESTs (everything when never
   pre-staged), and the predicted RTO (``--*-rto``, default warning above 10 min,
   critical above 30 min): those bytes at the files' restore throughput the last drill
-  measured (else that of the pre-staging's copy), plus the database imports the drill
-  timed, which an activation redoes in full whatever was pre-staged;
+  measured (else that of the pre-staging's copy), or the database imports the drill
+  timed (an activation redoes them in full whatever was pre-staged, while it copies),
+  whichever is longer;
 - the DRP server: its root reachable (locally, or by ssh as drp reaches it) and with room
   for what is still to copy (critical otherwise);
 - with ``[dns]``: the TTL of each record on the zone's primary, against the warning RTO
@@ -296,7 +297,8 @@ class Readiness(nagiosplugin.Resource):
             metrics.append(finding(f"{name}: no restore throughput measured yet (drp drill "
                                    "measures it): no RTO predicted", "unpredictable"))  # fmt: skip
             return metrics, moving
-        rto = (moving / rate if rate else 0.0) + (database_seconds(drill) if drill else 0.0)
+        # An activation imports the databases while it copies the files (runbook lanes).
+        rto = max(moving / rate if rate else 0.0, database_seconds(drill) if drill else 0.0)
         metrics.append(nagiosplugin.Metric(f"{name}/rto", round(rto), "s", min=0, context="rto"))
         return metrics, moving
 
