@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import statistics
@@ -47,6 +48,8 @@ from backup_files import filesystem
 
 BIN = Path(sys.executable).parent
 BUDGET = 1.3
+#: PERFORMANCE.md's budget for a restore beside the bare restore tool.
+RESTORE_BUDGET = 1.05
 CHANGED = 0.05
 #: The rsync options drp restores with (drptools.rsync.restore_arguments).
 RSYNC = ("/usr/bin/rsync", "-a", "-H", "-A", "-X", "-S", "--numeric-ids", "--delete")
@@ -92,27 +95,46 @@ def timed(argv: list[str], environment: dict[str, str]) -> tuple[float, str]:
     return wall, done.stdout
 
 
-def bare(snapshot: Path, source: Path, root: Path, dump: Path, server: MariaDB) -> float:
-    """Wall seconds of the bare restore: rsync into ``root``, then the dump imported."""
+def bare(
+    snapshot: Path, source: Path, root: Path, dump: Path, server: MariaDB
+) -> tuple[float, float]:
+    """Wall seconds of the bare restore (rsync into ``root``, then the dump imported), and
+    of its import alone."""
     cold()
     started = time.perf_counter()
     target = root / str(source).lstrip("/")
     target.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([*RSYNC, f"{snapshot}/data{source}/", f"{target}/"], check=True)
     server.sql("DROP DATABASE IF EXISTS shop")
+    importing = time.perf_counter()
     with subprocess.Popen(["zstd", "-q", "-d", "-c", str(dump)], stdout=subprocess.PIPE) as unzip:
         subprocess.run(
             ["mariadb", "--no-defaults", f"--socket={server.socket}", "-u", "root", "--batch"],
             stdin=unzip.stdout, check=True,
         )  # fmt: skip
-    return time.perf_counter() - started
+    ended = time.perf_counter()
+    return ended - started, ended - importing
+
+
+def journaled_import(state: Path) -> tuple[float, float]:
+    """The import and proof seconds the newest activation journaled for its database."""
+    (newest_run,) = sorted((state / "drp" / "runs").glob("activate-*.jsonl"),
+                           key=lambda path: path.stat().st_mtime)[-1:]  # fmt: skip
+    for line in newest_run.read_text().splitlines():
+        record = json.loads(line)
+        if record.get("event") == "end" and record.get("kind") == "import-db":
+            details = record["details"]
+            return float(details["import_seconds"]), float(details["proof_seconds"])
+    raise SystemExit(f"{newest_run} journaled no import")
 
 
 def newest(directory: Path, pattern: str) -> Path:
     return sorted(directory.glob(pattern))[-1]
 
 
-Row = tuple[str, float, float, str]
+#: A case: its name, drp's wall, the bare wall, drp's RTO, drp's import and proof seconds
+#: (journaled), the bare import's seconds.
+Row = tuple[str, float, float, str, float, float, float]
 
 
 def one_round(work: Path, megabytes: int, database_megabytes: int) -> tuple[list[Row], float]:
@@ -162,15 +184,15 @@ def one_round(work: Path, megabytes: int, database_megabytes: int) -> tuple[list
         dump = newest(work / "A", "www/db/shop/*.sql.zst")
         subprocess.run(["cp", "-a", f"{work}/drp", f"{work}/bare"], check=True)  # pre-staged
         rows: list[Row] = []
-        drp_wall, said = timed(activate, environment)
-        bare_wall = bare(snapshot, source, work / "bare", dump, bare_server)
-        rows.append(("pre-staged (5 % changed)", drp_wall, bare_wall, _rto(said)))
-        for root in (work / "drp", work / "bare"):
-            shutil.rmtree(root)
-            root.mkdir()
-        drp_wall, said = timed(activate, environment)
-        bare_wall = bare(snapshot, source, work / "bare", dump, bare_server)
-        rows.append(("unprepared (full copy)", drp_wall, bare_wall, _rto(said)))
+        for case in ("pre-staged (5 % changed)", "unprepared (full copy)"):
+            if case.startswith("unprepared"):
+                for root in (work / "drp", work / "bare"):
+                    shutil.rmtree(root)
+                    root.mkdir()
+            drp_wall, said = timed(activate, environment)
+            bare_wall, bare_import = bare(snapshot, source, work / "bare", dump, bare_server)
+            rows.append((case, drp_wall, bare_wall, _rto(said),
+                         *journaled_import(work / "state"), bare_import))  # fmt: skip
     finally:
         stop_servers(running)
     return rows, dump_megabytes
@@ -197,16 +219,38 @@ def table(rounds: list[list[Row]], megabytes: int, database_megabytes: int,
         "× | budget | verdict |",
         "|---|---:|---|---:|---:|---|---|---|",
     ]
-    for index, (name, _, _, _) in enumerate(rounds[0]):
+    imports = []
+    for index, name in enumerate(row[0] for row in rounds[0]):
         cases = [measured[index] for measured in rounds]
         drp_wall = statistics.median(case[1] for case in cases)
         bare_wall = statistics.median(case[2] for case in cases)
         ratios = sorted(case[1] / case[2] for case in cases)
         ratio = drp_wall / bare_wall
-        verdict = "within" if ratio <= BUDGET else "**over**"
+        # PERFORMANCE.md budgets the pre-staged activation; the unprepared one is measured.
+        budget, verdict = ("", "")
+        if index == 0:
+            budget, verdict = f"≤ {BUDGET}", "within" if ratio <= BUDGET else "**over**"
         rto = "; ".join(case[3] for case in cases)
         lines.append(f"| {name} | {drp_wall:.1f} | {rto} | {bare_wall:.1f} | {ratio:.2f} | "
-                     f"{ratios[0]:.2f}–{ratios[-1]:.2f} | ≤ {BUDGET} | {verdict} |")  # fmt: skip
+                     f"{ratios[0]:.2f}–{ratios[-1]:.2f} | {budget} | {verdict} |")  # fmt: skip
+        imports += [(case[4], case[5], case[6]) for case in cases]
+    drp_import = statistics.median(drp for drp, _, _ in imports)
+    bare_import = statistics.median(bare for _, _, bare in imports)
+    proof = statistics.median(proof for _, proof, _ in imports)
+    ratio = drp_import / bare_import
+    verdict = "within" if ratio <= RESTORE_BUDGET else "**over**"
+    lines += [
+        "",
+        f"The database's restore alone, over the {len(imports)} activations: drp's import "
+        "(its client from start to end, as journaled: `import_seconds`) against the bare "
+        "`zstd -dc DUMP | mariadb`; then drp's proof of the rows (`proof_seconds`), which "
+        "the bare tools do not do.",
+        "",
+        "| restore | drp import s | bare import s | × bare | budget | verdict | drp proof s |",
+        "|---|---:|---:|---:|---|---|---:|",
+        f"| MariaDB, a {dump_megabytes:.0f} MiB dump | {drp_import:.2f} | "
+        f"{bare_import:.2f} | {ratio:.2f} | ≤ {RESTORE_BUDGET} | {verdict} | {proof:.2f} |",
+    ]
     return lines
 
 
