@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from drptools.engines.common import Artifact
 
     Summary = TypeVar("Summary")
+    #: A table's rows in batches, as the engines' ``data_rows`` give them.
+    Batches = Iterable[tuple[str, list[bytes]]]
 
 #: A table's fingerprint: its rows, and the sum of its rows' hashes modulo 2**64.
 Fingerprint = tuple[int, int]
@@ -63,7 +65,7 @@ class Damaged(Failure):
     """A dump's text is not what its engine's dump tool writes: cut short, or garbage."""
 
 
-def fingerprints(batches: Iterable[tuple[str, list[bytes]]]) -> dict[str, Fingerprint]:
+def fingerprints(batches: Batches) -> dict[str, Fingerprint]:
     """Each table's row count and order-independent checksum."""
     found: dict[str, Fingerprint] = {}
     blake2b = hashlib.blake2b
@@ -75,7 +77,7 @@ def fingerprints(batches: Iterable[tuple[str, list[bytes]]]) -> dict[str, Finger
     return found
 
 
-def digests(batches: Iterable[tuple[str, list[bytes]]]) -> dict[str, Digest]:
+def digests(batches: Batches) -> dict[str, Digest]:
     """Each table's row count and the SHA-256 of its rows in order (a row never holds a
     line break: both dump tools escape them, so the rows are told apart)."""
     running: dict[str, tuple[int, hashlib._Hash]] = {}
@@ -309,18 +311,33 @@ class Expected:
         self.files, self.tables = files, tables
 
 
+def _dump_side(
+    database: Database, files: dict[str, str], summary: Callable[[Batches], Summary]
+) -> Summary:
+    """``summary`` of the rows of the dump set ``files`` of ``database``."""
+    from drptools import engines
+
+    engine = engines.module(database)
+    return streamed(engine.dump_data_stream(files), lambda text: summary(engine.data_rows(text)),
+                    f"reading the dump of {database.name}")  # fmt: skip
+
+
+def _database_side(database: Database, summary: Callable[[Batches], Summary]) -> Summary:
+    """``summary`` of the rows ``database`` holds on its server, dumped afresh."""
+    from drptools import engines
+
+    engine = engines.module(database)
+    return streamed(engine.data_stream(database), lambda text: summary(engine.data_rows(text)),
+                    f"dumping {database.name}'s data")  # fmt: skip
+
+
 def of_dump(database: Database, files: dict[str, str]) -> Expected:
     """The tables of the dump set ``files`` of ``database``: what the database must hold.
 
     Read on its own, it can run while the same dump is being imported (a restore's
     clients are other processes), so that proving a restore costs one pass, not two.
     """
-    from drptools import engines
-
-    engine = engines.module(database)
-    tables = streamed(engine.dump_data_stream(files), lambda text: digests(engine.data_rows(text)),
-                      f"reading the dump of {database.name}")  # fmt: skip
-    return Expected(files, tables)
+    return Expected(files, _dump_side(database, files, digests))
 
 
 def matches(database: Database, expected: Expected) -> Contents:
@@ -329,21 +346,11 @@ def matches(database: Database, expected: Expected) -> Contents:
     The digests first; where they differ, both sides are read again for their
     fingerprints, which either prove the same rows in another order or name the table.
     """
-    from drptools import engines
-
-    engine = engines.module(database)
-    dumping = f"dumping {database.name}'s data"
-    found = streamed(engine.data_stream(database), lambda text: digests(engine.data_rows(text)),
-                     dumping)  # fmt: skip
+    found = _database_side(database, digests)
     if found == expected.tables:
         return Contents(found)
-    problem = difference(
-        streamed(engine.dump_data_stream(expected.files),
-                 lambda text: fingerprints(engine.data_rows(text)),
-                 f"reading the dump of {database.name}"),
-        streamed(engine.data_stream(database), lambda text: fingerprints(engine.data_rows(text)),
-                 dumping),
-    )  # fmt: skip
+    problem = difference(_dump_side(database, expected.files, fingerprints),
+                         _database_side(database, fingerprints))  # fmt: skip
     if problem is not None:
         raise Failure(f"{database.name} differs from its dump: {problem}")
     return Contents(found)
